@@ -1,0 +1,551 @@
+//! Recreates `definitions/` from the official FHIR packages.
+//!
+//! The packages are large (75 to 190 MB unpacked each); the model generator needs a small part
+//! of them. This module reads an unpacked package, keeps what the generator and the server kit
+//! read (the StructureDefinitions of datatypes and resources, the SearchParameters, and the
+//! ValueSets behind required bindings, expanded to their codes) and writes it as compact JSON,
+//! one element per line so that a change between package versions reads well in a diff.
+
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+/// One FHIR version the model is generated for, and the package its definitions come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FhirRelease {
+    /// Module and feature name in fhir-model: `r4`, `r4b` or `r5`.
+    pub key: &'static str,
+    /// The FHIR version, as in `CapabilityStatement.fhirVersion`.
+    pub fhir_version: &'static str,
+    /// The npm-format package the definitions are read from.
+    pub package: &'static str,
+    /// That package's version.
+    pub package_version: &'static str,
+    /// The package holding the official examples of this version.
+    pub examples_package: &'static str,
+}
+
+/// The pinned FHIR versions. hl7.fhir.r4.core is not published on every registry, but the R4
+/// examples package carries every R4 definition too.
+pub const RELEASES: [FhirRelease; 3] = [
+    FhirRelease {
+        key: "r4",
+        fhir_version: "4.0.1",
+        package: "hl7.fhir.r4.examples",
+        package_version: "4.0.1",
+        examples_package: "hl7.fhir.r4.examples",
+    },
+    FhirRelease {
+        key: "r4b",
+        fhir_version: "4.3.0",
+        package: "hl7.fhir.r4b.core",
+        package_version: "4.3.0",
+        examples_package: "hl7.fhir.r4b.examples",
+    },
+    FhirRelease {
+        key: "r5",
+        fhir_version: "5.0.0",
+        package: "hl7.fhir.r5.core",
+        package_version: "5.0.0",
+        examples_package: "hl7.fhir.r5.examples",
+    },
+];
+
+/// Looks a release up by its key (`r4`, `r4b`, `r5`).
+pub fn release(key: &str) -> Option<&'static FhirRelease> {
+    RELEASES.iter().find(|r| r.key == key)
+}
+
+/// File names inside `definitions/<key>/`.
+pub const STRUCTURES_FILE: &str = "structure-definitions.json";
+/// See [`STRUCTURES_FILE`].
+pub const SEARCH_PARAMETERS_FILE: &str = "search-parameters.json";
+/// See [`STRUCTURES_FILE`].
+pub const VALUE_SETS_FILE: &str = "value-sets.json";
+
+const CORE: &str = "http://hl7.org/fhir/StructureDefinition/";
+const FHIR_TYPE_EXT: &str = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type";
+
+/// What [`prune_package`] kept.
+#[derive(Debug, Default)]
+pub struct PruneSummary {
+    /// StructureDefinitions written.
+    pub structures: usize,
+    /// SearchParameters written.
+    pub search_parameters: usize,
+    /// Value sets expanded to a closed list of codes.
+    pub closed_value_sets: usize,
+    /// Value sets behind required bindings that could not be closed (external code systems,
+    /// filters), kept as plain codes in the model.
+    pub open_value_sets: usize,
+}
+
+/// Reads the unpacked package at `package_dir` (the folder holding `package.json`) and writes the
+/// pruned definitions into `out_dir`.
+pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary, String> {
+    let mut structures = Vec::new();
+    let mut search_parameters = Vec::new();
+    let mut value_sets = HashMap::new();
+    let mut code_systems = HashMap::new();
+    let entries =
+        fs::read_dir(package_dir).map_err(|e| format!("{}: {e}", package_dir.display()))?;
+    let mut names: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    for name in names {
+        let kind = name.split('-').next().unwrap_or("");
+        if !matches!(
+            kind,
+            "StructureDefinition" | "SearchParameter" | "ValueSet" | "CodeSystem"
+        ) {
+            continue;
+        }
+        let path = package_dir.join(&name);
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let url = str_of(&value, "url").to_string();
+        match str_of(&value, "resourceType") {
+            "StructureDefinition" => structures.push(value),
+            "SearchParameter" => search_parameters.push(value),
+            "ValueSet" => {
+                value_sets.insert(url, value);
+            }
+            "CodeSystem" => {
+                code_systems.insert(url, value);
+            }
+            _ => {}
+        }
+    }
+
+    let mut kept_structures = Vec::new();
+    let mut required_value_sets = BTreeSet::new();
+    for sd in &structures {
+        if let Some(pruned) = prune_structure(sd, &mut required_value_sets) {
+            kept_structures.push(pruned);
+        }
+    }
+    kept_structures.sort_by(|a, b| str_of(a, "name").cmp(str_of(b, "name")));
+    let type_names: BTreeSet<&str> = kept_structures.iter().map(|s| str_of(s, "name")).collect();
+
+    let mut kept_parameters: Vec<Value> = search_parameters
+        .iter()
+        .filter(|sp| str_of(sp, "url").starts_with("http://hl7.org/fhir/SearchParameter/"))
+        .filter(|sp| {
+            array_of(sp, "base")
+                .iter()
+                .any(|b| type_names.contains(b.as_str().unwrap_or("")))
+        })
+        .map(prune_search_parameter)
+        .collect();
+    kept_parameters.sort_by(|a, b| str_of(a, "url").cmp(str_of(b, "url")));
+
+    let mut summary = PruneSummary {
+        structures: kept_structures.len(),
+        search_parameters: kept_parameters.len(),
+        ..PruneSummary::default()
+    };
+    let expander = Expander {
+        value_sets: &value_sets,
+        code_systems: &code_systems,
+    };
+    let mut kept_value_sets = Vec::new();
+    for url in &required_value_sets {
+        let Some(vs) = value_sets.get(url) else {
+            summary.open_value_sets += 1;
+            kept_value_sets.push(json!({"url": url, "open": "not in the package"}));
+            continue;
+        };
+        let mut out = Map::new();
+        out.insert("url".into(), json!(url));
+        out.insert("name".into(), json!(str_of(vs, "name")));
+        if let Some(title) = vs.get("title") {
+            out.insert("title".into(), title.clone());
+        }
+        match expander.expand(vs, 0) {
+            Ok(codes) => {
+                summary.closed_value_sets += 1;
+                out.insert("codes".into(), Value::Array(codes));
+            }
+            Err(reason) => {
+                summary.open_value_sets += 1;
+                out.insert("open".into(), json!(reason));
+            }
+        }
+        kept_value_sets.push(Value::Object(out));
+    }
+
+    fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    write_file(
+        &out_dir.join(STRUCTURES_FILE),
+        &structures_text(&kept_structures),
+    )?;
+    write_file(
+        &out_dir.join(SEARCH_PARAMETERS_FILE),
+        &lines_text(&kept_parameters),
+    )?;
+    write_file(
+        &out_dir.join(VALUE_SETS_FILE),
+        &lines_text(&kept_value_sets),
+    )?;
+    Ok(summary)
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn array_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Strips a `|version` suffix from a canonical URL.
+fn unversioned(url: &str) -> &str {
+    url.split('|').next().unwrap_or(url)
+}
+
+/// Keeps the StructureDefinitions the model is made of: every primitive, complex type and
+/// resource that the core specification defines, and the core profiles on datatypes
+/// (SimpleQuantity, MoneyQuantity) that elements name as their type.
+fn prune_structure(sd: &Value, required_value_sets: &mut BTreeSet<String>) -> Option<Value> {
+    let url = str_of(sd, "url");
+    let kind = str_of(sd, "kind");
+    let derivation = str_of(sd, "derivation");
+    if !url.starts_with(CORE) || !matches!(kind, "primitive-type" | "complex-type" | "resource") {
+        return None;
+    }
+    let name = str_of(sd, "name");
+    let mut out = Map::new();
+    out.insert("name".into(), json!(name));
+    out.insert("url".into(), json!(url));
+    out.insert("kind".into(), json!(kind));
+    out.insert(
+        "abstract".into(),
+        json!(sd.get("abstract").and_then(Value::as_bool).unwrap_or(false)),
+    );
+    if let Some(base) = sd.get("baseDefinition").and_then(Value::as_str) {
+        out.insert("base".into(), json!(base.trim_start_matches(CORE)));
+    }
+    match derivation {
+        "constraint" => {
+            // Only the core datatype profiles: an element typed SimpleQuantity is a Quantity.
+            let id = url.trim_start_matches(CORE);
+            if kind != "complex-type" || str_of(sd, "type") == "Extension" || id.contains('-') {
+                return None;
+            }
+            out.insert("derivation".into(), json!("constraint"));
+            out.insert("type".into(), json!(str_of(sd, "type")));
+            return Some(Value::Object(out));
+        }
+        "specialization" | "" => {}
+        _ => return None,
+    }
+    out.insert("derivation".into(), json!("specialization"));
+    if let Some(description) = sd.get("description").and_then(Value::as_str) {
+        out.insert("description".into(), json!(first_paragraph(description)));
+    }
+    let elements = sd
+        .get("snapshot")
+        .and_then(|s| s.get("element"))
+        .and_then(Value::as_array)?;
+    let pruned: Vec<Value> = elements
+        .iter()
+        .map(|e| prune_element(e, required_value_sets))
+        .collect();
+    out.insert("elements".into(), Value::Array(pruned));
+    Some(Value::Object(out))
+}
+
+fn first_paragraph(text: &str) -> &str {
+    text.split("\n\n").next().unwrap_or(text).trim()
+}
+
+fn prune_element(e: &Value, required_value_sets: &mut BTreeSet<String>) -> Value {
+    let mut out = Map::new();
+    out.insert("path".into(), json!(str_of(e, "path")));
+    out.insert("min".into(), e.get("min").cloned().unwrap_or(json!(0)));
+    out.insert("max".into(), json!(str_of(e, "max")));
+    let base_path = e
+        .get("base")
+        .and_then(|b| b.get("path"))
+        .and_then(Value::as_str);
+    if let Some(base_path) = base_path {
+        if base_path != str_of(e, "path") {
+            out.insert("basePath".into(), json!(base_path));
+        }
+    }
+    let mut types = Vec::new();
+    for t in array_of(e, "type") {
+        let mut code = str_of(t, "code").to_string();
+        // The `value` of primitives and `Element.id` are typed with FHIRPath system types;
+        // the FHIR type they stand for is in an extension.
+        if code.starts_with("http://hl7.org/fhirpath/System.") {
+            for ext in array_of(t, "extension") {
+                if str_of(ext, "url") == FHIR_TYPE_EXT {
+                    let v = ext
+                        .get("valueUrl")
+                        .or_else(|| ext.get("valueUri"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    if !v.is_empty() {
+                        code = v.trim_start_matches(CORE).to_string();
+                    }
+                }
+            }
+        }
+        let mut t_out = Map::new();
+        t_out.insert("code".into(), json!(code));
+        let targets: Vec<&str> = array_of(t, "targetProfile")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|p| p.trim_start_matches(CORE))
+            .collect();
+        if !targets.is_empty() {
+            t_out.insert("targets".into(), json!(targets));
+        }
+        types.push(Value::Object(t_out));
+    }
+    if !types.is_empty() {
+        out.insert("types".into(), Value::Array(types));
+    }
+    if let Some(reference) = e.get("contentReference").and_then(Value::as_str) {
+        let path = reference.rsplit('#').next().unwrap_or(reference);
+        out.insert("contentReference".into(), json!(path));
+    }
+    if let Some(binding) = e.get("binding") {
+        let is_code = array_of(e, "type")
+            .iter()
+            .any(|t| str_of(t, "code") == "code");
+        if str_of(binding, "strength") == "required" && is_code {
+            if let Some(vs) = binding.get("valueSet").and_then(Value::as_str) {
+                let vs = unversioned(vs).to_string();
+                out.insert("binding".into(), json!(vs));
+                required_value_sets.insert(vs);
+            }
+        }
+    }
+    let representation = array_of(e, "representation");
+    if !representation.is_empty() {
+        out.insert(
+            "representation".into(),
+            Value::Array(representation.to_vec()),
+        );
+    }
+    out.insert("short".into(), json!(str_of(e, "short")));
+    Value::Object(out)
+}
+
+fn prune_search_parameter(sp: &Value) -> Value {
+    let mut out = Map::new();
+    for key in [
+        "url",
+        "name",
+        "code",
+        "base",
+        "type",
+        "expression",
+        "target",
+        "multipleOr",
+        "multipleAnd",
+        "comparator",
+        "modifier",
+        "chain",
+    ] {
+        if let Some(v) = sp.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    if let Some(d) = sp.get("description").and_then(Value::as_str) {
+        out.insert("description".into(), json!(d));
+    }
+    let components: Vec<Value> = array_of(sp, "component")
+        .iter()
+        .map(|c| {
+            json!({
+                "definition": str_of(c, "definition"),
+                "expression": str_of(c, "expression"),
+            })
+        })
+        .collect();
+    if !components.is_empty() {
+        out.insert("component".into(), Value::Array(components));
+    }
+    Value::Object(out)
+}
+
+/// Expands value sets to closed lists of codes, from the code systems in the same package.
+struct Expander<'a> {
+    value_sets: &'a HashMap<String, Value>,
+    code_systems: &'a HashMap<String, Value>,
+}
+
+impl Expander<'_> {
+    fn expand(&self, vs: &Value, depth: usize) -> Result<Vec<Value>, String> {
+        if depth > 8 {
+            return Err("value set imports nest too deeply".into());
+        }
+        let compose = vs.get("compose").ok_or_else(|| "no compose".to_string())?;
+        let mut codes: BTreeMap<(String, String), Value> = BTreeMap::new();
+        let mut order = Vec::new();
+        for include in array_of(compose, "include") {
+            for code in self.include(include, depth)? {
+                let key = (
+                    str_of(&code, "system").to_string(),
+                    str_of(&code, "code").to_string(),
+                );
+                if let std::collections::btree_map::Entry::Vacant(slot) = codes.entry(key) {
+                    order.push(slot.key().clone());
+                    slot.insert(code);
+                }
+            }
+        }
+        for exclude in array_of(compose, "exclude") {
+            for code in self.include(exclude, depth)? {
+                let key = (
+                    str_of(&code, "system").to_string(),
+                    str_of(&code, "code").to_string(),
+                );
+                codes.remove(&key);
+            }
+        }
+        let list: Vec<Value> = order.into_iter().filter_map(|k| codes.remove(&k)).collect();
+        let distinct: BTreeSet<&str> = list.iter().map(|c| str_of(c, "code")).collect();
+        if distinct.len() != list.len() {
+            return Err("the same code comes from two code systems".into());
+        }
+        if list.is_empty() {
+            return Err("no codes".into());
+        }
+        Ok(list)
+    }
+
+    fn include(&self, include: &Value, depth: usize) -> Result<Vec<Value>, String> {
+        let mut result: Option<Vec<Value>> = None;
+        let system = str_of(include, "system");
+        if !system.is_empty() {
+            if !array_of(include, "filter").is_empty() {
+                return Err(format!("filter on {system}"));
+            }
+            let listed = array_of(include, "concept");
+            let cs = self.code_systems.get(system);
+            let mut all = Vec::new();
+            if let Some(cs) = cs {
+                collect_concepts(system, array_of(cs, "concept"), &mut all);
+            }
+            let codes = if listed.is_empty() {
+                let complete = cs
+                    .map(|cs| str_of(cs, "content") == "complete")
+                    .unwrap_or(false);
+                if !complete || all.is_empty() {
+                    return Err(format!("code system {system} is not in the package"));
+                }
+                all
+            } else {
+                listed
+                    .iter()
+                    .map(|c| {
+                        let code = str_of(c, "code");
+                        let known = all.iter().find(|k| str_of(k, "code") == code);
+                        let mut v = known
+                            .cloned()
+                            .unwrap_or_else(|| json!({"system": system, "code": code}));
+                        if let Some(display) = c.get("display") {
+                            v["display"] = display.clone();
+                        }
+                        v
+                    })
+                    .collect()
+            };
+            result = Some(codes);
+        }
+        for imported in array_of(include, "valueSet") {
+            let url = unversioned(imported.as_str().unwrap_or(""));
+            let vs = self
+                .value_sets
+                .get(url)
+                .ok_or_else(|| format!("imported value set {url} is not in the package"))?;
+            let codes = self.expand(vs, depth + 1)?;
+            result = Some(match result {
+                // Several imports and a system intersect; FHIR's core sets only import one.
+                Some(prev) => prev
+                    .into_iter()
+                    .filter(|c| codes.iter().any(|d| str_of(d, "code") == str_of(c, "code")))
+                    .collect(),
+                None => codes,
+            });
+        }
+        result.ok_or_else(|| "include with neither system nor value set".to_string())
+    }
+}
+
+fn collect_concepts(system: &str, concepts: &[Value], out: &mut Vec<Value>) {
+    for c in concepts {
+        let mut v = Map::new();
+        v.insert("system".into(), json!(system));
+        v.insert("code".into(), json!(str_of(c, "code")));
+        if let Some(d) = c.get("display") {
+            v.insert("display".into(), d.clone());
+        }
+        if let Some(d) = c.get("definition").and_then(Value::as_str) {
+            v.insert("definition".into(), json!(first_paragraph(d)));
+        }
+        out.push(Value::Object(v));
+        collect_concepts(system, array_of(c, "concept"), out);
+    }
+}
+
+/// A JSON array with one value per line.
+fn lines_text(values: &[Value]) -> String {
+    let mut s = String::from("[\n");
+    for (i, v) in values.iter().enumerate() {
+        s.push_str(&v.to_string());
+        s.push_str(if i + 1 < values.len() { ",\n" } else { "\n" });
+    }
+    s.push_str("]\n");
+    s
+}
+
+/// StructureDefinitions with their elements one per line.
+fn structures_text(structures: &[Value]) -> String {
+    let mut s = String::from("[\n");
+    for (i, sd) in structures.iter().enumerate() {
+        let mut head = sd.clone();
+        let elements = head
+            .as_object_mut()
+            .and_then(|o| o.remove("elements"))
+            .unwrap_or(Value::Null);
+        let head_text = head.to_string();
+        match elements.as_array() {
+            Some(elements) => {
+                // Reopen the object to append the element list, one element per line.
+                let _ = writeln!(s, "{},\"elements\":[", &head_text[..head_text.len() - 1]);
+                for (j, e) in elements.iter().enumerate() {
+                    s.push_str("  ");
+                    s.push_str(&e.to_string());
+                    s.push_str(if j + 1 < elements.len() { ",\n" } else { "\n" });
+                }
+                s.push_str("]}");
+            }
+            None => s.push_str(&head_text),
+        }
+        s.push_str(if i + 1 < structures.len() {
+            ",\n"
+        } else {
+            "\n"
+        });
+    }
+    s.push_str("]\n");
+    s
+}

@@ -1,0 +1,232 @@
+//! Writes JSON text into a byte buffer. FHIR forbids empty objects and arrays, so a member
+//! whose value turns out empty is taken back out of the buffer ([`JsonWriter::checkpoint`]).
+
+/// Where the writer was before a member, to take the member back if it is empty.
+#[derive(Clone, Copy)]
+pub struct Checkpoint {
+    len: usize,
+    first: bool,
+}
+
+/// Writes compact or pretty (two-space indented) JSON.
+pub struct JsonWriter {
+    out: Vec<u8>,
+    pretty: bool,
+    indent: usize,
+    /// No member or item has been written in the current container yet.
+    first: bool,
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Bytes that need escaping in a JSON string.
+static ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+impl JsonWriter {
+    /// A writer appending to `out`.
+    pub fn new(out: Vec<u8>, pretty: bool) -> Self {
+        JsonWriter {
+            out,
+            pretty,
+            indent: 0,
+            first: true,
+        }
+    }
+
+    /// The written bytes.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.out
+    }
+
+    /// The state before the next member or item.
+    #[inline]
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            len: self.out.len(),
+            first: self.first,
+        }
+    }
+
+    /// Takes back everything written since `cp`.
+    #[inline]
+    pub fn rollback(&mut self, cp: Checkpoint) {
+        self.out.truncate(cp.len);
+        self.first = cp.first;
+    }
+
+    #[inline]
+    fn newline(&mut self) {
+        if self.pretty {
+            self.out.push(b'\n');
+            for _ in 0..self.indent {
+                self.out.extend_from_slice(b"  ");
+            }
+        }
+    }
+
+    #[inline]
+    fn separator(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.newline();
+    }
+
+    /// Starts a member whose name is `prefix` + `base` + `suffix` (names need no escaping:
+    /// FHIR element names are ASCII letters and digits).
+    #[inline]
+    pub fn key_parts(&mut self, underscore: bool, base: &str, suffix: &str) {
+        self.separator();
+        self.out.push(b'"');
+        if underscore {
+            self.out.push(b'_');
+        }
+        self.out.extend_from_slice(base.as_bytes());
+        self.out.extend_from_slice(suffix.as_bytes());
+        self.out
+            .extend_from_slice(if self.pretty { b"\": " } else { b"\":" });
+    }
+
+    /// Starts a member.
+    #[inline]
+    pub fn key(&mut self, name: &str) {
+        self.key_parts(false, name, "");
+    }
+
+    /// Starts an array item.
+    #[inline]
+    pub fn item(&mut self) {
+        self.separator();
+    }
+
+    /// Writes `{`.
+    #[inline]
+    pub fn begin_object(&mut self) {
+        self.out.push(b'{');
+        self.indent += 1;
+        self.first = true;
+    }
+
+    /// Writes `}`; returns whether the object had members.
+    #[inline]
+    pub fn end_object(&mut self) -> bool {
+        let had_members = !self.first;
+        self.indent -= 1;
+        if had_members {
+            self.newline();
+        }
+        self.out.push(b'}');
+        self.first = false;
+        had_members
+    }
+
+    /// Writes `[`.
+    #[inline]
+    pub fn begin_array(&mut self) {
+        self.out.push(b'[');
+        self.indent += 1;
+        self.first = true;
+    }
+
+    /// Writes `]`; returns whether the array had items.
+    #[inline]
+    pub fn end_array(&mut self) -> bool {
+        let had_items = !self.first;
+        self.indent -= 1;
+        if had_items {
+            self.newline();
+        }
+        self.out.push(b']');
+        self.first = false;
+        had_items
+    }
+
+    /// Writes the `resourceType` member.
+    #[inline]
+    pub fn resource_type(&mut self, name: &str) {
+        self.key("resourceType");
+        self.string(name);
+    }
+
+    /// Writes `null`.
+    #[inline]
+    pub fn null(&mut self) {
+        self.out.extend_from_slice(b"null");
+    }
+
+    /// Writes a boolean.
+    #[inline]
+    pub fn bool(&mut self, v: bool) {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+    }
+
+    /// Writes text that is already a valid JSON number.
+    #[inline]
+    pub fn raw_number(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+    }
+
+    /// Writes an integer.
+    pub fn integer(&mut self, v: i64) {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let negative = v < 0;
+        let mut n = v.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if negative {
+            self.out.push(b'-');
+        }
+        self.out.extend_from_slice(&buf[i..]);
+    }
+
+    /// Writes a string, escaped.
+    pub fn string(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        self.out.reserve(bytes.len() + 2);
+        self.out.push(b'"');
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if !ESCAPE[b as usize] {
+                continue;
+            }
+            self.out.extend_from_slice(&bytes[start..i]);
+            match b {
+                b'"' => self.out.extend_from_slice(b"\\\""),
+                b'\\' => self.out.extend_from_slice(b"\\\\"),
+                b'\n' => self.out.extend_from_slice(b"\\n"),
+                b'\r' => self.out.extend_from_slice(b"\\r"),
+                b'\t' => self.out.extend_from_slice(b"\\t"),
+                _ => self.out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]),
+            }
+            start = i + 1;
+        }
+        self.out.extend_from_slice(&bytes[start..]);
+        self.out.push(b'"');
+    }
+}

@@ -1,0 +1,53 @@
+//! Typed FHIR resources and datatypes for R4, R4B and R5, generated at build time from the
+//! official definitions, with exact FHIR JSON.
+//!
+//! Each FHIR version is a module behind a cargo feature: [`r4`] (default), `r4b` and `r5`. In
+//! each, every datatype and resource is a struct, backbone elements are named structs
+//! (`Patient.contact` is `PatientContact`), choice elements (`value[x]`) are enums, codes bound
+//! to closed value sets are enums in `codes`, and `Resource` is the enum of all resources.
+//!
+//! ```
+//! use fhir_model::r4::{Patient, Resource};
+//! use fhir_model::FhirResource;
+//!
+//! let text = r#"{"resourceType":"Patient","id":"pat1","name":[{"family":"Chalmers","given":["Peter","James"]}]}"#;
+//! let resource = Resource::from_json(text).unwrap();
+//! assert_eq!(resource.id(), Some("pat1"));
+//! let patient = Patient::try_from(resource).unwrap();
+//! assert_eq!(patient.name[0].given[1].value.as_deref(), Some("James"));
+//! assert_eq!(patient.to_json(), text);
+//! ```
+//!
+//! Reading is strict by default: unknown elements are errors that name their JSON path.
+//! [`json::ReadOptions::LENIENT`] skips them instead.
+
+pub mod code;
+pub mod json;
+mod primitive;
+mod resource;
+#[doc(hidden)]
+pub mod serde_bridge;
+
+pub use code::{Code, UnknownCode};
+pub use primitive::{Date, DateTime, Decimal, Instant, InvalidValue, Primitive, Time};
+pub use resource::{FhirResource, FhirVersion};
+#[doc(hidden)]
+pub use serde;
+
+/// FHIR R4 (4.0.1).
+#[cfg(feature = "r4")]
+pub mod r4 {
+    include!(concat!(env!("OUT_DIR"), "/r4.rs"));
+}
+
+/// FHIR R4B (4.3.0).
+#[cfg(feature = "r4b")]
+pub mod r4b {
+    include!(concat!(env!("OUT_DIR"), "/r4b.rs"));
+}
+
+/// FHIR R5 (5.0.0).
+#[cfg(feature = "r5")]
+pub mod r5 {
+    include!(concat!(env!("OUT_DIR"), "/r5.rs"));
+}

@@ -1,0 +1,165 @@
+//! What every resource has, whatever its type and FHIR version.
+
+use crate::Instant;
+
+/// A FHIR version the model is generated for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FhirVersion {
+    /// FHIR R4, 4.0.1.
+    R4,
+    /// FHIR R4B, 4.3.0.
+    R4B,
+    /// FHIR R5, 5.0.0.
+    R5,
+}
+
+impl FhirVersion {
+    /// The version number, as in `CapabilityStatement.fhirVersion`.
+    pub fn number(self) -> &'static str {
+        match self {
+            FhirVersion::R4 => "4.0.1",
+            FhirVersion::R4B => "4.3.0",
+            FhirVersion::R5 => "5.0.0",
+        }
+    }
+}
+
+/// The parts every resource of every version has: its type, id and version metadata.
+///
+/// ```
+/// use fhir_model::{FhirResource, r4::{Patient, Resource}};
+/// let mut patient = Patient::default();
+/// patient.set_id(Some("example".into()));
+/// let resource = Resource::from(patient);
+/// assert_eq!(resource.resource_type(), "Patient");
+/// assert_eq!(resource.id(), Some("example"));
+/// ```
+pub trait FhirResource {
+    /// The resource type name (`Patient`).
+    fn resource_type(&self) -> &'static str;
+    /// The FHIR version of the resource's model.
+    fn fhir_version(&self) -> FhirVersion;
+    /// The logical id.
+    fn id(&self) -> Option<&str>;
+    /// Sets or clears the logical id.
+    fn set_id(&mut self, id: Option<String>);
+    /// `meta.versionId`.
+    fn version_id(&self) -> Option<&str>;
+    /// `meta.lastUpdated`.
+    fn last_updated(&self) -> Option<&Instant>;
+}
+
+/// Implements, for a generated resource struct, what every resource has.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! resource_impls {
+    ($name:ident) => {
+        impl $crate::FhirResource for $name {
+            fn resource_type(&self) -> &'static str {
+                stringify!($name)
+            }
+            fn fhir_version(&self) -> $crate::FhirVersion {
+                VERSION
+            }
+            fn id(&self) -> Option<&str> {
+                self.id.as_ref().and_then(|p| p.value.as_deref())
+            }
+            fn set_id(&mut self, id: Option<String>) {
+                match id {
+                    Some(id) => self.id.get_or_insert_with(Default::default).value = Some(id),
+                    None => self.id = None,
+                }
+            }
+            fn version_id(&self) -> Option<&str> {
+                self.meta.as_ref()?.version_id.as_ref()?.value.as_deref()
+            }
+            fn last_updated(&self) -> Option<&$crate::Instant> {
+                self.meta.as_ref()?.last_updated.as_ref()?.value.as_ref()
+            }
+        }
+        impl From<$name> for Resource {
+            fn from(value: $name) -> Resource {
+                Resource::$name(Box::new(value))
+            }
+        }
+        impl TryFrom<Resource> for $name {
+            type Error = Resource;
+            fn try_from(value: Resource) -> Result<$name, Resource> {
+                match value {
+                    Resource::$name(v) => Ok(*v),
+                    other => Err(other),
+                }
+            }
+        }
+        $crate::struct_impls!($name);
+    };
+}
+
+/// Implements JSON entry points and serde for a generated struct.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! struct_impls {
+    ($name:ident) => {
+        impl $name {
+            /// Reads this type strictly from JSON.
+            pub fn from_json(text: &str) -> Result<Self, $crate::json::JsonError> {
+                $crate::json::from_str(text).map_err(|e| e.with_root(stringify!($name)))
+            }
+            /// Writes this type as compact JSON.
+            pub fn to_json(&self) -> String {
+                $crate::json::to_string(self)
+            }
+        }
+        $crate::serde_impls!($name);
+    };
+}
+
+/// Implements, for a version's `Resource` enum, what every resource has.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! resource_enum_impls {
+    ($version:ident) => {
+        impl $crate::FhirResource for Resource {
+            fn resource_type(&self) -> &'static str {
+                self.inner().resource_type()
+            }
+            fn fhir_version(&self) -> $crate::FhirVersion {
+                $crate::FhirVersion::$version
+            }
+            fn id(&self) -> Option<&str> {
+                self.inner().id()
+            }
+            fn set_id(&mut self, id: Option<String>) {
+                self.inner_mut().set_id(id)
+            }
+            fn version_id(&self) -> Option<&str> {
+                self.inner().version_id()
+            }
+            fn last_updated(&self) -> Option<&$crate::Instant> {
+                self.inner().last_updated()
+            }
+        }
+        impl Resource {
+            /// Reads any resource of this version strictly from JSON.
+            pub fn from_json(text: &str) -> Result<Self, $crate::json::JsonError> {
+                $crate::json::from_str(text)
+            }
+            /// Reads any resource of this version from JSON with the given options.
+            pub fn from_json_with(
+                text: &str,
+                options: $crate::json::ReadOptions,
+            ) -> Result<Self, $crate::json::JsonError> {
+                $crate::json::from_str_with(text, options)
+            }
+            /// Writes the resource as compact JSON.
+            pub fn to_json(&self) -> String {
+                $crate::json::to_string(self)
+            }
+            /// Writes the resource as JSON indented by two spaces.
+            pub fn to_json_pretty(&self) -> String {
+                $crate::json::to_string_pretty(self)
+            }
+        }
+        $crate::serde_impls!(Resource);
+    };
+}
