@@ -6,6 +6,8 @@
 //! 3. [`schema`] reads `definitions/` into a model of Rust types, and [`rust`] writes them as code
 //!    (run by fhir-model's build script).
 
+#![warn(missing_docs)]
+
 pub mod definitions;
 #[cfg(feature = "download")]
 pub mod download;

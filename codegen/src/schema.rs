@@ -620,6 +620,20 @@ impl Loader {
         }
     }
 
+    /// The types of `Extension.value[x]`: every datatype.
+    fn open_type_list(&self) -> Option<Vec<String>> {
+        let extension = self.structures.get("Extension")?;
+        let value = arr(extension, "elements")
+            .iter()
+            .find(|e| s(e, "path") == "Extension.value[x]")?;
+        Some(
+            arr(value, "types")
+                .iter()
+                .map(|t| s(t, "code").to_string())
+                .collect(),
+        )
+    }
+
     fn choice_enum(
         &mut self,
         owner: &str,
@@ -629,12 +643,14 @@ impl Loader {
     ) -> Result<String, String> {
         // Extension.value[x] allows every datatype; the elements that allow the same list
         // (ElementDefinition.fixed[x], Parameters.parameter.value[x], ...) share its enum.
-        let is_open = owner == "Extension" && json_name == "value";
-        if self.open_choice.as_deref() == Some(codes) {
+        if self.open_choice.is_none() {
+            self.open_choice = Some(self.open_type_list().unwrap_or_default());
+        }
+        let is_open = self.open_choice.as_deref() == Some(codes);
+        if is_open && self.schema.choices.iter().any(|c| c.name == "DataType") {
             return Ok("DataType".into());
         }
         let name = if is_open {
-            self.open_choice = Some(codes.to_vec());
             "DataType".to_string()
         } else {
             self.claim_name(format!(
@@ -700,5 +716,118 @@ impl Loader {
         for (i, j) in to_box {
             self.schema.structs[i].fields[j].boxed = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_names_become_rust_field_names() {
+        assert_eq!(snake_case("birthDate"), "birth_date");
+        assert_eq!(snake_case("type"), "r#type");
+        assert_eq!(snake_case("use"), "r#use");
+        assert_eq!(snake_case("url"), "url");
+        assert_eq!(snake_case("valueSetURI"), "value_set_uri");
+        assert_eq!(snake_case("effectiveDateTime"), "effective_date_time");
+    }
+
+    #[test]
+    fn codes_become_variant_names() {
+        assert_eq!(variant_name("entered-in-error", ""), "EnteredInError");
+        assert_eq!(variant_name("4.0.1", ""), "V4_0_1");
+        assert_eq!(variant_name("<=", "Less or Equal to"), "LessOrEqualTo");
+        assert_eq!(variant_name("text/plain", ""), "TextPlain");
+        assert_eq!(variant_name("Self", ""), "SelfCode");
+    }
+
+    fn r4() -> Schema {
+        Schema::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../definitions/r4")).unwrap()
+    }
+
+    #[test]
+    fn r4_has_every_resource_and_its_backbone_elements() {
+        let schema = r4();
+        assert_eq!(schema.resources.len(), 146);
+        let contact = schema
+            .struct_def("PatientContact")
+            .expect("Patient.contact struct");
+        assert_eq!(contact.kind, StructKind::Backbone);
+        let patient = schema.struct_def("Patient").unwrap();
+        let deceased = patient
+            .fields
+            .iter()
+            .find(|f| f.json_name == "deceased")
+            .unwrap();
+        assert_eq!(deceased.ty, FieldType::Choice("PatientDeceased".into()));
+        let gender = patient
+            .fields
+            .iter()
+            .find(|f| f.json_name == "gender")
+            .unwrap();
+        assert!(
+            matches!(&gender.ty, FieldType::Primitive(p) if p.value_type == "codes::AdministrativeGender")
+        );
+        // Questionnaire.item.item refers back to Questionnaire.item.
+        let item = schema.struct_def("QuestionnaireItem").unwrap();
+        let nested = item.fields.iter().find(|f| f.json_name == "item").unwrap();
+        assert!(nested.repeated && nested.ty == FieldType::Struct("QuestionnaireItem".into()));
+        // Extension.url and Element.id are plain strings, written as XML attributes.
+        let extension = schema.struct_def("Extension").unwrap();
+        assert_eq!(extension.fields[0].ty, FieldType::PlainString);
+        assert!(extension
+            .fields
+            .iter()
+            .any(|f| f.json_name == "url" && f.xml_attribute));
+    }
+
+    #[test]
+    fn self_containing_fields_are_boxed() {
+        let schema = r4();
+        // Identifier.assigner is a Reference, and Reference.identifier an Identifier.
+        let identifier = schema.struct_def("Identifier").unwrap();
+        assert!(
+            identifier
+                .fields
+                .iter()
+                .find(|f| f.json_name == "assigner")
+                .unwrap()
+                .boxed
+        );
+        let patient = schema.struct_def("Patient").unwrap();
+        assert!(
+            !patient
+                .fields
+                .iter()
+                .find(|f| f.json_name == "meta")
+                .unwrap()
+                .boxed
+        );
+    }
+
+    #[test]
+    fn open_choices_share_the_data_type_enum() {
+        let schema = r4();
+        let data_type = schema
+            .choices
+            .iter()
+            .find(|c| c.name == "DataType")
+            .unwrap();
+        assert!(
+            data_type.variants.len() >= 49,
+            "{}",
+            data_type.variants.len()
+        );
+        let fixed = schema
+            .struct_def("ElementDefinition")
+            .unwrap()
+            .fields
+            .iter()
+            .find(|f| f.json_name == "fixed")
+            .unwrap()
+            .ty
+            .clone();
+        assert_eq!(fixed, FieldType::Choice("DataType".into()));
     }
 }

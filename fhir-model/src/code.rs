@@ -22,12 +22,16 @@ pub trait Code: Sized + Copy + 'static {
 /// Reads a code, rejecting codes the value set does not have.
 #[doc(hidden)]
 pub fn read_code<T: Code>(r: &mut crate::json::JsonReader<'_>) -> crate::json::JsonResult<T> {
+    let start = r.value_start();
     let text = r.read_str()?;
     T::from_code(&text).ok_or_else(|| {
-        r.error(format!(
-            "'{text}' is not a code of the required value set {}",
-            T::VALUE_SET
-        ))
+        r.error_at(
+            start,
+            format!(
+                "'{text}' is not a code of the required value set {}",
+                T::VALUE_SET
+            ),
+        )
     })
 }
 

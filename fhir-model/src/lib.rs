@@ -21,6 +21,9 @@
 //! Reading is strict by default: unknown elements are errors that name their JSON path.
 //! [`json::ReadOptions::LENIENT`] skips them instead.
 
+#![warn(missing_docs)]
+
+mod boxed;
 pub mod code;
 pub mod json;
 mod primitive;
@@ -28,6 +31,7 @@ mod resource;
 #[doc(hidden)]
 pub mod serde_bridge;
 
+pub use boxed::{Boxed, BoxedDrop};
 pub use code::{Code, UnknownCode};
 pub use primitive::{Date, DateTime, Decimal, Instant, InvalidValue, Primitive, Time};
 pub use resource::{FhirResource, FhirVersion};

@@ -85,13 +85,17 @@ impl PrimitiveValue for bool {
 }
 
 fn read_integer(r: &mut JsonReader<'_>, min: i64, max: i64) -> JsonResult<i64> {
+    let start = r.value_start();
     let text = r.read_number()?;
     if text.contains(['.', 'e', 'E']) {
-        return Err(r.error(format!("expected an integer, found {text}")));
+        return Err(r.error_at(start, format!("expected an integer, found {text}")));
     }
     match text.parse::<i64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(r.error(format!("integer {text} is out of range ({min} to {max})"))),
+        _ => Err(r.error_at(
+            start,
+            format!("integer {text} is out of range ({min} to {max})"),
+        )),
     }
 }
 
@@ -118,9 +122,10 @@ impl PrimitiveValue for u32 {
 /// FHIR `integer64` (R5), a JSON string so that JavaScript readers keep every digit.
 impl PrimitiveValue for i64 {
     fn read_value(r: &mut JsonReader<'_>) -> JsonResult<Self> {
+        let start = r.value_start();
         let text = r.read_str()?;
         text.parse::<i64>()
-            .map_err(|_| r.error(format!("'{text}' is not an integer64")))
+            .map_err(|_| r.error_at(start, format!("'{text}' is not an integer64")))
     }
     fn write_value(&self, w: &mut JsonWriter) {
         w.string(&self.to_string());
@@ -396,11 +401,12 @@ macro_rules! text_value {
 
         impl PrimitiveValue for $name {
             fn read_value(r: &mut JsonReader<'_>) -> JsonResult<Self> {
+                let start = r.value_start();
                 let text = r.read_str()?;
                 if $valid(&text) {
                     Ok($name(text.into_owned()))
                 } else {
-                    Err(r.error(format!("'{text}' is not a valid FHIR {}", $fhir)))
+                    Err(r.error_at(start, format!("'{text}' is not a valid FHIR {}", $fhir)))
                 }
             }
             fn write_value(&self, w: &mut JsonWriter) {

@@ -79,14 +79,14 @@ macro_rules! resource_impls {
         }
         impl From<$name> for Resource {
             fn from(value: $name) -> Resource {
-                Resource::$name(Box::new(value))
+                Resource::$name($crate::Boxed::new(value))
             }
         }
         impl TryFrom<Resource> for $name {
             type Error = Resource;
             fn try_from(value: Resource) -> Result<$name, Resource> {
                 match value {
-                    Resource::$name(v) => Ok(*v),
+                    Resource::$name(v) => Ok(v.into_inner()),
                     other => Err(other),
                 }
             }
@@ -108,6 +108,12 @@ macro_rules! struct_impls {
             /// Writes this type as compact JSON.
             pub fn to_json(&self) -> String {
                 $crate::json::to_string(self)
+            }
+        }
+        impl $crate::BoxedDrop for $name {
+            #[inline(never)]
+            fn drop_box(value: Box<Self>) {
+                drop(value)
             }
         }
         $crate::serde_impls!($name);
@@ -158,6 +164,12 @@ macro_rules! resource_enum_impls {
             /// Writes the resource as JSON indented by two spaces.
             pub fn to_json_pretty(&self) -> String {
                 $crate::json::to_string_pretty(self)
+            }
+        }
+        impl $crate::BoxedDrop for Resource {
+            #[inline(never)]
+            fn drop_box(value: Box<Self>) {
+                drop(value)
             }
         }
         $crate::serde_impls!(Resource);

@@ -48,7 +48,7 @@ impl ReadOptions {
     };
 }
 
-/// Default nesting limit. The deepest official example nests 23 levels; each level costs a few
+/// Default nesting limit. The deepest official example nests 24 levels; each level costs a few
 /// stack frames, and 100 levels stay well inside a 2 MiB thread stack even in debug builds.
 pub const DEFAULT_MAX_DEPTH: u32 = 100;
 

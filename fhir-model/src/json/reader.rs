@@ -39,6 +39,20 @@ impl<'a> JsonReader<'a> {
         JsonError::new(message.into(), self.src, self.pos)
     }
 
+    /// An error at an earlier position, from [`JsonReader::value_start`]: errors about a
+    /// value's content point at the start of the value.
+    #[cold]
+    pub fn error_at(&self, position: usize, message: impl Into<String>) -> JsonError {
+        JsonError::new(message.into(), self.src, position)
+    }
+
+    /// The position where the next value starts.
+    #[inline]
+    pub fn value_start(&mut self) -> usize {
+        self.skip_ws();
+        self.pos
+    }
+
     #[inline]
     fn skip_ws(&mut self) {
         while let Some(&b) = self.bytes.get(self.pos) {

@@ -2,7 +2,7 @@
 #![doc(hidden)]
 
 use super::{JsonObject, JsonReader, JsonResult, JsonValue, JsonWriter, PrimitiveValue};
-use crate::Primitive;
+use crate::{Boxed, BoxedDrop, Primitive};
 
 /// Reads the members of an object into `obj`: the one loop over members, for every type.
 pub fn read_members(obj: &mut dyn JsonObject, r: &mut JsonReader<'_>) -> JsonResult<()> {
@@ -32,11 +32,13 @@ fn duplicate(r: &JsonReader<'_>) -> super::JsonError {
 
 /// Checks the `resourceType` member of a resource read as its own type.
 pub fn resource_type(r: &mut JsonReader<'_>, expected: &str) -> JsonResult<()> {
+    let start = r.value_start();
     let found = r.read_str()?;
     if found != expected {
-        return Err(r.error(format!(
-            "expected resourceType '{expected}', found '{found}'"
-        )));
+        return Err(r.error_at(
+            start,
+            format!("expected resourceType '{expected}', found '{found}'"),
+        ));
     }
     Ok(())
 }
@@ -56,8 +58,8 @@ pub fn object<T: JsonObject + Default>(
 }
 
 /// A singular struct member stored in a box (recursive types).
-pub fn boxed_object<T: JsonObject + Default>(
-    slot: &mut Option<Box<T>>,
+pub fn boxed_object<T: JsonObject + Default + BoxedDrop>(
+    slot: &mut Option<Boxed<T>>,
     r: &mut JsonReader<'_>,
 ) -> JsonResult<()> {
     if slot.is_some() {
@@ -68,10 +70,10 @@ pub fn boxed_object<T: JsonObject + Default>(
 }
 
 /// Reads a struct directly into a box, so large resources are never built on the stack.
-pub fn boxed<T: JsonObject + Default>(r: &mut JsonReader<'_>) -> JsonResult<Box<T>> {
+pub fn boxed<T: JsonObject + Default + BoxedDrop>(r: &mut JsonReader<'_>) -> JsonResult<Boxed<T>> {
     let mut value = Box::<T>::default();
     read_members(&mut *value, r)?;
-    Ok(value)
+    Ok(Boxed::from_box(value))
 }
 
 /// Reads the items of an array, calling `item` for each with its index; an empty array is an
@@ -268,10 +270,10 @@ fn choice_conflict(r: &JsonReader<'_>) -> super::JsonError {
 }
 
 /// One type of a choice element whose type is a struct (`valueQuantity`).
-pub fn choice_object<E, T: JsonObject + Default>(
+pub fn choice_object<E, T: JsonObject + Default + BoxedDrop>(
     slot: &mut Option<E>,
     r: &mut JsonReader<'_>,
-    wrap: fn(Box<T>) -> E,
+    wrap: fn(Boxed<T>) -> E,
 ) -> JsonResult<()> {
     if slot.is_some() {
         return Err(choice_conflict(r));
