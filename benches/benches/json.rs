@@ -13,15 +13,8 @@ fn corpus() -> Vec<String> {
     let dir = Downloader::from_env()
         .and_then(|d| d.fetch("hl7.fhir.r4.examples", "4.0.1"))
         .unwrap_or_else(|e| panic!("cannot fetch the R4 examples: {e}"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("package folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".json") && name != "package.json" && !name.starts_with('.')
-        })
-        .collect();
-    files.sort();
+    let files =
+        fhir_codegen::definitions::package_resource_files(&dir).unwrap_or_else(|e| panic!("{e}"));
     files
         .iter()
         .map(|p| std::fs::read_to_string(p).expect("readable example"))

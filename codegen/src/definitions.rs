@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One FHIR version the model is generated for, and the package its definitions come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,15 +89,8 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
     let mut search_parameters = Vec::new();
     let mut value_sets = HashMap::new();
     let mut code_systems = HashMap::new();
-    let entries =
-        fs::read_dir(package_dir).map_err(|e| format!("{}: {e}", package_dir.display()))?;
-    let mut names: Vec<_> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    names.sort();
-    for name in names {
+    for path in package_resource_files(package_dir)? {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
         let kind = name.split('-').next().unwrap_or("");
         if !matches!(
             kind,
@@ -105,7 +98,6 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
         ) {
             continue;
         }
-        let path = package_dir.join(&name);
         let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let value: Value =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -194,6 +186,25 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
         &lines_text(&kept_value_sets),
     )?;
     Ok(summary)
+}
+
+/// The JSON resources at the top of an unpacked package folder, sorted by name: every `.json`
+/// file but the package's own `package.json` and `.index.json`.
+pub fn package_resource_files(package_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        fs::read_dir(package_dir).map_err(|e| format!("{}: {e}", package_dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("{}: {e}", package_dir.display()))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".json") && name != "package.json" && !name.starts_with('.') {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {

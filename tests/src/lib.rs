@@ -17,19 +17,9 @@ pub fn package(name: &str, version: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot fetch {name}@{version}: {e}"))
 }
 
-/// The JSON resource files at the top of a package folder (not `package.json` or `.index.json`),
-/// sorted by name.
+/// The JSON resource files of a package folder, sorted by name.
 pub fn json_resources(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("readable directory entry").path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".json") && name != "package.json" && !name.starts_with('.')
-        })
-        .collect();
-    files.sort();
-    files
+    fhir_codegen::definitions::package_resource_files(dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Parses JSON keeping each number's exact text, so `1.50` and `1.5` differ.
