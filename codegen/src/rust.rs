@@ -45,7 +45,53 @@ pub fn generate(schema: &Schema, version: &str, fhir_version: &str) -> String {
         choice_def(&mut out, choice);
     }
     resource_enum(&mut out, &schema.resources, variant);
+    for resource in &schema.resources {
+        resource_type_impl(&mut out, schema, resource);
+    }
     out
+}
+
+fn search_kind(kind: &str) -> &'static str {
+    match kind {
+        "number" => "Number",
+        "date" => "Date",
+        "string" => "String",
+        "token" => "Token",
+        "reference" => "Reference",
+        "composite" => "Composite",
+        "quantity" => "Quantity",
+        "uri" => "Uri",
+        _ => "Special",
+    }
+}
+
+/// The compile-time facts about a resource type, with its search parameters.
+fn resource_type_impl(out: &mut String, schema: &Schema, resource: &str) {
+    let _ = writeln!(
+        out,
+        "impl crate::ResourceType for {resource} {{
+    const TYPE_NAME: &'static str = {resource:?};
+    const VERSION: crate::FhirVersion = VERSION;
+    type Resource = Resource;
+    const SEARCH_PARAMETERS: &'static [crate::SearchParameter] = &["
+    );
+    for sp in schema.search_parameters_of(resource) {
+        let _ = writeln!(
+            out,
+            "        crate::SearchParameter {{ code: {:?}, kind: crate::SearchParamKind::{}, url: {:?}, expression: {:?}, description: {:?}, targets: &{:?} }},",
+            sp.code,
+            search_kind(&sp.kind),
+            sp.url,
+            sp.expression,
+            sp.description,
+            sp.target
+        );
+    }
+    out.push_str(
+        "    ];
+}
+",
+    );
 }
 
 /// Escapes text for a `#[doc = ...]` attribute: rustdoc reads it as Markdown, where FHIR's

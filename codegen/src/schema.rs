@@ -51,6 +51,8 @@ pub struct StructDef {
     pub url: Option<String>,
     /// Rustdoc text.
     pub doc: String,
+    /// The type this one specializes (`DomainResource` for most resources).
+    pub base: Option<String>,
     /// Fields in definition order (which is the XML order).
     pub fields: Vec<Field>,
 }
@@ -368,6 +370,24 @@ impl Schema {
         Ok(loader.schema)
     }
 
+    /// The search parameters that apply to a resource type: its own, those of `Resource`, and
+    /// those of `DomainResource` when it is one. The first definition of a code wins.
+    pub fn search_parameters_of(&self, resource: &str) -> Vec<&SearchParameter> {
+        let domain = self
+            .struct_def(resource)
+            .is_some_and(|st| st.base.as_deref() == Some("DomainResource"));
+        let mut seen = HashSet::new();
+        self.search_parameters
+            .iter()
+            .filter(|sp| {
+                sp.base
+                    .iter()
+                    .any(|b| b == resource || b == "Resource" || (domain && b == "DomainResource"))
+            })
+            .filter(|sp| seen.insert(sp.code.as_str()))
+            .collect()
+    }
+
     /// The struct with this Rust name.
     pub fn struct_def(&self, name: &str) -> Option<&StructDef> {
         self.structs.iter().find(|s| s.name == name)
@@ -486,6 +506,15 @@ impl Loader {
                 doc,
                 elements,
             )?;
+            if let Some(st) = self
+                .schema
+                .structs
+                .iter_mut()
+                .rev()
+                .find(|st| st.name == name)
+            {
+                st.base = sd.get("base").and_then(Value::as_str).map(String::from);
+            }
         }
         self.schema.resources.sort();
         Ok(())
@@ -509,6 +538,7 @@ impl Loader {
             kind,
             url,
             doc,
+            base: None,
             fields: Vec::new(),
         });
         let prefix = format!("{path}.");

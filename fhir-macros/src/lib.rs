@@ -1,3 +1,82 @@
-//! Attribute macros for FHIR providers (`#[read]`, `#[search]`, ...).
+//! Attribute macros that turn plain async functions into FHIR providers for `fhir-rocket`.
 //!
-//! The macros arrive with the server kit; this crate holds their place in the workspace.
+//! Each macro keeps the function as written and adds, under the same name, an item that
+//! `fhir_rocket::providers![...]` lists: the glue that extracts the function's arguments from
+//! the request, and the facts the CapabilityStatement needs.
+//!
+//! - `#[read]`: `id: String` (plus `version: Option<String>` to serve vread too), returns
+//!   `Result<T, FhirError>` or `Result<Option<T>, FhirError>`.
+//! - `#[search]`: every other parameter named like a search parameter of `T` (`address_city`
+//!   is `address-city`; `#[param("name")]` names it explicitly) with a search type from
+//!   `fhir_rocket::search` (`Option<..>` when optional); returns `Result<Vec<T>, FhirError>`.
+//! - `#[create]`: `resource: T`, returns `Result<T, FhirError>` (the stored resource).
+//! - `#[update]`: `id: String, resource: T`, returns `Result<T, FhirError>`.
+//! - `#[delete]`: `id: String`, returns `Result<(), FhirError>`.
+//!
+//! Any parameter typed `RequestContext` (or a reference to it) receives the request context;
+//! any other parameter is a Rocket request guard (`&State<T>`, an authenticated user, ...).
+//! Unknown search parameters and search types that do not fit the parameter's definition are
+//! compile errors pointing at the parameter.
+
+mod emit;
+mod signature;
+
+use proc_macro::TokenStream;
+use signature::Kind;
+
+fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = proc_macro2::TokenStream::from(attr);
+    // Only a delete provider names its resource type in the attribute: nothing else in its
+    // signature does.
+    let declared = match (kind, attr.is_empty()) {
+        (_, true) => None,
+        (Kind::Delete, false) => match syn::parse2::<syn::Type>(attr) {
+            Ok(ty) => Some(ty),
+            Err(e) => return e.to_compile_error().into(),
+        },
+        (_, false) => {
+            return syn::Error::new_spanned(attr, "this attribute takes no arguments")
+                .to_compile_error()
+                .into()
+        }
+    };
+    let function = match syn::parse::<syn::ItemFn>(item) {
+        Ok(f) => f,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match signature::analyze(kind, function, declared).and_then(|p| emit::provider(&p)) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Declares a read provider (`GET [type]/[id]`), and a vread provider when the function also
+/// takes `version: Option<String>`.
+#[proc_macro_attribute]
+pub fn read(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Read, attr, item)
+}
+
+/// Declares a search provider (`GET [type]?...`).
+#[proc_macro_attribute]
+pub fn search(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Search, attr, item)
+}
+
+/// Declares a create provider (`POST [type]`).
+#[proc_macro_attribute]
+pub fn create(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Create, attr, item)
+}
+
+/// Declares an update provider (`PUT [type]/[id]`).
+#[proc_macro_attribute]
+pub fn update(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Update, attr, item)
+}
+
+/// Declares a delete provider (`DELETE [type]/[id]`).
+#[proc_macro_attribute]
+pub fn delete(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Delete, attr, item)
+}

@@ -34,7 +34,7 @@ pub mod serde_bridge;
 pub use boxed::{Boxed, BoxedDrop};
 pub use code::{Code, UnknownCode};
 pub use primitive::{Date, DateTime, Decimal, Instant, InvalidValue, Primitive, Time};
-pub use resource::{FhirResource, FhirVersion};
+pub use resource::{FhirResource, FhirVersion, ResourceType, SearchParamKind, SearchParameter};
 #[doc(hidden)]
 pub use serde;
 

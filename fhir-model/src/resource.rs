@@ -47,6 +47,8 @@ pub trait FhirResource {
     fn version_id(&self) -> Option<&str>;
     /// `meta.lastUpdated`.
     fn last_updated(&self) -> Option<&Instant>;
+    /// Sets `meta.versionId` and `meta.lastUpdated`, as a server does on every write.
+    fn set_version(&mut self, version_id: Option<String>, last_updated: Option<Instant>);
 }
 
 /// Implements, for a generated resource struct, what every resource has.
@@ -75,6 +77,15 @@ macro_rules! resource_impls {
             }
             fn last_updated(&self) -> Option<&$crate::Instant> {
                 self.meta.as_ref()?.last_updated.as_ref()?.value.as_ref()
+            }
+            fn set_version(
+                &mut self,
+                version_id: Option<String>,
+                last_updated: Option<$crate::Instant>,
+            ) {
+                let meta = self.meta.get_or_insert_with(Default::default);
+                meta.version_id = version_id.map(Into::into);
+                meta.last_updated = last_updated.map(Into::into);
             }
         }
         impl From<$name> for Resource {
@@ -144,6 +155,13 @@ macro_rules! resource_enum_impls {
             fn last_updated(&self) -> Option<&$crate::Instant> {
                 self.inner().last_updated()
             }
+            fn set_version(
+                &mut self,
+                version_id: Option<String>,
+                last_updated: Option<$crate::Instant>,
+            ) {
+                self.inner_mut().set_version(version_id, last_updated)
+            }
         }
         impl Resource {
             /// Reads any resource of this version strictly from JSON.
@@ -174,4 +192,88 @@ macro_rules! resource_enum_impls {
         }
         $crate::serde_impls!(Resource);
     };
+}
+
+/// What is known about a resource type at compile time: its name, FHIR version, the version's
+/// `Resource` enum and its search parameters. The server kit checks providers against this.
+///
+/// ```
+/// use fhir_model::{ResourceType, SearchParamKind, r4::Patient};
+/// assert_eq!(Patient::TYPE_NAME, "Patient");
+/// let family = Patient::search_parameter("family").unwrap();
+/// assert_eq!(family.kind, SearchParamKind::String);
+/// assert!(Patient::search_parameter("_id").is_some());
+/// ```
+pub trait ResourceType: FhirResource + Sized + 'static {
+    /// The resource type name (`Patient`).
+    const TYPE_NAME: &'static str;
+    /// The FHIR version of this type.
+    const VERSION: FhirVersion;
+    /// The `Resource` enum of the same version.
+    type Resource;
+    /// The search parameters defined for this type, including those of `Resource` and
+    /// `DomainResource` (`_id`, `_lastUpdated`, ...).
+    const SEARCH_PARAMETERS: &'static [SearchParameter];
+
+    /// The search parameter with this code.
+    fn search_parameter(code: &str) -> Option<&'static SearchParameter> {
+        Self::SEARCH_PARAMETERS.iter().find(|p| p.code == code)
+    }
+}
+
+/// The type of a search parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SearchParamKind {
+    /// `number`
+    Number,
+    /// `date`
+    Date,
+    /// `string`
+    String,
+    /// `token`
+    Token,
+    /// `reference`
+    Reference,
+    /// `composite`
+    Composite,
+    /// `quantity`
+    Quantity,
+    /// `uri`
+    Uri,
+    /// `special`
+    Special,
+}
+
+impl SearchParamKind {
+    /// The FHIR code of the type (`token`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            SearchParamKind::Number => "number",
+            SearchParamKind::Date => "date",
+            SearchParamKind::String => "string",
+            SearchParamKind::Token => "token",
+            SearchParamKind::Reference => "reference",
+            SearchParamKind::Composite => "composite",
+            SearchParamKind::Quantity => "quantity",
+            SearchParamKind::Uri => "uri",
+            SearchParamKind::Special => "special",
+        }
+    }
+}
+
+/// A search parameter from the FHIR definitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchParameter {
+    /// The name used in URLs (`family`).
+    pub code: &'static str,
+    /// Its type.
+    pub kind: SearchParamKind,
+    /// Canonical URL of its definition.
+    pub url: &'static str,
+    /// The FHIRPath expression that extracts its values.
+    pub expression: &'static str,
+    /// Documentation from the definition.
+    pub description: &'static str,
+    /// For references: the resource types it may point to.
+    pub targets: &'static [&'static str],
 }

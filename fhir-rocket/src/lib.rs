@@ -1,6 +1,29 @@
-//! The FHIR server runtime on Rocket: content negotiation, errors, paging and the
-//! capability statement.
+//! The FHIR server runtime on Rocket: providers written as plain async functions, routed by
+//! resource type and interaction, with content negotiation, OperationOutcome errors,
+//! searchset Bundles and a CapabilityStatement generated from what is mounted.
 //!
-//! The runtime arrives with the server kit; today this crate re-exports the model it serves.
+//! Providers are described by the attribute macros of `fhir-macros` (`#[read]`, `#[search]`,
+//! ...) and listed with [`providers!`]; [`FhirServer`] turns them into Rocket routes.
 
+#![warn(missing_docs)]
+
+mod capability;
+pub mod checks;
+mod context;
+mod error;
+pub mod http;
+mod provider;
+pub mod search;
+mod server;
+
+pub use context::RequestContext;
+pub use error::FhirError;
+pub use provider::{
+    guard, DeclaredParam, HandlerFn, Input, Interaction, Output, Provider, ProviderInfo,
+};
+pub use server::{FhirServer, ServerModel, Software};
+
+pub use fhir_macros::{create, delete, read, search, update};
 pub use fhir_model as model;
+#[doc(hidden)]
+pub use rocket;

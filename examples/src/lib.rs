@@ -1,0 +1,295 @@
+//! Example FHIR servers on fhir-rocket.
+//!
+//! [`memory_server`] keeps Patients and Observations in memory, with versions, and serves
+//! every interaction the kit has; the integration tests run against it.
+
+use fhir_rocket::model::r4::{Observation, Patient, Resource};
+use fhir_rocket::model::{Instant, ResourceType};
+
+use fhir_rocket::search::{OrList, ReferenceParam, StringParam, TokenParam};
+use fhir_rocket::{create, delete, providers, read, search, update, FhirError, FhirServer};
+use rocket::State;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Every version of every resource; a deleted version is `None`.
+#[derive(Default)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_id: u64,
+    history: BTreeMap<(&'static str, String), Vec<Option<Resource>>>,
+}
+
+fn now() -> Instant {
+    fhir_rocket::http::instant_now()
+        .parse()
+        .expect("the clock gives a valid instant")
+}
+
+impl Store {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data: every write is one insert.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a new resource under a fresh id, as version 1.
+    pub fn create<T: ResourceType + Into<Resource> + Clone>(&self, mut resource: T) -> T {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = inner.next_id.to_string();
+        resource.set_id(Some(id.clone()));
+        resource.set_version(Some("1".into()), Some(now()));
+        inner
+            .history
+            .insert((T::TYPE_NAME, id), vec![Some(resource.clone().into())]);
+        resource
+    }
+
+    /// The current version, or the given one; 410 when deleted, `None` when unknown.
+    pub fn read<T: ResourceType + TryFrom<Resource>>(
+        &self,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<Option<T>, FhirError> {
+        let inner = self.lock();
+        let Some(versions) = inner.history.get(&(T::TYPE_NAME, id.to_string())) else {
+            return Ok(None);
+        };
+        let entry = match version {
+            None => versions.last(),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n >= 1 => versions.get(n - 1),
+                _ => None,
+            },
+        };
+        match entry {
+            None => Ok(None),
+            Some(None) => Err(FhirError::gone(format!(
+                "{}/{id} was deleted",
+                T::TYPE_NAME
+            ))),
+            Some(Some(resource)) => Ok(T::try_from(resource.clone()).ok()),
+        }
+    }
+
+    /// Stores a new version (or version 1 of a new id: update as create).
+    pub fn update<T: ResourceType + Into<Resource> + Clone>(&self, id: &str, mut resource: T) -> T {
+        let mut inner = self.lock();
+        let versions = inner
+            .history
+            .entry((T::TYPE_NAME, id.to_string()))
+            .or_default();
+        resource.set_id(Some(id.to_string()));
+        resource.set_version(Some((versions.len() + 1).to_string()), Some(now()));
+        versions.push(Some(resource.clone().into()));
+        resource
+    }
+
+    /// Marks a resource deleted; 404 when it is not there.
+    pub fn delete(&self, resource_type: &'static str, id: &str) -> Result<(), FhirError> {
+        let mut inner = self.lock();
+        match inner.history.get_mut(&(resource_type, id.to_string())) {
+            Some(versions) if versions.last().is_some_and(Option::is_some) => {
+                versions.push(None);
+                Ok(())
+            }
+            _ => Err(FhirError::not_found(format!(
+                "{resource_type}/{id} is not known"
+            ))),
+        }
+    }
+
+    /// The current versions of all resources of a type.
+    pub fn all<T: ResourceType + TryFrom<Resource>>(&self) -> Vec<T> {
+        let inner = self.lock();
+        inner
+            .history
+            .iter()
+            .filter(|((ty, _), _)| *ty == T::TYPE_NAME)
+            .filter_map(|(_, versions)| versions.last()?.clone())
+            .filter_map(|r| T::try_from(r).ok())
+            .collect()
+    }
+}
+
+fn token_matches(param: &TokenParam, codes: &[(Option<&str>, Option<&str>)]) -> bool {
+    use fhir_rocket::search::TokenSystem;
+    codes.iter().any(|(system, code)| {
+        let system_ok = match &param.system {
+            TokenSystem::Any => true,
+            TokenSystem::NoSystem => system.is_none(),
+            TokenSystem::Exactly(s) => *system == Some(s.as_str()),
+        };
+        system_ok && (param.code.is_none() || param.code.as_deref() == *code)
+    })
+}
+
+#[read]
+async fn read_patient(
+    id: String,
+    version: Option<String>,
+    store: &State<Store>,
+) -> Result<Option<Patient>, FhirError> {
+    store.read(&id, version.as_deref())
+}
+
+#[search]
+async fn search_patients(
+    family: Option<StringParam>,
+    given: Option<StringParam>,
+    gender: Option<TokenParam>,
+    store: &State<Store>,
+) -> Result<Vec<Patient>, FhirError> {
+    let names = |p: &Patient, part: fn(&fhir_rocket::model::r4::HumanName) -> Vec<String>| {
+        p.name.iter().flat_map(part).collect::<Vec<_>>()
+    };
+    Ok(store
+        .all::<Patient>()
+        .into_iter()
+        .filter(|p| {
+            let family_ok = family.as_ref().is_none_or(|f| {
+                names(p, |n| {
+                    n.family.iter().filter_map(|f| f.value.clone()).collect()
+                })
+                .iter()
+                .any(|v| f.matches(v))
+            });
+            let given_ok = given.as_ref().is_none_or(|g| {
+                names(p, |n| {
+                    n.given.iter().filter_map(|g| g.value.clone()).collect()
+                })
+                .iter()
+                .any(|v| g.matches(v))
+            });
+            let gender_ok = gender.as_ref().is_none_or(|g| {
+                let code = p
+                    .gender
+                    .as_ref()
+                    .and_then(|c| c.value)
+                    .map(|c| c.to_string());
+                token_matches(
+                    g,
+                    &[(
+                        Some("http://hl7.org/fhir/administrative-gender"),
+                        code.as_deref(),
+                    )],
+                )
+            });
+            family_ok && given_ok && gender_ok
+        })
+        .collect())
+}
+
+#[create]
+async fn create_patient(resource: Patient, store: &State<Store>) -> Result<Patient, FhirError> {
+    Ok(store.create(resource))
+}
+
+#[update]
+async fn update_patient(
+    id: String,
+    resource: Patient,
+    store: &State<Store>,
+) -> Result<Patient, FhirError> {
+    Ok(store.update(&id, resource))
+}
+
+#[delete(Patient)]
+async fn delete_patient(id: String, store: &State<Store>) -> Result<(), FhirError> {
+    store.delete(Patient::TYPE_NAME, &id)
+}
+
+#[read]
+async fn read_observation(
+    id: String,
+    version: Option<String>,
+    store: &State<Store>,
+) -> Result<Option<Observation>, FhirError> {
+    store.read(&id, version.as_deref())
+}
+
+#[search]
+async fn search_observations(
+    subject: Option<ReferenceParam>,
+    code: Option<OrList<TokenParam>>,
+    store: &State<Store>,
+) -> Result<Vec<Observation>, FhirError> {
+    Ok(store
+        .all::<Observation>()
+        .into_iter()
+        .filter(|o| {
+            let subject_ok = subject.as_ref().is_none_or(|s| {
+                let reference = o
+                    .subject
+                    .as_ref()
+                    .and_then(|r| r.reference.as_ref())
+                    .and_then(|r| r.value.as_deref())
+                    .unwrap_or("");
+                let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
+                s.id.as_deref() == Some(id) && s.resource_type.as_deref().is_none_or(|t| t == ty)
+            });
+            let code_ok = code.as_ref().is_none_or(|list| {
+                let codings: Vec<(Option<&str>, Option<&str>)> = o
+                    .code
+                    .iter()
+                    .flat_map(|c| c.coding.iter())
+                    .map(|c| {
+                        (
+                            c.system.as_ref().and_then(|s| s.value.as_deref()),
+                            c.code.as_ref().and_then(|s| s.value.as_deref()),
+                        )
+                    })
+                    .collect();
+                list.iter().any(|t| token_matches(t, &codings))
+            });
+            subject_ok && code_ok
+        })
+        .collect())
+}
+
+#[create]
+async fn create_observation(
+    resource: Observation,
+    store: &State<Store>,
+) -> Result<Observation, FhirError> {
+    Ok(store.create(resource))
+}
+
+#[update]
+async fn update_observation(
+    id: String,
+    resource: Observation,
+    store: &State<Store>,
+) -> Result<Observation, FhirError> {
+    Ok(store.update(&id, resource))
+}
+
+#[delete(Observation)]
+async fn delete_observation(id: String, store: &State<Store>) -> Result<(), FhirError> {
+    store.delete(Observation::TYPE_NAME, &id)
+}
+
+/// The in-memory Patient and Observation server, ready to launch, with its routes at `/fhir`.
+pub fn memory_server() -> rocket::Rocket<rocket::Build> {
+    let server = FhirServer::new("/fhir")
+        .software("memory-server", env!("CARGO_PKG_VERSION"))
+        .mount(providers![
+            read_patient,
+            search_patients,
+            create_patient,
+            update_patient,
+            delete_patient,
+            read_observation,
+            search_observations,
+            create_observation,
+            update_observation,
+            delete_observation,
+        ]);
+    rocket::build()
+        .manage(Store::default())
+        .mount("/fhir", server.routes())
+}

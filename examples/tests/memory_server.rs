@@ -1,0 +1,460 @@
+//! The in-memory server, started on a loopback port and driven over real HTTP.
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The base URL of one server shared by all tests (each test uses its own resources).
+fn base() -> &'static str {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let figment = rocket::Config::figment()
+            .merge(("address", "127.0.0.1"))
+            .merge(("port", port))
+            .merge(("log_level", "off"));
+        std::thread::spawn(move || {
+            let _ = rocket::execute(fhir_examples::memory_server().configure(figment).launch());
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        format!("http://127.0.0.1:{port}/fhir")
+    })
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// The diagnostics of an OperationOutcome body.
+    fn diagnostics(&self) -> String {
+        let v = self.json();
+        assert_eq!(v["resourceType"], "OperationOutcome", "{}", self.body);
+        v["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    let url = if path.starts_with("http") {
+        path.to_string()
+    } else {
+        format!("{}{path}", base())
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = match body {
+        Some(body) => agent.run(builder.body(body.to_string()).unwrap()),
+        None => agent.run(builder.body(()).unwrap()),
+    };
+    let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    Reply {
+        status: response.status().as_u16(),
+        headers,
+        body: response.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+fn get(path: &str) -> Reply {
+    request("GET", path, &[], None)
+}
+
+const JSON: (&str, &str) = ("Content-Type", "application/fhir+json");
+
+fn create(resource_type: &str, body: &str) -> Reply {
+    request("POST", &format!("/{resource_type}"), &[JSON], Some(body))
+}
+
+#[test]
+fn create_read_vread_update_delete() {
+    let created = create(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Lifecycle","given":["Ann"]}],"birthDate":"1970-01"}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let location = created.header("Location").unwrap();
+    assert_eq!(location, format!("{}/Patient/{id}/_history/1", base()));
+    assert_eq!(created.header("ETag"), Some("W/\"1\""));
+    assert!(created
+        .header("Content-Type")
+        .unwrap()
+        .starts_with("application/fhir+json"));
+
+    let read = get(&format!("/Patient/{id}"));
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json()["birthDate"], "1970-01");
+    assert_eq!(read.json()["meta"]["versionId"], "1");
+    assert!(read.header("Last-Modified").unwrap().ends_with(" GMT"));
+
+    let not_modified = request(
+        "GET",
+        &format!("/Patient/{id}"),
+        &[("If-None-Match", "W/\"1\"")],
+        None,
+    );
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(not_modified.body, "");
+    let since = read.header("Last-Modified").unwrap().to_string();
+    assert_eq!(
+        request(
+            "GET",
+            &format!("/Patient/{id}"),
+            &[("If-Modified-Since", &since)],
+            None
+        )
+        .status,
+        304
+    );
+
+    let body = format!(
+        r#"{{"resourceType":"Patient","id":"{id}","name":[{{"family":"Lifecycle","given":["Anne"]}}]}}"#
+    );
+    let updated = request("PUT", &format!("/Patient/{id}"), &[JSON], Some(&body));
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.header("ETag"), Some("W/\"2\""));
+    assert_eq!(
+        updated.header("Content-Location").unwrap(),
+        format!("{}/Patient/{id}/_history/2", base())
+    );
+    assert_eq!(
+        get(&format!("/Patient/{id}")).json()["name"][0]["given"][0],
+        "Anne"
+    );
+    let old = get(&format!("/Patient/{id}/_history/1"));
+    assert_eq!(old.status, 200);
+    assert_eq!(old.json()["name"][0]["given"][0], "Ann");
+    assert_eq!(get(&format!("/Patient/{id}/_history/9")).status, 404);
+
+    assert_eq!(
+        request("DELETE", &format!("/Patient/{id}"), &[], None).status,
+        204
+    );
+    let gone = get(&format!("/Patient/{id}"));
+    assert_eq!(gone.status, 410);
+    assert!(gone.diagnostics().contains("was deleted"));
+    assert_eq!(
+        request("DELETE", &format!("/Patient/{id}"), &[], None).status,
+        404
+    );
+}
+
+#[test]
+fn errors_are_operation_outcomes_with_the_right_status() {
+    let missing = get("/Patient/does-not-exist");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["issue"][0]["code"], "not-found");
+    let not_a_type = get("/Patientt/1");
+    assert_eq!(not_a_type.status, 404);
+    assert!(not_a_type
+        .diagnostics()
+        .contains("'Patientt' is not a FHIR resource type"));
+    let not_served = get("/Encounter/1");
+    assert_eq!(not_served.status, 404);
+    assert!(not_served
+        .diagnostics()
+        .contains("'Encounter' is not served here"));
+
+    let patch = request("PATCH", "/Patient/1", &[JSON], Some("[]"));
+    assert_eq!(patch.status, 405);
+    assert_eq!(patch.header("Allow"), Some("GET, PUT, DELETE"));
+
+    let bad_json = create("Patient", r#"{"resourceType":"Patient","birthDate":1970}"#);
+    assert_eq!(bad_json.status, 400);
+    assert!(
+        bad_json
+            .diagnostics()
+            .contains("Patient.birthDate: expected a string, found a number"),
+        "{}",
+        bad_json.body
+    );
+    let unknown_element = create("Patient", r#"{"resourceType":"Patient","nickname":"x"}"#);
+    assert_eq!(unknown_element.status, 400);
+    assert!(unknown_element
+        .diagnostics()
+        .contains("unknown element 'nickname'"));
+    let wrong_type = create(
+        "Patient",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#,
+    );
+    assert_eq!(wrong_type.status, 400);
+    assert!(wrong_type
+        .diagnostics()
+        .contains("the body is a Observation but the URL names Patient"));
+    let wrong_id = request(
+        "PUT",
+        "/Patient/a",
+        &[JSON],
+        Some(r#"{"resourceType":"Patient","id":"b"}"#),
+    );
+    assert_eq!(wrong_id.status, 400);
+    assert!(wrong_id.diagnostics().contains("must match the URL's id"));
+    let text = request(
+        "POST",
+        "/Patient",
+        &[("Content-Type", "text/plain")],
+        Some("hello"),
+    );
+    assert_eq!(text.status, 415);
+    assert_eq!(get("/").status, 404);
+}
+
+#[test]
+fn content_negotiation() {
+    let created = create(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Negotiation"}]}"#,
+    );
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/Patient/{id}");
+    for accept in [
+        "application/fhir+json",
+        "application/json",
+        "*/*",
+        "application/fhir+json;q=0.9, text/html",
+    ] {
+        assert_eq!(
+            request("GET", &path, &[("Accept", accept)], None).status,
+            200,
+            "{accept}"
+        );
+    }
+    let xml_only = request("GET", &path, &[("Accept", "application/fhir+xml")], None);
+    assert_eq!(xml_only.status, 406);
+    assert_eq!(get(&format!("{path}?_format=json")).status, 200);
+    assert_eq!(
+        get(&format!("{path}?_format=application/fhir%2Bjson")).status,
+        200
+    );
+    assert_eq!(get(&format!("{path}?_format=yaml")).status, 400);
+    let pretty = get(&format!("{path}?_pretty=true"));
+    assert!(
+        pretty
+            .body
+            .starts_with("{\n  \"resourceType\": \"Patient\""),
+        "{}",
+        pretty.body
+    );
+    assert!(!get(&path).body.contains('\n'));
+
+    let minimal = request(
+        "POST",
+        "/Patient",
+        &[JSON, ("Prefer", "return=minimal")],
+        Some(r#"{"resourceType":"Patient"}"#),
+    );
+    assert_eq!(minimal.status, 201);
+    assert_eq!(minimal.body, "");
+    assert!(minimal.header("Location").is_some());
+    let outcome = request(
+        "POST",
+        "/Patient",
+        &[JSON, ("Prefer", "return=OperationOutcome")],
+        Some(r#"{"resourceType":"Patient"}"#),
+    );
+    assert_eq!(outcome.status, 201);
+    assert_eq!(outcome.json()["resourceType"], "OperationOutcome");
+}
+
+#[test]
+fn search_returns_searchset_bundles_with_paging() {
+    for given in ["Ava", "Ben", "Cid"] {
+        let body = format!(
+            r#"{{"resourceType":"Patient","gender":"female","name":[{{"family":"Searchable","given":["{given}"]}}]}}"#
+        );
+        assert_eq!(create("Patient", &body).status, 201);
+    }
+    let all = get("/Patient?family=searchable");
+    assert_eq!(all.status, 200);
+    let bundle = all.json();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "searchset");
+    assert_eq!(bundle["total"], 3);
+    let entry = &bundle["entry"][0];
+    assert_eq!(entry["search"]["mode"], "match");
+    assert_eq!(
+        entry["fullUrl"].as_str().unwrap(),
+        format!(
+            "{}/Patient/{}",
+            base(),
+            entry["resource"]["id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(bundle["link"][0]["relation"], "self");
+
+    let page1 = get("/Patient?family=searchable&_count=2").json();
+    assert_eq!(page1["entry"].as_array().unwrap().len(), 2);
+    let next = page1["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(next.starts_with("http://127.0.0.1:"), "{next}");
+    let page2 = get(&next).json();
+    assert_eq!(page2["entry"].as_array().unwrap().len(), 1);
+    assert!(page2["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == "previous"));
+    assert!(!page2["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == "next"));
+
+    let exact = get("/Patient?family:exact=Searchable&given=ben").json();
+    assert_eq!(exact["total"], 1);
+    assert_eq!(get("/Patient?family:exact=searchable").json()["total"], 0);
+    assert_eq!(
+        get("/Patient?family=searchable&gender=male").json()["total"],
+        0
+    );
+    assert_eq!(
+        get("/Patient?family=searchable&gender=http://hl7.org/fhir/administrative-gender|female")
+            .json()["total"],
+        3
+    );
+
+    let unsupported = get("/Patient?birthdate=2000");
+    assert_eq!(unsupported.status, 400);
+    assert!(
+        unsupported
+            .diagnostics()
+            .contains("supported searches: [family, given, gender]"),
+        "{}",
+        unsupported.body
+    );
+    let bad_count = get("/Patient?family=x&_count=abc");
+    assert_eq!(bad_count.status, 400);
+    let bad_modifier = get("/Patient?family:below=x");
+    assert_eq!(bad_modifier.status, 400);
+    assert!(
+        bad_modifier.diagnostics().contains("family"),
+        "{}",
+        bad_modifier.body
+    );
+}
+
+#[test]
+fn observations_by_subject_and_code() {
+    let patient = create(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Observed"}]}"#,
+    )
+    .json();
+    let pid = patient["id"].as_str().unwrap();
+    for (system, code) in [
+        ("http://loinc.org", "29463-7"),
+        ("http://loinc.org", "8867-4"),
+        ("urn:x", "a,b"),
+    ] {
+        let body = format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"{system}","code":"{code}"}}]}},"subject":{{"reference":"Patient/{pid}"}}}}"#
+        );
+        assert_eq!(create("Observation", &body).status, 201);
+    }
+    let by_subject = get(&format!("/Observation?subject=Patient/{pid}")).json();
+    assert_eq!(by_subject["total"], 3);
+    let by_code = get(&format!(
+        "/Observation?subject={pid}&code=http://loinc.org|29463-7,http://loinc.org|8867-4"
+    ))
+    .json();
+    assert_eq!(by_code["total"], 2);
+    let escaped = get(&format!(
+        "/Observation?subject=Patient/{pid}&code=urn:x|a%5C,b"
+    ))
+    .json();
+    assert_eq!(escaped["total"], 1);
+    assert_eq!(
+        get("/Observation?subject:Patient=nobody").json()["total"],
+        0
+    );
+}
+
+#[test]
+fn the_capability_statement_lists_what_is_mounted() {
+    let reply = get("/metadata");
+    assert_eq!(reply.status, 200);
+    let cs = reply.json();
+    assert_eq!(cs["resourceType"], "CapabilityStatement");
+    assert_eq!(cs["fhirVersion"], "4.0.1");
+    assert_eq!(cs["kind"], "instance");
+    assert_eq!(cs["software"]["name"], "memory-server");
+    assert_eq!(cs["implementation"]["url"].as_str().unwrap(), base());
+    let resources = cs["rest"][0]["resource"].as_array().unwrap();
+    let types: Vec<&str> = resources
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["Observation", "Patient"]);
+    let patient = &resources[1];
+    let interactions: Vec<&str> = patient["interaction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        interactions,
+        ["read", "vread", "search-type", "create", "update", "delete"]
+    );
+    assert_eq!(patient["versioning"], "versioned");
+    let family = patient["searchParam"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "family")
+        .unwrap();
+    assert_eq!(family["type"], "string");
+    assert_eq!(
+        family["definition"],
+        "http://hl7.org/fhir/SearchParameter/individual-family"
+    );
+    assert!(family["documentation"]
+        .as_str()
+        .unwrap()
+        .contains("family name"));
+    // The statement is itself a valid R4 resource.
+    fhir_rocket::model::r4::Resource::from_json(&reply.body).unwrap();
+}

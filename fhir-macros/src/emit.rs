@@ -1,0 +1,190 @@
+//! Writes the code for a provider: the function as written, the item `providers![]` names,
+//! its glue, and the compile-time checks of its search parameters.
+
+use crate::signature::{Kind, ProviderFn, Returns, Role};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+/// The constant-evaluation check of one search parameter, spanned on the parameter so the
+/// error points at it.
+fn param_check(resource: &syn::Type, name: &str, ty: &syn::Type) -> TokenStream {
+    let unknown =
+        format!("`{name}` is not a search parameter of this resource type in this FHIR version");
+    let wrong = |kind: &str, rust: &str| {
+        format!("search parameter `{name}` is a {kind} parameter: take it as {rust} (or an Option, OrList or AndList of it)")
+    };
+    let arms = [
+        ("Number", "number", "NumberParam"),
+        ("Date", "date", "DateParam or DateRange"),
+        ("String", "string", "StringParam"),
+        ("Token", "token", "TokenParam"),
+        ("Reference", "reference", "ReferenceParam"),
+        ("Composite", "composite", "CompositeParam"),
+        ("Quantity", "quantity", "QuantityParam"),
+        ("Uri", "uri", "UriParam"),
+        ("Special", "special", "its special type"),
+    ]
+    .iter()
+    .map(|(variant, kind, rust)| {
+        let variant = format_ident!("{variant}");
+        let message = wrong(kind, rust);
+        quote!(::fhir_rocket::checks::ParamCheck::WrongType(::fhir_rocket::model::SearchParamKind::#variant) => ::core::panic!(#message),)
+    });
+    quote_spanned! {ty.span()=>
+        const _: () = match ::fhir_rocket::checks::search_param::<#resource>(
+            #name,
+            <#ty as ::fhir_rocket::checks::ParamKindOf>::KIND,
+        ) {
+            ::fhir_rocket::checks::ParamCheck::Ok => (),
+            ::fhir_rocket::checks::ParamCheck::Unknown => ::core::panic!(#unknown),
+            #(#arms)*
+        };
+    }
+}
+
+/// Gives every elided lifetime of a guard's type the request's lifetime `'r`
+/// (`&State<T>` becomes `&'r State<T>`), as the glue's future lives as long as the request.
+fn with_request_lifetime(ty: &syn::Type) -> syn::Type {
+    struct Lifetimes;
+    impl syn::visit_mut::VisitMut for Lifetimes {
+        fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+            if r.lifetime.is_none() {
+                r.lifetime = Some(syn::Lifetime::new("'r", r.and_token.span));
+            }
+            syn::visit_mut::visit_type_reference_mut(self, r);
+        }
+        fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {
+            if l.ident == "_" {
+                *l = syn::Lifetime::new("'r", l.span());
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Lifetimes, &mut ty);
+    ty
+}
+
+pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
+    let function = &p.function;
+    let vis = &function.vis;
+    let name = &function.sig.ident;
+    let name_text = name.to_string();
+    let resource = &p.resource;
+    let model = quote!(<#resource as ::fhir_rocket::model::ResourceType>::Resource);
+
+    let mut lets = Vec::new();
+    let mut args = Vec::new();
+    let mut checks = Vec::new();
+    let mut declared = Vec::new();
+    let mut has_version = false;
+    // The body is taken first: the other arguments may borrow the input.
+    for (i, param) in p.params.iter().enumerate() {
+        if matches!(param.role, Role::Body) {
+            let ty = &param.ty;
+            let arg = format_ident!("__arg{i}");
+            lets.push(quote!(let #arg = __input.body_as::<#ty>()?;));
+            checks.push(quote_spanned! {ty.span()=>
+                const _: () = ::fhir_rocket::checks::same_resource::<#ty, #resource>();
+            });
+        }
+    }
+    for (i, param) in p.params.iter().enumerate() {
+        let arg = format_ident!("__arg{i}");
+        let ty = &param.ty;
+        match &param.role {
+            Role::Body => {}
+            Role::Id => lets.push(quote!(let #arg = __input.id()?;)),
+            Role::Version => {
+                has_version = true;
+                lets.push(quote!(let #arg = __input.version_id.clone();));
+            }
+            Role::Context { by_ref: true } => lets.push(quote!(let #arg = &__input.context;)),
+            Role::Context { by_ref: false } => {
+                lets.push(quote!(let #arg = __input.context.clone();))
+            }
+            Role::SearchParam { name, required } => {
+                lets.push(quote! {
+                    let #arg = __input.query.extract::<#ty>(#name)
+                        .map_err(|e| ::fhir_rocket::FhirError::bad_request(e.to_string()))?;
+                });
+                checks.push(param_check(resource, name, ty));
+                declared
+                    .push(quote!(::fhir_rocket::DeclaredParam::of::<#resource>(#name, #required)));
+            }
+            Role::Guard => {
+                let ty = with_request_lifetime(ty);
+                lets.push(quote! {
+                    let #arg = ::fhir_rocket::guard(
+                        <#ty as ::fhir_rocket::rocket::request::FromRequest<'r>>::from_request(__req).await,
+                    )?;
+                })
+            }
+        }
+        args.push(arg);
+    }
+    let convert = match p.returns {
+        Returns::One => quote!(::fhir_rocket::Output::resource(__result)),
+        Returns::Maybe => quote!(::fhir_rocket::Output::maybe_resource(__result)),
+        Returns::Many => quote!(::fhir_rocket::Output::matches(__result)),
+        Returns::Nothing => quote!(::fhir_rocket::Output::done(__result)),
+    };
+    let interactions = match p.kind {
+        Kind::Read if has_version => quote!(Read, VRead),
+        Kind::Read => quote!(Read),
+        Kind::Search => quote!(Search),
+        Kind::Create => quote!(Create),
+        Kind::Update => quote!(Update),
+        Kind::Delete => quote!(Delete),
+    };
+    let interactions: Vec<TokenStream> = interactions
+        .into_iter()
+        .filter(|t| !matches!(t, proc_macro2::TokenTree::Punct(_)))
+        .map(|t| quote!(::fhir_rocket::Interaction::#t))
+        .collect();
+    let doc = format!(
+        "The FHIR {} provider `{name_text}`, for `fhir_rocket::providers![]`.",
+        p.kind.name()
+    );
+
+    Ok(quote! {
+        #function
+
+        #[doc = #doc]
+        #[allow(non_camel_case_types)]
+        #vis struct #name {}
+
+        #(#checks)*
+
+        impl ::fhir_rocket::ProviderInfo for #name {
+            type Resource = #model;
+
+            fn providers() -> ::std::vec::Vec<::fhir_rocket::Provider<Self::Resource>> {
+                #[allow(unused_mut, unused_variables)]
+                fn handler<'r>(
+                    __req: &'r ::fhir_rocket::rocket::Request<'_>,
+                    mut __input: ::fhir_rocket::Input<#model>,
+                ) -> ::fhir_rocket::rocket::futures::future::BoxFuture<
+                    'r,
+                    ::std::result::Result<::fhir_rocket::Output<#model>, ::fhir_rocket::FhirError>,
+                > {
+                    ::std::boxed::Box::pin(async move {
+                        #(#lets)*
+                        let __result = #name(#(#args),*).await?;
+                        ::std::result::Result::Ok(#convert)
+                    })
+                }
+                let params = ::std::vec![#(#declared),*];
+                ::std::vec![#(
+                    ::fhir_rocket::Provider {
+                        interaction: #interactions,
+                        resource_type: <#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME,
+                        params: params.clone(),
+                        name: #name_text,
+                        handler,
+                    }
+                ),*]
+            }
+        }
+    })
+}

@@ -1,0 +1,105 @@
+//! The CapabilityStatement at `GET [base]/metadata`, generated from the mounted providers.
+
+use crate::provider::Interaction;
+use crate::server::{ServerModel, ServerState};
+use fhir_model::json::JsonWriter;
+
+fn string_member(w: &mut JsonWriter, key: &str, value: &str) {
+    w.key(key);
+    w.string(value);
+}
+
+/// The CapabilityStatement as FHIR JSON.
+pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) -> Vec<u8> {
+    let mut w = JsonWriter::new(Vec::with_capacity(8192), false);
+    w.begin_object();
+    w.resource_type("CapabilityStatement");
+    string_member(&mut w, "status", "active");
+    string_member(&mut w, "date", &crate::http::instant_now());
+    string_member(&mut w, "kind", "instance");
+    w.key("software");
+    w.begin_object();
+    string_member(&mut w, "name", &state.software.name);
+    string_member(&mut w, "version", &state.software.version);
+    w.end_object();
+    w.key("implementation");
+    w.begin_object();
+    string_member(&mut w, "description", &state.software.name);
+    string_member(&mut w, "url", base_url);
+    w.end_object();
+    string_member(&mut w, "fhirVersion", R::VERSION.number());
+    w.key("format");
+    w.begin_array();
+    w.item();
+    w.string("json");
+    w.end_array();
+    w.key("rest");
+    w.begin_array();
+    w.item();
+    w.begin_object();
+    string_member(&mut w, "mode", "server");
+    if !state.providers.is_empty() {
+        w.key("resource");
+        w.begin_array();
+        for (resource_type, providers) in &state.providers {
+            w.item();
+            w.begin_object();
+            string_member(&mut w, "type", resource_type);
+            w.key("interaction");
+            w.begin_array();
+            let mut seen = Vec::new();
+            for p in providers {
+                if !seen.contains(&p.interaction) {
+                    seen.push(p.interaction);
+                    w.item();
+                    w.begin_object();
+                    string_member(&mut w, "code", p.interaction.code());
+                    w.end_object();
+                }
+            }
+            w.end_array();
+            let has_vread = seen.contains(&Interaction::VRead);
+            string_member(
+                &mut w,
+                "versioning",
+                if has_vread { "versioned" } else { "no-version" },
+            );
+            w.key("readHistory");
+            w.bool(has_vread);
+            let mut names = Vec::new();
+            let params: Vec<_> = providers
+                .iter()
+                .flat_map(|p| p.params.iter())
+                .filter(|d| {
+                    let new = !names.contains(&d.name);
+                    names.push(d.name);
+                    new
+                })
+                .collect();
+            if !params.is_empty() {
+                w.key("searchParam");
+                w.begin_array();
+                for d in params {
+                    w.item();
+                    w.begin_object();
+                    string_member(&mut w, "name", d.name);
+                    if !d.definition.is_empty() {
+                        string_member(&mut w, "definition", d.definition);
+                    }
+                    string_member(&mut w, "type", d.kind.code());
+                    if !d.documentation.is_empty() {
+                        string_member(&mut w, "documentation", d.documentation);
+                    }
+                    w.end_object();
+                }
+                w.end_array();
+            }
+            w.end_object();
+        }
+        w.end_array();
+    }
+    w.end_object();
+    w.end_array();
+    w.end_object();
+    w.into_inner()
+}

@@ -1,0 +1,515 @@
+//! HTTP details: content negotiation, response headers (`ETag`, `Last-Modified`, `Location`),
+//! conditional reads, OperationOutcome and searchset Bundle bodies.
+
+use crate::error::FhirError;
+use crate::provider::Output;
+use crate::server::ServerModel;
+use fhir_model::json::{JsonValue, JsonWriter};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use std::io::Cursor;
+
+/// The FHIR JSON media type.
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// How the response is written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Format {
+    /// Indent the JSON (`_pretty=true`).
+    pub pretty: bool,
+}
+
+/// The first value of a query parameter, form-decoded; `None` when absent or when the query
+/// cannot be decoded (the search itself then reports that).
+fn query_value(raw_query: &str, name: &str) -> Option<String> {
+    let query = crate::search::parse_query(raw_query).ok()?;
+    query.values(name).first().map(|v| v.to_string())
+}
+
+fn is_json_type(media: &str) -> bool {
+    let media = media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        media.as_str(),
+        "json" | "application/json" | "application/fhir+json" | "application/json+fhir"
+    )
+}
+
+fn is_xml_type(media: &str) -> bool {
+    let media = media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        media.as_str(),
+        "xml" | "application/xml" | "application/fhir+xml" | "text/xml" | "application/xml+fhir"
+    )
+}
+
+/// Picks the response format from `_format` (which wins) or `Accept`.
+pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError> {
+    let pretty = query_value(raw_query, "_pretty").as_deref() == Some("true");
+    if let Some(format) = query_value(raw_query, "_format") {
+        if is_json_type(&format) {
+            return Ok(Format { pretty });
+        }
+        if is_xml_type(&format) {
+            return Err(FhirError::not_acceptable(
+                "XML is not available yet: use _format=json",
+            ));
+        }
+        return Err(FhirError::bad_request(format!(
+            "_format '{format}' is not a FHIR format (json or xml)"
+        )));
+    }
+    if let Some(accept) = req.headers().get_one("Accept") {
+        let acceptable = accept.split(',').any(|media| {
+            let m = media.split(';').next().unwrap_or("").trim();
+            is_json_type(m) || m == "*/*" || m == "application/*" || m.is_empty()
+        });
+        if !acceptable {
+            return Err(FhirError::not_acceptable(format!(
+                "cannot answer in any of the accepted types ({accept}); this server writes {FHIR_JSON}"
+            )));
+        }
+    }
+    Ok(Format { pretty })
+}
+
+/// Checks that a request body is FHIR JSON (415 otherwise).
+pub fn check_body_type(req: &Request<'_>) -> Result<(), FhirError> {
+    match req.headers().get_one("Content-Type") {
+        None => Ok(()),
+        Some(t) if is_json_type(t) => Ok(()),
+        Some(t) => Err(FhirError::unsupported_media_type(format!(
+            "the body's Content-Type '{t}' is not supported; send {FHIR_JSON}"
+        ))),
+    }
+}
+
+/// A response under construction.
+pub struct Reply {
+    status: u16,
+    body: Option<Vec<u8>>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    /// A JSON body.
+    pub fn json(status: u16, body: Vec<u8>) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    /// No body.
+    pub fn empty(status: u16) -> Self {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// An error as an OperationOutcome.
+    pub fn error(e: &FhirError) -> Self {
+        let mut reply = Reply::json(
+            e.status(),
+            operation_outcome("error", e.issue_code(), e.message()),
+        );
+        if let Some(allow) = e.allow() {
+            reply.headers.push(("Allow", allow.to_string()));
+        }
+        reply
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Into a Rocket response.
+    pub fn into_response(self, _format: &Format) -> ReplyResponder {
+        ReplyResponder(self)
+    }
+}
+
+/// A [`Reply`] as a Rocket [`Responder`].
+pub struct ReplyResponder(Reply);
+
+impl<'r> Responder<'r, 'static> for ReplyResponder {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let reply = self.0;
+        let mut response = Response::build();
+        response.status(Status::new(reply.status));
+        for (name, value) in reply.headers {
+            response.header(Header::new(name, value));
+        }
+        if let Some(body) = reply.body {
+            response.header(
+                ContentType::new("application", "fhir+json").with_params(("charset", "utf-8")),
+            );
+            response.sized_body(body.len(), Cursor::new(body));
+        }
+        response.ok()
+    }
+}
+
+/// An OperationOutcome with one issue, as FHIR JSON (the same in R4, R4B and R5).
+pub fn operation_outcome(severity: &str, code: &str, diagnostics: &str) -> Vec<u8> {
+    let mut w = JsonWriter::new(Vec::with_capacity(256), false);
+    w.begin_object();
+    w.resource_type("OperationOutcome");
+    w.key("issue");
+    w.begin_array();
+    w.item();
+    w.begin_object();
+    w.key("severity");
+    w.string(severity);
+    w.key("code");
+    w.string(code);
+    if !diagnostics.is_empty() {
+        w.key("diagnostics");
+        w.string(diagnostics);
+    }
+    w.end_object();
+    w.end_array();
+    w.end_object();
+    w.into_inner()
+}
+
+fn write_json<R: JsonValue>(resource: &R, pretty: bool) -> Vec<u8> {
+    fhir_model::json::to_vec(resource, pretty)
+}
+
+/// The response for one resource: body, `ETag`, `Last-Modified`, and for writes `Location`
+/// (create) or `Content-Location`; honours `Prefer: return=minimal|OperationOutcome`.
+pub fn resource_reply<R: ServerModel>(
+    req: &Request<'_>,
+    resource: &R,
+    status: u16,
+    format: &Format,
+    base_url: &str,
+    written: bool,
+) -> Reply {
+    let prefer = req
+        .headers()
+        .get_one("Prefer")
+        .map(|p| p.replace(' ', "").to_ascii_lowercase());
+    let mut reply = match prefer.as_deref() {
+        Some(p) if written && p.contains("return=minimal") => Reply::empty(status),
+        Some(p) if written && p.contains("return=operationoutcome") => Reply::json(
+            status,
+            operation_outcome("information", "informational", "the resource was stored"),
+        ),
+        _ => Reply::json(status, write_json(resource, format.pretty)),
+    };
+    if let Some(version) = resource.version_id() {
+        reply = reply.header("ETag", format!("W/\"{version}\""));
+    }
+    if let Some(date) = resource.last_updated().and_then(|i| http_date(i.as_str())) {
+        reply = reply.header("Last-Modified", date);
+    }
+    if written {
+        if let Some(id) = resource.id() {
+            let mut location = format!("{base_url}/{}/{id}", resource.resource_type());
+            if let Some(version) = resource.version_id() {
+                location.push_str(&format!("/_history/{version}"));
+            }
+            let name = if status == 201 {
+                "Location"
+            } else {
+                "Content-Location"
+            };
+            reply = reply.header(name, location);
+        }
+    }
+    reply
+}
+
+/// For reads: `304 Not Modified` when `If-None-Match` names the current version or
+/// `If-Modified-Since` is not older than `meta.lastUpdated`.
+pub fn not_modified<R: ServerModel>(req: &Request<'_>, output: &Output<R>) -> Option<Reply> {
+    let Output::Resource(resource) = output else {
+        return None;
+    };
+    if let (Some(tags), Some(version)) = (
+        req.headers().get_one("If-None-Match"),
+        resource.version_id(),
+    ) {
+        let current = format!("W/\"{version}\"");
+        let strong = format!("\"{version}\"");
+        if tags
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == current || t == strong || t == "*")
+        {
+            return Some(Reply::empty(304).header("ETag", current));
+        }
+    }
+    if let (Some(since), Some(updated)) = (
+        req.headers()
+            .get_one("If-Modified-Since")
+            .and_then(parse_http_date),
+        resource
+            .last_updated()
+            .and_then(|i| unix_seconds(i.as_str())),
+    ) {
+        if updated <= since {
+            return Some(Reply::empty(304));
+        }
+    }
+    None
+}
+
+/// A searchset Bundle of one page of `matches`, with `total`, absolute `fullUrl`s and
+/// `self`/`next`/`previous` links.
+pub fn searchset<R: ServerModel>(
+    base_url: &str,
+    resource_type: &str,
+    query: &str,
+    matches: &[R],
+    count: Option<u32>,
+    offset: usize,
+    pretty: bool,
+) -> Vec<u8> {
+    let total = matches.len();
+    let page_size = count.map(|c| c as usize).unwrap_or(total.max(1));
+    let start = offset.min(total);
+    let end = start.saturating_add(page_size).min(total);
+    let page = &matches[start..end];
+
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("_offset=") && !p.starts_with("_count="))
+        .collect();
+    let link = |offset: usize| {
+        let mut q = kept.join("&");
+        if let Some(count) = count {
+            if !q.is_empty() {
+                q.push('&');
+            }
+            q.push_str(&format!("_count={count}&_offset={offset}"));
+        }
+        if q.is_empty() {
+            format!("{base_url}/{resource_type}")
+        } else {
+            format!("{base_url}/{resource_type}?{q}")
+        }
+    };
+
+    let mut w = JsonWriter::new(Vec::with_capacity(1024 + page.len() * 2048), pretty);
+    w.begin_object();
+    w.resource_type("Bundle");
+    w.key("type");
+    w.string("searchset");
+    w.key("total");
+    w.integer(total as i64);
+    w.key("link");
+    w.begin_array();
+    let mut links = vec![("self", link(start))];
+    if end < total {
+        links.push(("next", link(end)));
+    }
+    if start > 0 && count.is_some() {
+        links.push(("previous", link(start.saturating_sub(page_size))));
+    }
+    for (relation, url) in links {
+        w.item();
+        w.begin_object();
+        w.key("relation");
+        w.string(relation);
+        w.key("url");
+        w.string(&url);
+        w.end_object();
+    }
+    w.end_array();
+    if !page.is_empty() {
+        w.key("entry");
+        w.begin_array();
+        for resource in page {
+            w.item();
+            w.begin_object();
+            if let Some(id) = resource.id() {
+                w.key("fullUrl");
+                w.string(&format!("{base_url}/{}/{id}", resource.resource_type()));
+            }
+            w.key("resource");
+            resource.write_json(&mut w);
+            w.key("search");
+            w.begin_object();
+            w.key("mode");
+            w.string("match");
+            w.end_object();
+            w.end_object();
+        }
+        w.end_array();
+    }
+    w.end_object();
+    w.into_inner()
+}
+
+/// Now, as a FHIR instant in UTC (`2026-11-22T00:54:03Z`).
+pub fn instant_now() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the Unix epoch of a FHIR instant (`2015-02-07T13:28:17.239+02:00`).
+pub fn unix_seconds(instant: &str) -> Option<i64> {
+    let b = instant.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { instant.get(r)?.parse().ok() };
+    let (year, month, day) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let offset = match b.get(i) {
+        Some(b'Z') => 0,
+        Some(sign @ (b'+' | b'-')) => {
+            let minutes = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            if *sign == b'+' {
+                minutes * 60
+            } else {
+                -minutes * 60
+            }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// An HTTP date (`Sat, 07 Feb 2015 11:28:17 GMT`) for a FHIR instant.
+pub fn http_date(instant: &str) -> Option<String> {
+    let t = unix_seconds(instant)?;
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil date from days (inverse of days_from_civil).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    ))
+}
+
+/// Seconds since the Unix epoch of an HTTP date in the IMF-fixdate form.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    // "Sat, 07 Feb 2015 11:28:17 GMT"
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" {
+        return None;
+    }
+    let day: u32 = parts[1].parse().ok()?;
+    let month = MONTHS.iter().position(|m| *m == parts[2])? as u32 + 1;
+    let year: i64 = parts[3].parse().ok()?;
+    let hms: Vec<i64> = parts[4]
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<Vec<_>>>()?;
+    if hms.len() != 3 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_become_http_dates_and_back() {
+        assert_eq!(
+            http_date("2015-02-07T13:28:17.239+02:00").as_deref(),
+            Some("Sat, 07 Feb 2015 11:28:17 GMT")
+        );
+        assert_eq!(
+            http_date("1970-01-01T00:00:00Z").as_deref(),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
+        );
+        assert_eq!(
+            http_date("2024-02-29T23:59:59-01:00").as_deref(),
+            Some("Fri, 01 Mar 2024 00:59:59 GMT")
+        );
+        let t = unix_seconds("2015-02-07T13:28:17Z").unwrap();
+        assert_eq!(parse_http_date("Sat, 07 Feb 2015 13:28:17 GMT"), Some(t));
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn operation_outcomes_are_fhir_json() {
+        let oo = String::from_utf8(operation_outcome("error", "not-found", "no \"x\"")).unwrap();
+        assert_eq!(
+            oo,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found","diagnostics":"no \"x\""}]}"#
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! Providers: plain async functions, described by the attribute macros of fhir-macros as
+//! [`Provider`] values that the server routes requests to.
+
+use crate::context::RequestContext;
+use crate::error::FhirError;
+use crate::search::Query;
+use fhir_model::{ResourceType, SearchParamKind};
+use rocket::futures::future::BoxFuture;
+use rocket::request::Outcome;
+use rocket::Request;
+
+/// A FHIR REST interaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Interaction {
+    /// `GET [type]/[id]`
+    Read,
+    /// `GET [type]/[id]/_history/[vid]`
+    VRead,
+    /// `GET [type]?...`
+    Search,
+    /// `POST [type]`
+    Create,
+    /// `PUT [type]/[id]`
+    Update,
+    /// `DELETE [type]/[id]`
+    Delete,
+}
+
+impl Interaction {
+    /// The CapabilityStatement code of the interaction.
+    pub fn code(self) -> &'static str {
+        match self {
+            Interaction::Read => "read",
+            Interaction::VRead => "vread",
+            Interaction::Search => "search-type",
+            Interaction::Create => "create",
+            Interaction::Update => "update",
+            Interaction::Delete => "delete",
+        }
+    }
+
+    /// The HTTP method of the interaction.
+    pub fn method(self) -> &'static str {
+        match self {
+            Interaction::Read | Interaction::VRead | Interaction::Search => "GET",
+            Interaction::Create => "POST",
+            Interaction::Update => "PUT",
+            Interaction::Delete => "DELETE",
+        }
+    }
+}
+
+/// A search parameter a search provider declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeclaredParam {
+    /// The parameter's name in URLs.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: SearchParamKind,
+    /// Whether the provider needs it (`T` or a list) or not (`Option<..>`).
+    pub required: bool,
+    /// The canonical URL of its definition.
+    pub definition: &'static str,
+    /// Its documentation, from the definition.
+    pub documentation: &'static str,
+}
+
+impl DeclaredParam {
+    /// Describes parameter `name` of resource type `T` from the FHIR definitions.
+    pub fn of<T: ResourceType>(name: &'static str, required: bool) -> DeclaredParam {
+        let definition = T::search_parameter(name);
+        DeclaredParam {
+            name,
+            kind: definition.map_or(SearchParamKind::Special, |d| d.kind),
+            required,
+            definition: definition.map_or("", |d| d.url),
+            documentation: definition.map_or("", |d| d.description),
+        }
+    }
+}
+
+/// What the server hands a provider's glue code.
+pub struct Input<R> {
+    /// The request context.
+    pub context: RequestContext,
+    /// The logical id from the URL.
+    pub id: Option<String>,
+    /// The version id from the URL (`_history/[vid]`).
+    pub version_id: Option<String>,
+    /// The search parameters of the query (without the result parameters).
+    pub query: Query,
+    /// The resource in the request body, already read.
+    pub body: Option<R>,
+}
+
+impl<R> Input<R> {
+    /// The id from the URL; an error when the route has none.
+    pub fn id(&self) -> Result<String, FhirError> {
+        self.id
+            .clone()
+            .ok_or_else(|| FhirError::bad_request("the request URL has no resource id"))
+    }
+
+    /// The body as the provider's resource type.
+    pub fn body_as<T>(&mut self) -> Result<T, FhirError>
+    where
+        T: ResourceType + TryFrom<R, Error = R>,
+        R: fhir_model::FhirResource,
+    {
+        let body = self
+            .body
+            .take()
+            .ok_or_else(|| FhirError::bad_request("the request has no resource body"))?;
+        T::try_from(body).map_err(|other| {
+            FhirError::bad_request(format!(
+                "the body is a {}, but this endpoint takes a {}",
+                other.resource_type(),
+                T::TYPE_NAME
+            ))
+        })
+    }
+}
+
+/// What a provider returned, in the server's terms.
+pub enum Output<R> {
+    /// One resource (read, vread, create, update).
+    Resource(R),
+    /// Nothing was found (a read that returned `None`).
+    NotFound,
+    /// Search results.
+    Matches(Vec<R>),
+    /// Done, nothing to return (delete).
+    Done,
+}
+
+impl<R> Output<R> {
+    /// A provider returned a resource.
+    pub fn resource<T: Into<R>>(value: T) -> Self {
+        Output::Resource(value.into())
+    }
+
+    /// A provider returned an optional resource: `None` is 404.
+    pub fn maybe_resource<T: Into<R>>(value: Option<T>) -> Self {
+        match value {
+            Some(v) => Output::Resource(v.into()),
+            None => Output::NotFound,
+        }
+    }
+
+    /// A search provider returned its matches.
+    pub fn matches<T: Into<R>>(values: Vec<T>) -> Self {
+        Output::Matches(values.into_iter().map(Into::into).collect())
+    }
+
+    /// A provider returned nothing.
+    pub fn done(_: ()) -> Self {
+        Output::Done
+    }
+}
+
+/// The glue the macros generate for one provider function.
+pub type HandlerFn<R> =
+    for<'r> fn(&'r Request<'_>, Input<R>) -> BoxFuture<'r, Result<Output<R>, FhirError>>;
+
+/// One provider function, as the server routes to it.
+pub struct Provider<R> {
+    /// The interaction it implements.
+    pub interaction: Interaction,
+    /// The resource type it serves.
+    pub resource_type: &'static str,
+    /// For searches: the parameters it takes.
+    pub params: Vec<DeclaredParam>,
+    /// The function's name, for messages.
+    pub name: &'static str,
+    /// Its glue.
+    pub handler: HandlerFn<R>,
+}
+
+/// Implemented by the item each attribute macro generates beside the function, so that
+/// [`providers!`](crate::providers) can name providers by their function names.
+pub trait ProviderInfo {
+    /// The `Resource` enum of the provider's FHIR version.
+    type Resource;
+    /// The providers of the function: usually one; a read that takes a version serves vread
+    /// too.
+    fn providers() -> Vec<Provider<Self::Resource>>;
+}
+
+/// Lists provider functions for [`FhirServer::mount`](crate::FhirServer::mount), like Rocket's
+/// `routes![]`.
+#[macro_export]
+macro_rules! providers {
+    ($($name:path),* $(,)?) => {{
+        let mut providers = ::std::vec::Vec::new();
+        $(providers.extend(<$name as $crate::ProviderInfo>::providers());)*
+        providers
+    }};
+}
+
+/// Turns the outcome of a Rocket request guard for a provider parameter (`&State<T>`, an
+/// authenticated user, ...) into the argument or an error: a guard that fails answers with its
+/// status; one that forwards answers 401.
+pub fn guard<T, E>(outcome: Outcome<T, E>) -> Result<T, FhirError> {
+    match outcome {
+        Outcome::Success(value) => Ok(value),
+        Outcome::Error((status, _)) => Err(FhirError::new(
+            status.code,
+            match status.code {
+                401 => "login",
+                403 => "forbidden",
+                _ => "processing",
+            },
+            format!("request guard failed: {}", status.reason_lossy()),
+        )),
+        Outcome::Forward(_) => Err(FhirError::unauthorized("request guard did not succeed")),
+    }
+}

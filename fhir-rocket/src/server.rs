@@ -1,0 +1,555 @@
+//! The server: routes FHIR REST requests to providers and turns their results into HTTP
+//! responses (content negotiation, headers, errors as OperationOutcome, search Bundles).
+
+use crate::capability;
+use crate::context::RequestContext;
+use crate::error::FhirError;
+use crate::http::{self, Format, Reply};
+use crate::provider::{Input, Interaction, Output, Provider};
+use crate::search::{parse_query, Query};
+use fhir_model::json::JsonValue;
+use fhir_model::{FhirResource, FhirVersion};
+use rocket::data::ToByteUnit;
+use rocket::http::Method;
+use rocket::route::{Handler, Outcome};
+use rocket::{Data, Request, Route};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A FHIR version's `Resource` enum, as the server needs it.
+pub trait ServerModel: JsonValue + FhirResource + Send + Sync + 'static {
+    /// The FHIR version.
+    const VERSION: FhirVersion;
+    /// Whether a resource type of this version exists.
+    fn is_resource_type(name: &str) -> bool;
+}
+
+macro_rules! server_model {
+    ($feature:literal, $module:ident, $version:ident) => {
+        #[cfg(feature = $feature)]
+        impl ServerModel for fhir_model::$module::Resource {
+            const VERSION: FhirVersion = FhirVersion::$version;
+            fn is_resource_type(name: &str) -> bool {
+                fhir_model::$module::RESOURCE_TYPES
+                    .binary_search(&name)
+                    .is_ok()
+            }
+        }
+    };
+}
+server_model!("r4", r4, R4);
+server_model!("r4b", r4b, R4B);
+server_model!("r5", r5, R5);
+
+/// Software details for the CapabilityStatement.
+#[derive(Clone, Debug)]
+pub struct Software {
+    /// The software's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+pub(crate) struct ServerState<R> {
+    pub(crate) base_path: String,
+    pub(crate) software: Software,
+    /// Providers by resource type, in mount order.
+    pub(crate) providers: BTreeMap<&'static str, Vec<Provider<R>>>,
+}
+
+/// A FHIR server: providers mounted on a base path, turned into Rocket routes.
+///
+/// ```no_run
+/// use fhir_rocket::{FhirServer, FhirError, RequestContext};
+/// # #[rocket::main] async fn main() -> Result<(), rocket::Error> {
+/// let server = FhirServer::<fhir_model::r4::Resource>::new("/fhir");
+/// rocket::build().mount("/fhir", server.routes()).launch().await?;
+/// # Ok(()) }
+/// ```
+pub struct FhirServer<R> {
+    state: ServerState<R>,
+}
+
+impl<R: ServerModel> FhirServer<R> {
+    /// A server whose routes will be mounted at `base_path` (e.g. `/fhir`).
+    pub fn new(base_path: &str) -> Self {
+        FhirServer {
+            state: ServerState {
+                base_path: base_path.trim_end_matches('/').to_string(),
+                software: Software {
+                    name: "fhir-rocket".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+                providers: BTreeMap::new(),
+            },
+        }
+    }
+
+    /// Names the software in the CapabilityStatement.
+    pub fn software(mut self, name: &str, version: &str) -> Self {
+        self.state.software = Software {
+            name: name.into(),
+            version: version.into(),
+        };
+        self
+    }
+
+    /// Adds providers, as listed by [`providers!`](crate::providers).
+    pub fn mount(mut self, providers: Vec<Provider<R>>) -> Self {
+        for p in providers {
+            self.state
+                .providers
+                .entry(p.resource_type)
+                .or_default()
+                .push(p);
+        }
+        self
+    }
+
+    /// The Rocket routes, to mount at the base path given to [`FhirServer::new`].
+    pub fn routes(self) -> Vec<Route> {
+        let dispatcher = Dispatcher {
+            state: Arc::new(self.state),
+        };
+        let mut routes = Vec::new();
+        for method in [
+            Method::Get,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Patch,
+        ] {
+            routes.push(Route::new(method, "/", dispatcher.clone()));
+            routes.push(Route::new(method, "/<path..>", dispatcher.clone()));
+        }
+        routes
+    }
+}
+
+struct Dispatcher<R> {
+    state: Arc<ServerState<R>>,
+}
+
+impl<R> Clone for Dispatcher<R> {
+    fn clone(&self) -> Self {
+        Dispatcher {
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<R: ServerModel> Handler for Dispatcher<R> {
+    async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
+        let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
+        let negotiated = http::negotiate(req, raw_query);
+        let reply = match negotiated {
+            Ok(format) => match self.dispatch(req, data, raw_query, &format).await {
+                Ok(reply) => reply,
+                Err(e) => Reply::error(&e),
+            },
+            Err(e) => Reply::error(&e),
+        };
+        let format = negotiated_or_json(req, raw_query);
+        Outcome::from(req, reply.into_response(&format))
+    }
+}
+
+fn negotiated_or_json(req: &Request<'_>, raw_query: &str) -> Format {
+    http::negotiate(req, raw_query).unwrap_or_default()
+}
+
+impl<R: ServerModel> Dispatcher<R> {
+    fn base_url(&self, req: &Request<'_>) -> String {
+        let host = req
+            .headers()
+            .get_one("Host")
+            .map(str::to_string)
+            .unwrap_or_else(|| "localhost".into());
+        format!("http://{host}{}", self.state.base_path)
+    }
+
+    fn context(&self, req: &Request<'_>, raw_query: &str) -> RequestContext {
+        RequestContext {
+            base_url: self.base_url(req),
+            headers: req
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.name().as_str().to_ascii_lowercase(),
+                        h.value().to_string(),
+                    )
+                })
+                .collect(),
+            raw_query: raw_query.to_string(),
+            tenant: None,
+        }
+    }
+
+    /// The providers of a resource type: 404 when the version has no such type or nothing
+    /// serves it.
+    fn providers_of(&self, resource_type: &str) -> Result<&[Provider<R>], FhirError> {
+        match self.state.providers.get(resource_type) {
+            Some(list) => Ok(list),
+            None => {
+                let known: Vec<&str> = self.state.providers.keys().copied().collect();
+                let what = if R::is_resource_type(resource_type) {
+                    "is not served here"
+                } else {
+                    "is not a FHIR resource type"
+                };
+                Err(FhirError::not_found(format!(
+                    "resource type '{resource_type}' {what}; this server serves: {}",
+                    known.join(", ")
+                )))
+            }
+        }
+    }
+
+    fn find(
+        &self,
+        providers: &[Provider<R>],
+        interaction: Interaction,
+        path_methods: &[(Interaction, &str)],
+        resource_type: &str,
+    ) -> Result<usize, FhirError> {
+        if let Some(i) = providers.iter().position(|p| p.interaction == interaction) {
+            return Ok(i);
+        }
+        let mut allow: Vec<&str> = path_methods
+            .iter()
+            .filter(|(i, _)| providers.iter().any(|p| p.interaction == *i))
+            .map(|(_, m)| *m)
+            .collect();
+        allow.dedup();
+        Err(FhirError::method_not_allowed(
+            format!(
+                "{resource_type} does not support the {} interaction",
+                interaction.code()
+            ),
+            allow.join(", "),
+        ))
+    }
+
+    async fn dispatch<'r>(
+        &self,
+        req: &'r Request<'_>,
+        data: Data<'r>,
+        raw_query: &str,
+        format: &Format,
+    ) -> Result<Reply, FhirError> {
+        let segments: Vec<&str> = req
+            .uri()
+            .path()
+            .as_str()
+            .trim_start_matches(&self.state.base_path)
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let method = req.method();
+        let context = self.context(req, raw_query);
+        let base_url = context.base_url.clone();
+        match (method, segments.as_slice()) {
+            (Method::Get, ["metadata"]) => Ok(Reply::json(
+                200,
+                capability::statement::<R>(&self.state, &context.base_url),
+            )),
+            (_, [resource_type]) => {
+                let providers = self.providers_of(resource_type)?;
+                let type_methods = [(Interaction::Search, "GET"), (Interaction::Create, "POST")];
+                match method {
+                    Method::Get => {
+                        self.search(req, providers, resource_type, raw_query, context, format)
+                            .await
+                    }
+                    Method::Post => {
+                        let i = self.find(
+                            providers,
+                            Interaction::Create,
+                            &type_methods,
+                            resource_type,
+                        )?;
+                        let body = read_body::<R>(req, data, resource_type, None).await?;
+                        let input = input(context, None, None, Some(body));
+                        let output = (providers[i].handler)(req, input).await?;
+                        Self::resource_reply(
+                            req,
+                            output,
+                            201,
+                            format,
+                            &base_url,
+                            resource_type,
+                            true,
+                        )
+                    }
+                    _ => Err(self
+                        .find(providers, Interaction::Read, &type_methods, resource_type)
+                        .err()
+                        .unwrap_or_else(|| FhirError::bad_request("unsupported method"))),
+                }
+            }
+            (_, [resource_type, id]) => {
+                let providers = self.providers_of(resource_type)?;
+                let instance_methods = [
+                    (Interaction::Read, "GET"),
+                    (Interaction::Update, "PUT"),
+                    (Interaction::Delete, "DELETE"),
+                ];
+                let interaction = match method {
+                    Method::Get => Interaction::Read,
+                    Method::Put => Interaction::Update,
+                    Method::Delete => Interaction::Delete,
+                    _ => {
+                        return Err(method_not_allowed(
+                            providers,
+                            &instance_methods,
+                            resource_type,
+                        ))
+                    }
+                };
+                let i = self.find(providers, interaction, &instance_methods, resource_type)?;
+                let body = if interaction == Interaction::Update {
+                    Some(read_body::<R>(req, data, resource_type, Some(id)).await?)
+                } else {
+                    None
+                };
+                let input = input(context, Some(id.to_string()), None, body);
+                let output = (providers[i].handler)(req, input).await?;
+                match interaction {
+                    Interaction::Read => {
+                        if let Some(reply) = http::not_modified(req, &output) {
+                            return Ok(reply);
+                        }
+                        Self::resource_reply(
+                            req,
+                            output,
+                            200,
+                            format,
+                            &base_url,
+                            resource_type,
+                            false,
+                        )
+                    }
+                    Interaction::Update => Self::resource_reply(
+                        req,
+                        output,
+                        200,
+                        format,
+                        &base_url,
+                        resource_type,
+                        true,
+                    ),
+                    _ => Ok(Reply::empty(204)),
+                }
+            }
+            (Method::Get, [resource_type, id, "_history", version]) => {
+                let providers = self.providers_of(resource_type)?;
+                let i = self.find(
+                    providers,
+                    Interaction::VRead,
+                    &[(Interaction::VRead, "GET")],
+                    resource_type,
+                )?;
+                let input = input(
+                    context,
+                    Some(id.to_string()),
+                    Some(version.to_string()),
+                    None,
+                );
+                let output = (providers[i].handler)(req, input).await?;
+                Self::resource_reply(req, output, 200, format, &base_url, resource_type, false)
+            }
+            _ => Err(FhirError::not_found(format!(
+                "no FHIR interaction at {} {}",
+                method,
+                req.uri().path()
+            ))),
+        }
+    }
+
+    async fn search(
+        &self,
+        req: &Request<'_>,
+        providers: &[Provider<R>],
+        resource_type: &str,
+        raw_query: &str,
+        context: RequestContext,
+        format: &Format,
+    ) -> Result<Reply, FhirError> {
+        let mut query =
+            parse_query(raw_query).map_err(|e| FhirError::bad_request(e.to_string()))?;
+        let result = query
+            .take_result_params()
+            .map_err(|e| FhirError::bad_request(e.to_string()))?;
+        let given: Vec<String> = query.names().into_iter().map(str::to_string).collect();
+        let searches: Vec<&Provider<R>> = providers
+            .iter()
+            .filter(|p| p.interaction == Interaction::Search)
+            .collect();
+        if searches.is_empty() {
+            return Err(self
+                .find(
+                    providers,
+                    Interaction::Search,
+                    &[(Interaction::Search, "GET"), (Interaction::Create, "POST")],
+                    resource_type,
+                )
+                .unwrap_err());
+        }
+        // The first provider whose required parameters are all given and whose parameters
+        // cover every given one.
+        let chosen = searches.iter().find(|p| {
+            p.params
+                .iter()
+                .filter(|d| d.required)
+                .all(|d| given.iter().any(|g| g == d.name))
+                && given
+                    .iter()
+                    .all(|g| p.params.iter().any(|d| d.name == g.as_str()))
+        });
+        let Some(provider) = chosen else {
+            let supported: Vec<String> = searches
+                .iter()
+                .map(|p| {
+                    let params: Vec<String> = p
+                        .params
+                        .iter()
+                        .map(|d| {
+                            if d.required {
+                                format!("{} (required)", d.name)
+                            } else {
+                                d.name.to_string()
+                            }
+                        })
+                        .collect();
+                    format!("[{}]", params.join(", "))
+                })
+                .collect();
+            return Err(FhirError::bad_request(format!(
+                "no search of {resource_type} takes the parameters [{}]; supported searches: {}",
+                given.join(", "),
+                supported.join(" or ")
+            )));
+        };
+        let base_url = context.base_url.clone();
+        let input = Input {
+            context,
+            id: None,
+            version_id: None,
+            query,
+            body: None,
+        };
+        let output = (provider.handler)(req, input).await?;
+        let matches = match output {
+            Output::Matches(m) => m,
+            Output::Resource(r) => vec![r],
+            Output::NotFound | Output::Done => Vec::new(),
+        };
+        Ok(Reply::json(
+            200,
+            http::searchset(
+                &base_url,
+                resource_type,
+                raw_query,
+                &matches,
+                result.count,
+                result.offset.unwrap_or(0) as usize,
+                format.pretty,
+            ),
+        ))
+    }
+
+    fn resource_reply(
+        req: &Request<'_>,
+        output: Output<R>,
+        status: u16,
+        format: &Format,
+        base_url: &str,
+        resource_type: &str,
+        written: bool,
+    ) -> Result<Reply, FhirError> {
+        match output {
+            Output::Resource(resource) => Ok(http::resource_reply(
+                req, &resource, status, format, base_url, written,
+            )),
+            Output::NotFound => Err(FhirError::not_found(format!(
+                "{resource_type} is not known with this id"
+            ))),
+            Output::Done => Ok(Reply::empty(204)),
+            Output::Matches(_) => Err(FhirError::internal(
+                "a provider returned a list where one resource was expected",
+            )),
+        }
+    }
+}
+
+fn method_not_allowed<R>(
+    providers: &[Provider<R>],
+    methods: &[(Interaction, &str)],
+    resource_type: &str,
+) -> FhirError {
+    let allow: Vec<&str> = methods
+        .iter()
+        .filter(|(i, _)| providers.iter().any(|p| p.interaction == *i))
+        .map(|(_, m)| *m)
+        .collect();
+    FhirError::method_not_allowed(
+        format!("this method is not supported on {resource_type} instances"),
+        allow.join(", "),
+    )
+}
+
+fn input<R>(
+    context: RequestContext,
+    id: Option<String>,
+    version_id: Option<String>,
+    body: Option<R>,
+) -> Input<R> {
+    Input {
+        context,
+        id,
+        version_id,
+        query: Query::default(),
+        body,
+    }
+}
+
+/// Reads and checks a request body: JSON media type, the URL's resource type, and for updates
+/// the URL's id.
+async fn read_body<R: ServerModel>(
+    req: &Request<'_>,
+    data: Data<'_>,
+    resource_type: &str,
+    id: Option<&str>,
+) -> Result<R, FhirError> {
+    http::check_body_type(req)?;
+    let bytes = data
+        .open(32.mebibytes())
+        .into_bytes()
+        .await
+        .map_err(|e| FhirError::bad_request(format!("cannot read the body: {e}")))?;
+    if !bytes.is_complete() {
+        return Err(FhirError::new(
+            413,
+            "too-costly",
+            "the body is larger than 32 MiB",
+        ));
+    }
+    let resource: R = fhir_model::json::from_slice(&bytes)?;
+    if resource.resource_type() != resource_type {
+        return Err(FhirError::bad_request(format!(
+            "the body is a {} but the URL names {resource_type}",
+            resource.resource_type()
+        )));
+    }
+    if let Some(id) = id {
+        if resource.id() != Some(id) {
+            return Err(FhirError::bad_request(format!(
+                "the body's id ({}) must match the URL's id ({id})",
+                resource.id().unwrap_or("none")
+            )));
+        }
+    }
+    Ok(resource)
+}
