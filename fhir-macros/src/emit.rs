@@ -9,8 +9,8 @@ use syn::spanned::Spanned;
 /// The constant-evaluation check of one search parameter, spanned on the parameter so the
 /// error points at it.
 fn param_check(resource: &syn::Type, name: &str, ty: &syn::Type) -> TokenStream {
-    let unknown =
-        format!("`{name}` is not a search parameter of this resource type in this FHIR version");
+    let type_text = quote!(#resource).to_string().replace(' ', "");
+    let unknown = format!("`{name}` is not a search parameter of {type_text} in its FHIR version");
     let wrong = |kind: &str, rust: &str| {
         format!("search parameter `{name}` is a {kind} parameter: take it as {rust} (or an Option, OrList or AndList of it)")
     };
@@ -29,7 +29,7 @@ fn param_check(resource: &syn::Type, name: &str, ty: &syn::Type) -> TokenStream 
     .map(|(variant, kind, rust)| {
         let variant = format_ident!("{variant}");
         let message = wrong(kind, rust);
-        quote!(::fhir_rocket::checks::ParamCheck::WrongType(::fhir_rocket::model::SearchParamKind::#variant) => ::core::panic!(#message),)
+        quote_spanned!(ty.span()=> ::fhir_rocket::checks::ParamCheck::WrongType(::fhir_rocket::model::SearchParamKind::#variant) => ::core::panic!(#message),)
     });
     quote_spanned! {ty.span()=>
         const _: () = match ::fhir_rocket::checks::search_param::<#resource>(

@@ -40,13 +40,18 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
                 .into()
         }
     };
+    let original = proc_macro2::TokenStream::from(item.clone());
     let function = match syn::parse::<syn::ItemFn>(item) {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
     match signature::analyze(kind, function, declared).and_then(|p| emit::provider(&p)) {
         Ok(tokens) => tokens.into(),
-        Err(e) => e.to_compile_error().into(),
+        // The function stays, so the error is the only one the user sees.
+        Err(e) => {
+            let error = e.to_compile_error();
+            quote::quote!(#error #original).into()
+        }
     }
 }
 

@@ -1,0 +1,14 @@
+//! Wrong providers do not compile, and the errors point at the offending code. The expected
+//! compiler output is pinned in tests/ui/*.stderr (regenerate with TRYBUILD=overwrite).
+
+#[test]
+fn provider_checks() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/good_providers.rs");
+    t.compile_fail("tests/ui/unknown_search_parameter.rs");
+    t.compile_fail("tests/ui/wrong_search_parameter_type.rs");
+    t.compile_fail("tests/ui/missing_id.rs");
+    t.compile_fail("tests/ui/other_resource_type.rs");
+    t.compile_fail("tests/ui/not_async.rs");
+    t.compile_fail("tests/ui/wrong_return_shape.rs");
+}

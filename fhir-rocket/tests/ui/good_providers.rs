@@ -1,0 +1,24 @@
+use fhir_rocket::model::r4::Patient;
+use fhir_rocket::search::{DateParam, OrList, StringParam, TokenParam};
+use fhir_rocket::{providers, read, search, FhirError, FhirServer, RequestContext};
+
+#[read]
+async fn read_patient(id: String, version: Option<String>, ctx: &RequestContext) -> Result<Option<Patient>, FhirError> {
+    let _ = (id, version, ctx);
+    Ok(None)
+}
+
+#[search]
+async fn search_patients(
+    family: StringParam,
+    gender: Option<TokenParam>,
+    birthdate: Option<DateParam>,
+    #[param("address-city")] city: Option<OrList<StringParam>>,
+) -> Result<Vec<Patient>, FhirError> {
+    let _ = (family, gender, birthdate, city);
+    Ok(Vec::new())
+}
+
+fn main() {
+    let _ = FhirServer::new("/fhir").mount(providers![read_patient, search_patients]).routes();
+}
