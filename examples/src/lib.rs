@@ -6,8 +6,10 @@
 use fhir_rocket::model::r4::{Observation, Patient, Resource};
 use fhir_rocket::model::{Instant, ResourceType};
 
-use fhir_rocket::search::{OrList, ReferenceParam, StringParam, TokenParam};
-use fhir_rocket::{create, delete, providers, read, search, update, FhirError, FhirServer};
+use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
+use fhir_rocket::{
+    create, delete, providers, read, search, update, FhirError, FhirServer, SearchResults,
+};
 use rocket::State;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -212,23 +214,27 @@ async fn read_observation(
     store.read(&id, version.as_deref())
 }
 
+fn subject_of(o: &Observation) -> &str {
+    o.subject
+        .as_ref()
+        .and_then(|r| r.reference.as_ref())
+        .and_then(|r| r.value.as_deref())
+        .unwrap_or("")
+}
+
 #[search]
 async fn search_observations(
     subject: Option<ReferenceParam>,
     code: Option<OrList<TokenParam>>,
+    result: ResultParams,
     store: &State<Store>,
-) -> Result<Vec<Observation>, FhirError> {
-    Ok(store
+) -> Result<SearchResults<Observation>, FhirError> {
+    let matches: Vec<Observation> = store
         .all::<Observation>()
         .into_iter()
         .filter(|o| {
             let subject_ok = subject.as_ref().is_none_or(|s| {
-                let reference = o
-                    .subject
-                    .as_ref()
-                    .and_then(|r| r.reference.as_ref())
-                    .and_then(|r| r.value.as_deref())
-                    .unwrap_or("");
+                let reference = subject_of(o);
                 let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
                 s.id.as_deref() == Some(id) && s.resource_type.as_deref().is_none_or(|t| t == ty)
             });
@@ -248,7 +254,26 @@ async fn search_observations(
             });
             subject_ok && code_ok
         })
-        .collect())
+        .collect();
+    // `_include=Observation:subject` adds the Patients the matches refer to.
+    let mut includes: Vec<Resource> = Vec::new();
+    if result
+        .include
+        .iter()
+        .any(|i| i.source_type == "Observation" && i.param == "subject")
+    {
+        for o in &matches {
+            if let Some(id) = subject_of(o).strip_prefix("Patient/") {
+                if let Some(p) = store.read::<Patient>(id, None)? {
+                    let p = Resource::from(p);
+                    if !includes.contains(&p) {
+                        includes.push(p);
+                    }
+                }
+            }
+        }
+    }
+    Ok(SearchResults { matches, includes })
 }
 
 #[create]

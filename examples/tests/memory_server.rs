@@ -458,3 +458,81 @@ fn the_capability_statement_lists_what_is_mounted() {
     // The statement is itself a valid R4 resource.
     fhir_rocket::model::r4::Resource::from_json(&reply.body).unwrap();
 }
+
+#[test]
+fn conditional_create_and_update() {
+    let body = r#"{"resourceType":"Patient","name":[{"family":"Conditional"}]}"#;
+    let first = request(
+        "POST",
+        "/Patient",
+        &[JSON, ("If-None-Exist", "family=conditional")],
+        Some(body),
+    );
+    assert_eq!(first.status, 201, "{}", first.body);
+    let id = first.json()["id"].as_str().unwrap().to_string();
+    let again = request(
+        "POST",
+        "/Patient",
+        &[JSON, ("If-None-Exist", "family=conditional")],
+        Some(body),
+    );
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["id"], id.as_str());
+    assert_eq!(create("Patient", body).status, 201);
+    let ambiguous = request(
+        "POST",
+        "/Patient",
+        &[JSON, ("If-None-Exist", "family=conditional")],
+        Some(body),
+    );
+    assert_eq!(ambiguous.status, 412);
+
+    let update = format!(
+        r#"{{"resourceType":"Patient","id":"{id}","name":[{{"family":"Conditional","given":["X"]}}]}}"#
+    );
+    let stale = request(
+        "PUT",
+        &format!("/Patient/{id}"),
+        &[JSON, ("If-Match", "W/\"7\"")],
+        Some(&update),
+    );
+    assert_eq!(stale.status, 412);
+    assert!(stale.diagnostics().contains("current version is 1"));
+    let fresh = request(
+        "PUT",
+        &format!("/Patient/{id}"),
+        &[JSON, ("If-Match", "W/\"1\"")],
+        Some(&update),
+    );
+    assert_eq!(fresh.status, 200);
+    assert_eq!(fresh.header("ETag"), Some("W/\"2\""));
+}
+
+#[test]
+fn includes_are_marked_in_the_bundle() {
+    let patient = create(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Included"}]}"#,
+    )
+    .json();
+    let pid = patient["id"].as_str().unwrap();
+    for code in ["1", "2"] {
+        let body = format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"urn:inc","code":"{code}"}}]}},"subject":{{"reference":"Patient/{pid}"}}}}"#
+        );
+        assert_eq!(create("Observation", &body).status, 201);
+    }
+    let bundle = get(&format!(
+        "/Observation?subject={pid}&_include=Observation:subject"
+    ))
+    .json();
+    let modes: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["search"]["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["match", "match", "include"]);
+    assert_eq!(bundle["total"], 2);
+    assert_eq!(bundle["entry"][2]["resource"]["id"], pid);
+}

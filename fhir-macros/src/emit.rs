@@ -99,6 +99,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 has_version = true;
                 lets.push(quote!(let #arg = __input.version_id.clone();));
             }
+            Role::ResultParams => lets.push(quote!(let #arg = __input.result.clone();)),
             Role::Context { by_ref: true } => lets.push(quote!(let #arg = &__input.context;)),
             Role::Context { by_ref: false } => {
                 lets.push(quote!(let #arg = __input.context.clone();))
@@ -127,6 +128,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         Returns::One => quote!(::fhir_rocket::Output::resource(__result)),
         Returns::Maybe => quote!(::fhir_rocket::Output::maybe_resource(__result)),
         Returns::Many => quote!(::fhir_rocket::Output::matches(__result)),
+        Returns::Found => quote!(::fhir_rocket::Output::found(__result)),
         Returns::Nothing => quote!(::fhir_rocket::Output::done(__result)),
     };
     let interactions = match p.kind {

@@ -37,6 +37,8 @@ pub enum Role {
     Body,
     /// A search parameter with its URL name.
     SearchParam { name: String, required: bool },
+    /// The search result parameters (`_count`, `_sort`, `_include`, ...).
+    ResultParams,
     /// A Rocket request guard.
     Guard,
 }
@@ -52,6 +54,8 @@ pub enum Returns {
     One,
     Maybe,
     Many,
+    /// `SearchResults<T>`: matches plus included resources.
+    Found,
     Nothing,
 }
 
@@ -155,7 +159,7 @@ fn take_param_attribute(attrs: &mut Vec<syn::Attribute>) -> syn::Result<Option<S
 fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type>)> {
     let expected = match kind {
         Kind::Read => "Result<T, FhirError> or Result<Option<T>, FhirError>",
-        Kind::Search => "Result<Vec<T>, FhirError>",
+        Kind::Search => "Result<Vec<T>, FhirError> or Result<SearchResults<T>, FhirError>",
         Kind::Create | Kind::Update => "Result<T, FhirError>",
         Kind::Delete => "Result<(), FhirError>",
     };
@@ -170,12 +174,14 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         (Returns::Maybe, Some(t.clone()))
     } else if let Some(t) = generic_arg(ok, "Vec") {
         (Returns::Many, Some(t.clone()))
+    } else if let Some(t) = generic_arg(ok, "SearchResults") {
+        (Returns::Found, Some(t.clone()))
     } else {
         (Returns::One, Some(ok.clone()))
     };
     let fits = match kind {
         Kind::Read => matches!(shape, Returns::One | Returns::Maybe),
-        Kind::Search => shape == Returns::Many,
+        Kind::Search => matches!(shape, Returns::Many | Returns::Found),
         Kind::Create | Kind::Update => shape == Returns::One,
         Kind::Delete => shape == Returns::Nothing,
     };
@@ -227,6 +233,8 @@ pub fn analyze(
                 name: explicit.unwrap_or_else(|| param_name(&ident)),
                 required: generic_arg(&ty, "Option").is_none(),
             }
+        } else if type_name(&ty) == "ResultParams" && kind == Kind::Search {
+            Role::ResultParams
         } else if type_name(&ty) == "RequestContext" {
             Role::Context {
                 by_ref: matches!(ty, Type::Reference(_)),

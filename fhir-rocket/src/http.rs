@@ -277,17 +277,26 @@ pub fn not_modified<R: ServerModel>(req: &Request<'_>, output: &Output<R>) -> Op
     None
 }
 
+/// What a search found: the matches, and the resources included with them.
+pub struct Found<R> {
+    /// The matches, all pages.
+    pub matches: Vec<R>,
+    /// Included resources (written once, on the first page).
+    pub includes: Vec<R>,
+}
+
 /// A searchset Bundle of one page of `matches`, with `total`, absolute `fullUrl`s and
 /// `self`/`next`/`previous` links.
 pub fn searchset<R: ServerModel>(
     base_url: &str,
     resource_type: &str,
     query: &str,
-    matches: &[R],
+    found: &Found<R>,
     count: Option<u32>,
     offset: usize,
     pretty: bool,
 ) -> Vec<u8> {
+    let matches = &found.matches;
     let total = matches.len();
     let page_size = count.map(|c| c as usize).unwrap_or(total.max(1));
     let start = offset.min(total);
@@ -339,10 +348,15 @@ pub fn searchset<R: ServerModel>(
         w.end_object();
     }
     w.end_array();
-    if !page.is_empty() {
+    let includes: &[R] = if start == 0 { &found.includes } else { &[] };
+    if !page.is_empty() || !includes.is_empty() {
         w.key("entry");
         w.begin_array();
-        for resource in page {
+        let entries = page
+            .iter()
+            .map(|r| (r, "match"))
+            .chain(includes.iter().map(|r| (r, "include")));
+        for (resource, mode) in entries {
             w.item();
             w.begin_object();
             if let Some(id) = resource.id() {
@@ -354,7 +368,7 @@ pub fn searchset<R: ServerModel>(
             w.key("search");
             w.begin_object();
             w.key("mode");
-            w.string("match");
+            w.string(mode);
             w.end_object();
             w.end_object();
         }

@@ -20,6 +20,7 @@ pub use context::RequestContext;
 pub use error::FhirError;
 pub use provider::{
     guard, DeclaredParam, HandlerFn, Input, Interaction, Output, Provider, ProviderInfo,
+    SearchResults,
 };
 pub use server::{FhirServer, ServerModel, Software};
 

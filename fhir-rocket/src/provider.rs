@@ -3,7 +3,7 @@
 
 use crate::context::RequestContext;
 use crate::error::FhirError;
-use crate::search::Query;
+use crate::search::{Query, ResultParams};
 use fhir_model::{ResourceType, SearchParamKind};
 use rocket::futures::future::BoxFuture;
 use rocket::request::Outcome;
@@ -89,6 +89,8 @@ pub struct Input<R> {
     pub version_id: Option<String>,
     /// The search parameters of the query (without the result parameters).
     pub query: Query,
+    /// The result parameters of a search: `_count`, `_sort`, `_include`, `_revinclude`, ...
+    pub result: ResultParams,
     /// The resource in the request body, already read.
     pub body: Option<R>,
 }
@@ -129,6 +131,13 @@ pub enum Output<R> {
     NotFound,
     /// Search results.
     Matches(Vec<R>),
+    /// Search results with included resources (`_include`, `_revinclude`).
+    Found {
+        /// The matches.
+        matches: Vec<R>,
+        /// Resources they refer to or that refer to them.
+        includes: Vec<R>,
+    },
     /// Done, nothing to return (delete).
     Done,
 }
@@ -152,9 +161,34 @@ impl<R> Output<R> {
         Output::Matches(values.into_iter().map(Into::into).collect())
     }
 
+    /// A search provider returned matches and included resources.
+    pub fn found<T: ResourceType<Resource = R> + Into<R>>(results: SearchResults<T>) -> Self {
+        Output::Found {
+            matches: results.matches.into_iter().map(Into::into).collect(),
+            includes: results.includes,
+        }
+    }
+
     /// A provider returned nothing.
     pub fn done(_: ()) -> Self {
         Output::Done
+    }
+}
+
+/// What a search provider returns when it also answers `_include` or `_revinclude`.
+pub struct SearchResults<T: ResourceType> {
+    /// The resources that match the search.
+    pub matches: Vec<T>,
+    /// The resources included with them, of any type.
+    pub includes: Vec<T::Resource>,
+}
+
+impl<T: ResourceType> Default for SearchResults<T> {
+    fn default() -> Self {
+        SearchResults {
+            matches: Vec::new(),
+            includes: Vec::new(),
+        }
     }
 }
 

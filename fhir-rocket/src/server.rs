@@ -6,7 +6,7 @@ use crate::context::RequestContext;
 use crate::error::FhirError;
 use crate::http::{self, Format, Reply};
 use crate::provider::{Input, Interaction, Output, Provider};
-use crate::search::{parse_query, Query};
+use crate::search::{parse_query, Query, ResultParams};
 use fhir_model::json::JsonValue;
 use fhir_model::{FhirResource, FhirVersion};
 use rocket::data::ToByteUnit;
@@ -271,6 +271,36 @@ impl<R: ServerModel> Dispatcher<R> {
                             resource_type,
                         )?;
                         let body = read_body::<R>(req, data, resource_type, None).await?;
+                        if let Some(condition) = req.headers().get_one("If-None-Exist") {
+                            let condition = condition.trim_start_matches('?');
+                            let (found, _) = self
+                                .run_search(
+                                    req,
+                                    providers,
+                                    resource_type,
+                                    condition,
+                                    context.clone(),
+                                )
+                                .await?;
+                            if found.matches.len() > 1 {
+                                return Err(FhirError::precondition_failed(format!(
+                                    "If-None-Exist matches {} resources: the condition must identify at most one",
+                                    found.matches.len()
+                                )));
+                            }
+                            if let Some(existing) = found.matches.into_iter().next() {
+                                let existing = Output::Resource(existing);
+                                return Self::resource_reply(
+                                    req,
+                                    existing,
+                                    200,
+                                    format,
+                                    &base_url,
+                                    resource_type,
+                                    false,
+                                );
+                            }
+                        }
                         let input = input(context, None, None, Some(body));
                         let output = (providers[i].handler)(req, input).await?;
                         Self::resource_reply(
@@ -314,6 +344,10 @@ impl<R: ServerModel> Dispatcher<R> {
                 } else {
                     None
                 };
+                if let Some(expected) = req.headers().get_one("If-Match") {
+                    self.check_if_match(req, providers, id, expected, &context)
+                        .await?;
+                }
                 let input = input(context, Some(id.to_string()), None, body);
                 let output = (providers[i].handler)(req, input).await?;
                 match interaction {
@@ -368,6 +402,7 @@ impl<R: ServerModel> Dispatcher<R> {
         }
     }
 
+    /// Searches `resource_type` with `raw_query` and answers a searchset Bundle.
     async fn search(
         &self,
         req: &Request<'_>,
@@ -377,6 +412,33 @@ impl<R: ServerModel> Dispatcher<R> {
         context: RequestContext,
         format: &Format,
     ) -> Result<Reply, FhirError> {
+        let base_url = context.base_url.clone();
+        let (found, result) = self
+            .run_search(req, providers, resource_type, raw_query, context)
+            .await?;
+        Ok(Reply::json(
+            200,
+            http::searchset(
+                &base_url,
+                resource_type,
+                raw_query,
+                &found,
+                result.count,
+                result.offset.unwrap_or(0) as usize,
+                format.pretty,
+            ),
+        ))
+    }
+
+    /// Picks the search provider for the query's parameters and runs it.
+    async fn run_search(
+        &self,
+        req: &Request<'_>,
+        providers: &[Provider<R>],
+        resource_type: &str,
+        raw_query: &str,
+        context: RequestContext,
+    ) -> Result<(http::Found<R>, ResultParams), FhirError> {
         let mut query =
             parse_query(raw_query).map_err(|e| FhirError::bad_request(e.to_string()))?;
         let result = query
@@ -432,32 +494,67 @@ impl<R: ServerModel> Dispatcher<R> {
                 supported.join(" or ")
             )));
         };
-        let base_url = context.base_url.clone();
         let input = Input {
             context,
             id: None,
             version_id: None,
             query,
+            result: result.clone(),
             body: None,
         };
-        let output = (provider.handler)(req, input).await?;
-        let matches = match output {
-            Output::Matches(m) => m,
-            Output::Resource(r) => vec![r],
-            Output::NotFound | Output::Done => Vec::new(),
+        let found = match (provider.handler)(req, input).await? {
+            Output::Matches(matches) => http::Found {
+                matches,
+                includes: Vec::new(),
+            },
+            Output::Found { matches, includes } => http::Found { matches, includes },
+            Output::Resource(r) => http::Found {
+                matches: vec![r],
+                includes: Vec::new(),
+            },
+            Output::NotFound | Output::Done => http::Found {
+                matches: Vec::new(),
+                includes: Vec::new(),
+            },
         };
-        Ok(Reply::json(
-            200,
-            http::searchset(
-                &base_url,
-                resource_type,
-                raw_query,
-                &matches,
-                result.count,
-                result.offset.unwrap_or(0) as usize,
-                format.pretty,
-            ),
-        ))
+        Ok((found, result))
+    }
+
+    /// `If-Match`: the current version (read through the read provider) must be the one the
+    /// client names; 412 otherwise.
+    async fn check_if_match(
+        &self,
+        req: &Request<'_>,
+        providers: &[Provider<R>],
+        id: &str,
+        expected: &str,
+        context: &RequestContext,
+    ) -> Result<(), FhirError> {
+        let Some(read) = providers
+            .iter()
+            .find(|p| p.interaction == Interaction::Read)
+        else {
+            return Err(FhirError::precondition_failed(
+                "If-Match needs a read provider to know the current version",
+            ));
+        };
+        let input = input(context.clone(), Some(id.to_string()), None, None);
+        let current = match (read.handler)(req, input).await {
+            Ok(Output::Resource(r)) => r.version_id().map(str::to_string),
+            Ok(_) => None,
+            Err(e) if e.status() == 404 || e.status() == 410 => None,
+            Err(e) => return Err(e),
+        };
+        let expected = expected.trim().trim_start_matches("W/").trim_matches('"');
+        match current {
+            Some(version) if version == expected => Ok(()),
+            Some(version) => Err(FhirError::precondition_failed(format!(
+                "If-Match names version {expected}, but the current version is {version}"
+            ))),
+            None => Err(FhirError::precondition_failed(format!(
+                "If-Match names version {expected}, but the resource does not exist"
+            ))),
+        }
     }
 
     fn resource_reply(
@@ -477,7 +574,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 "{resource_type} is not known with this id"
             ))),
             Output::Done => Ok(Reply::empty(204)),
-            Output::Matches(_) => Err(FhirError::internal(
+            Output::Matches(_) | Output::Found { .. } => Err(FhirError::internal(
                 "a provider returned a list where one resource was expected",
             )),
         }
@@ -511,6 +608,7 @@ fn input<R>(
         id,
         version_id,
         query: Query::default(),
+        result: ResultParams::default(),
         body,
     }
 }

@@ -16,10 +16,12 @@
 mod error;
 mod reader;
 pub mod rt;
+mod value;
 mod writer;
 
 pub use error::{JsonError, PathSegment};
 pub use reader::JsonReader;
+pub use value::Value;
 pub use writer::{Checkpoint, JsonWriter};
 
 /// The result of reading JSON.

@@ -98,6 +98,14 @@ impl JsonWriter {
             .extend_from_slice(if self.pretty { b"\": " } else { b"\":" });
     }
 
+    /// Starts a member whose name may need escaping (any JSON, not FHIR element names).
+    pub fn key_escaped(&mut self, name: &str) {
+        self.separator();
+        self.string(name);
+        self.out
+            .extend_from_slice(if self.pretty { b": " } else { b":" });
+    }
+
     /// Starts a member.
     #[inline]
     pub fn key(&mut self, name: &str) {
