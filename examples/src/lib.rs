@@ -8,7 +8,8 @@ use fhir_rocket::model::{Instant, ResourceType};
 
 use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
 use fhir_rocket::{
-    create, delete, providers, read, search, update, FhirError, FhirServer, SearchResults,
+    create, delete, history, providers, read, search, update, FhirError, FhirServer, HistoryEntry,
+    HistoryMethod, HistoryParams, SearchResults,
 };
 use rocket::State;
 use std::collections::BTreeMap;
@@ -23,7 +24,13 @@ pub struct Store {
 #[derive(Default)]
 struct Inner {
     next_id: u64,
-    history: BTreeMap<(&'static str, String), Vec<Option<Resource>>>,
+    history: BTreeMap<(&'static str, String), Vec<Version>>,
+}
+
+/// One version: the resource, or `None` for a deletion, and when it was made.
+struct Version {
+    resource: Option<Resource>,
+    at: Instant,
 }
 
 fn now() -> Instant {
@@ -43,11 +50,14 @@ impl Store {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id.to_string();
+        let at = now();
         resource.set_id(Some(id.clone()));
-        resource.set_version(Some("1".into()), Some(now()));
-        inner
-            .history
-            .insert((T::TYPE_NAME, id), vec![Some(resource.clone().into())]);
+        resource.set_version(Some("1".into()), Some(at.clone()));
+        let version = Version {
+            resource: Some(resource.clone().into()),
+            at,
+        };
+        inner.history.insert((T::TYPE_NAME, id), vec![version]);
         resource
     }
 
@@ -68,7 +78,7 @@ impl Store {
                 _ => None,
             },
         };
-        match entry {
+        match entry.map(|v| &v.resource) {
             None => Ok(None),
             Some(None) => Err(FhirError::gone(format!(
                 "{}/{id} was deleted",
@@ -85,9 +95,13 @@ impl Store {
             .history
             .entry((T::TYPE_NAME, id.to_string()))
             .or_default();
+        let at = now();
         resource.set_id(Some(id.to_string()));
-        resource.set_version(Some((versions.len() + 1).to_string()), Some(now()));
-        versions.push(Some(resource.clone().into()));
+        resource.set_version(Some((versions.len() + 1).to_string()), Some(at.clone()));
+        versions.push(Version {
+            resource: Some(resource.clone().into()),
+            at,
+        });
         resource
     }
 
@@ -95,14 +109,60 @@ impl Store {
     pub fn delete(&self, resource_type: &'static str, id: &str) -> Result<(), FhirError> {
         let mut inner = self.lock();
         match inner.history.get_mut(&(resource_type, id.to_string())) {
-            Some(versions) if versions.last().is_some_and(Option::is_some) => {
-                versions.push(None);
+            Some(versions) if versions.last().is_some_and(|v| v.resource.is_some()) => {
+                versions.push(Version {
+                    resource: None,
+                    at: now(),
+                });
                 Ok(())
             }
             _ => Err(FhirError::not_found(format!(
                 "{resource_type}/{id} is not known"
             ))),
         }
+    }
+
+    /// Versions, newest first: of one resource (`id`), of a type, or of everything
+    /// (`resource_type` `None`), made at or after `_since`.
+    pub fn history<T: TryFrom<Resource>>(
+        &self,
+        resource_type: Option<&'static str>,
+        id: Option<&str>,
+        params: &HistoryParams,
+    ) -> Vec<HistoryEntry<T>> {
+        let inner = self.lock();
+        let mut entries = Vec::new();
+        for ((ty, rid), versions) in &inner.history {
+            if resource_type.is_some_and(|t| t != *ty) || id.is_some_and(|i| i != rid) {
+                continue;
+            }
+            for (n, version) in versions.iter().enumerate() {
+                if params
+                    .since
+                    .as_ref()
+                    .is_some_and(|since| version.at.as_str() < since.as_str())
+                {
+                    continue;
+                }
+                let method = match (n, &version.resource) {
+                    (_, None) => HistoryMethod::Delete,
+                    (0, Some(_)) => HistoryMethod::Create,
+                    _ => HistoryMethod::Update,
+                };
+                entries.push(HistoryEntry {
+                    resource_type: ty,
+                    id: rid.clone(),
+                    version_id: (n + 1).to_string(),
+                    last_updated: Some(version.at.clone()),
+                    method,
+                    resource: version.resource.clone().and_then(|r| T::try_from(r).ok()),
+                });
+            }
+        }
+        // Newest first; versions made within the same second keep their order.
+        entries.reverse();
+        entries.sort_by(|a, b| b.last_updated.cmp(&a.last_updated));
+        entries
     }
 
     /// The current versions of all resources of a type.
@@ -112,7 +172,7 @@ impl Store {
             .history
             .iter()
             .filter(|((ty, _), _)| *ty == T::TYPE_NAME)
-            .filter_map(|(_, versions)| versions.last()?.clone())
+            .filter_map(|(_, versions)| versions.last()?.resource.clone())
             .filter_map(|r| T::try_from(r).ok())
             .collect()
     }
@@ -203,6 +263,31 @@ async fn update_patient(
 #[delete(Patient)]
 async fn delete_patient(id: String, store: &State<Store>) -> Result<(), FhirError> {
     store.delete(Patient::TYPE_NAME, &id)
+}
+
+#[history]
+async fn patient_history(
+    id: String,
+    params: HistoryParams,
+    store: &State<Store>,
+) -> Result<Vec<HistoryEntry<Patient>>, FhirError> {
+    Ok(store.history(Some(Patient::TYPE_NAME), Some(&id), &params))
+}
+
+#[history]
+async fn patient_type_history(
+    params: HistoryParams,
+    store: &State<Store>,
+) -> Result<Vec<HistoryEntry<Patient>>, FhirError> {
+    Ok(store.history(Some(Patient::TYPE_NAME), None, &params))
+}
+
+#[history]
+async fn system_history(
+    params: HistoryParams,
+    store: &State<Store>,
+) -> Result<Vec<HistoryEntry<Resource>>, FhirError> {
+    Ok(store.history(None, None, &params))
 }
 
 #[read]
@@ -308,6 +393,9 @@ pub fn memory_server() -> rocket::Rocket<rocket::Build> {
             create_patient,
             update_patient,
             delete_patient,
+            patient_history,
+            patient_type_history,
+            system_history,
             read_observation,
             search_observations,
             create_observation,

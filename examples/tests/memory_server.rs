@@ -437,7 +437,16 @@ fn the_capability_statement_lists_what_is_mounted() {
         .collect();
     assert_eq!(
         interactions,
-        ["read", "vread", "search-type", "create", "update", "delete"]
+        [
+            "read",
+            "vread",
+            "search-type",
+            "create",
+            "update",
+            "delete",
+            "history-instance",
+            "history-type"
+        ]
     );
     assert_eq!(patient["versioning"], "versioned");
     let family = patient["searchParam"]
@@ -535,4 +544,62 @@ fn includes_are_marked_in_the_bundle() {
     assert_eq!(modes, ["match", "match", "include"]);
     assert_eq!(bundle["total"], 2);
     assert_eq!(bundle["entry"][2]["resource"]["id"], pid);
+}
+
+#[test]
+fn history_at_instance_type_and_system_level() {
+    let created = create(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Historic"}]}"#,
+    )
+    .json();
+    let id = created["id"].as_str().unwrap().to_string();
+    let body = format!(
+        r#"{{"resourceType":"Patient","id":"{id}","name":[{{"family":"Historic","given":["B"]}}]}}"#
+    );
+    assert_eq!(
+        request("PUT", &format!("/Patient/{id}"), &[JSON], Some(&body)).status,
+        200
+    );
+    assert_eq!(
+        request("DELETE", &format!("/Patient/{id}"), &[], None).status,
+        204
+    );
+
+    let history = get(&format!("/Patient/{id}/_history"));
+    assert_eq!(history.status, 200, "{}", history.body);
+    let bundle = history.json();
+    assert_eq!(bundle["type"], "history");
+    assert_eq!(bundle["total"], 3);
+    let methods: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request"]["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["DELETE", "PUT", "POST"]);
+    assert!(bundle["entry"][0].get("resource").is_none());
+    assert_eq!(bundle["entry"][1]["response"]["etag"], "W/\"2\"");
+    assert_eq!(bundle["entry"][2]["request"]["url"], "Patient");
+
+    let paged = get(&format!("/Patient/{id}/_history?_count=2")).json();
+    assert_eq!(paged["entry"].as_array().unwrap().len(), 2);
+    assert!(paged["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == "next"));
+
+    let type_level = get("/Patient/_history").json();
+    assert!(type_level["total"].as_u64().unwrap() >= 3);
+    let system = get("/_history").json();
+    assert!(system["total"].as_u64().unwrap() >= type_level["total"].as_u64().unwrap());
+    let future = get("/_history?_since=2999-01-01T00:00:00Z").json();
+    assert_eq!(future["total"], 0);
+    assert_eq!(get("/_history?_since=yesterday").status, 400);
+    assert_eq!(get("/_history?family=x").status, 400);
+    assert_eq!(get("/Observation/_history").status, 405);
+
+    let cs = get("/metadata").json();
+    assert_eq!(cs["rest"][0]["interaction"][0]["code"], "history-system");
 }

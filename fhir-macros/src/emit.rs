@@ -71,7 +71,19 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
     let name = &function.sig.ident;
     let name_text = name.to_string();
     let resource = &p.resource;
-    let model = quote!(<#resource as ::fhir_rocket::model::ResourceType>::Resource);
+    // A system-level history serves the version's `Resource` enum itself.
+    let system = crate::signature::is_any_resource(resource) && p.kind == Kind::History;
+    let model = if system {
+        quote!(#resource)
+    } else {
+        quote!(<#resource as ::fhir_rocket::model::ResourceType>::Resource)
+    };
+    let type_name = if system {
+        quote!("")
+    } else {
+        quote!(<#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME)
+    };
+    let has_id = p.params.iter().any(|p| matches!(p.role, Role::Id));
 
     let mut lets = Vec::new();
     let mut args = Vec::new();
@@ -100,6 +112,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 lets.push(quote!(let #arg = __input.version_id.clone();));
             }
             Role::ResultParams => lets.push(quote!(let #arg = __input.result.clone();)),
+            Role::HistoryParams => lets.push(quote!(let #arg = __input.history.clone();)),
             Role::Context { by_ref: true } => lets.push(quote!(let #arg = &__input.context;)),
             Role::Context { by_ref: false } => {
                 lets.push(quote!(let #arg = __input.context.clone();))
@@ -129,6 +142,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         Returns::Maybe => quote!(::fhir_rocket::Output::maybe_resource(__result)),
         Returns::Many => quote!(::fhir_rocket::Output::matches(__result)),
         Returns::Found => quote!(::fhir_rocket::Output::found(__result)),
+        Returns::History => quote!(::fhir_rocket::Output::history(__result)),
         Returns::Nothing => quote!(::fhir_rocket::Output::done(__result)),
     };
     let interactions = match p.kind {
@@ -138,6 +152,9 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         Kind::Create => quote!(Create),
         Kind::Update => quote!(Update),
         Kind::Delete => quote!(Delete),
+        Kind::History if has_id => quote!(HistoryInstance),
+        Kind::History if system => quote!(HistorySystem),
+        Kind::History => quote!(HistoryType),
     };
     let interactions: Vec<TokenStream> = interactions
         .into_iter()
@@ -180,7 +197,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 ::std::vec![#(
                     ::fhir_rocket::Provider {
                         interaction: #interactions,
-                        resource_type: <#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME,
+                        resource_type: #type_name,
                         params: params.clone(),
                         name: #name_text,
                         handler,

@@ -11,7 +11,10 @@
 //!   `fhir_rocket::search` (`Option<..>` when optional); returns `Result<Vec<T>, FhirError>`.
 //! - `#[create]`: `resource: T`, returns `Result<T, FhirError>` (the stored resource).
 //! - `#[update]`: `id: String, resource: T`, returns `Result<T, FhirError>`.
-//! - `#[delete]`: `id: String`, returns `Result<(), FhirError>`.
+//! - `#[delete(T)]`: `id: String`, returns `Result<(), FhirError>`.
+//! - `#[history]`: `id: String` for instance level, none for type level (or system level when
+//!   `T` is the version's `Resource` enum), optionally `HistoryParams`; returns
+//!   `Result<Vec<HistoryEntry<T>>, FhirError>`.
 //!
 //! Any parameter typed `RequestContext` (or a reference to it) receives the request context;
 //! any other parameter is a Rocket request guard (`&State<T>`, an authenticated user, ...).
@@ -78,6 +81,14 @@ pub fn create(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn update(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Update, attr, item)
+}
+
+/// Declares a history provider: instance level with `id: String`, system level when it
+/// returns versions of the version's `Resource` enum, type level otherwise. A
+/// `HistoryParams` parameter receives `_since`, `_at` and `_count`.
+#[proc_macro_attribute]
+pub fn history(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::History, attr, item)
 }
 
 /// Declares a delete provider (`DELETE [type]/[id]`).

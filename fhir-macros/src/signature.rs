@@ -11,6 +11,7 @@ pub enum Kind {
     Create,
     Update,
     Delete,
+    History,
 }
 
 impl Kind {
@@ -21,6 +22,7 @@ impl Kind {
             Kind::Create => "create",
             Kind::Update => "update",
             Kind::Delete => "delete",
+            Kind::History => "history",
         }
     }
 }
@@ -39,6 +41,8 @@ pub enum Role {
     SearchParam { name: String, required: bool },
     /// The search result parameters (`_count`, `_sort`, `_include`, ...).
     ResultParams,
+    /// The history parameters (`_since`, `_at`, `_count`).
+    HistoryParams,
     /// A Rocket request guard.
     Guard,
 }
@@ -56,7 +60,14 @@ pub enum Returns {
     Many,
     /// `SearchResults<T>`: matches plus included resources.
     Found,
+    /// `Vec<HistoryEntry<T>>`: versions.
+    History,
     Nothing,
+}
+
+/// Whether `ty` is a version's `Resource` enum rather than one resource type.
+pub fn is_any_resource(ty: &Type) -> bool {
+    type_name(ty) == "Resource"
 }
 
 pub struct ProviderFn {
@@ -162,6 +173,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         Kind::Search => "Result<Vec<T>, FhirError> or Result<SearchResults<T>, FhirError>",
         Kind::Create | Kind::Update => "Result<T, FhirError>",
         Kind::Delete => "Result<(), FhirError>",
+        Kind::History => "Result<Vec<HistoryEntry<T>>, FhirError>",
     };
     let message = || format!("a {} provider returns {expected}", kind.name());
     let ReturnType::Type(_, ty) = output else {
@@ -172,6 +184,8 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         (Returns::Nothing, None)
     } else if let Some(t) = generic_arg(ok, "Option") {
         (Returns::Maybe, Some(t.clone()))
+    } else if let Some(t) = generic_arg(ok, "Vec").and_then(|t| generic_arg(t, "HistoryEntry")) {
+        (Returns::History, Some(t.clone()))
     } else if let Some(t) = generic_arg(ok, "Vec") {
         (Returns::Many, Some(t.clone()))
     } else if let Some(t) = generic_arg(ok, "SearchResults") {
@@ -184,6 +198,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         Kind::Search => matches!(shape, Returns::Many | Returns::Found),
         Kind::Create | Kind::Update => shape == Returns::One,
         Kind::Delete => shape == Returns::Nothing,
+        Kind::History => shape == Returns::History,
     };
     if !fits {
         return Err(syn::Error::new_spanned(ok, message()));
@@ -235,11 +250,18 @@ pub fn analyze(
             }
         } else if type_name(&ty) == "ResultParams" && kind == Kind::Search {
             Role::ResultParams
+        } else if type_name(&ty) == "HistoryParams" && kind == Kind::History {
+            Role::HistoryParams
         } else if type_name(&ty) == "RequestContext" {
             Role::Context {
                 by_ref: matches!(ty, Type::Reference(_)),
             }
-        } else if ident == "id" && matches!(kind, Kind::Read | Kind::Update | Kind::Delete) {
+        } else if ident == "id"
+            && matches!(
+                kind,
+                Kind::Read | Kind::Update | Kind::Delete | Kind::History
+            )
+        {
             if type_name(&ty) != "String" {
                 return Err(syn::Error::new_spanned(
                     &arg.ty,

@@ -41,7 +41,7 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
     if !state.providers.is_empty() {
         w.key("resource");
         w.begin_array();
-        for (resource_type, providers) in &state.providers {
+        for (resource_type, providers) in state.providers.iter().filter(|(t, _)| !t.is_empty()) {
             w.item();
             w.begin_object();
             string_member(&mut w, "type", resource_type);
@@ -94,6 +94,24 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
                 }
                 w.end_array();
             }
+            w.end_object();
+        }
+        w.end_array();
+    }
+    let system: Vec<&str> = state
+        .providers
+        .get("")
+        .into_iter()
+        .flatten()
+        .map(|p| p.interaction.code())
+        .collect();
+    if !system.is_empty() {
+        w.key("interaction");
+        w.begin_array();
+        for code in system {
+            w.item();
+            w.begin_object();
+            string_member(&mut w, "code", code);
             w.end_object();
         }
         w.end_array();

@@ -2,7 +2,7 @@
 //! conditional reads, OperationOutcome and searchset Bundle bodies.
 
 use crate::error::FhirError;
-use crate::provider::Output;
+use crate::provider::{HistoryEntry, HistoryMethod, Output};
 use crate::server::ServerModel;
 use fhir_model::json::{JsonValue, JsonWriter};
 use rocket::http::{ContentType, Header, Status};
@@ -285,24 +285,26 @@ pub struct Found<R> {
     pub includes: Vec<R>,
 }
 
-/// A searchset Bundle of one page of `matches`, with `total`, absolute `fullUrl`s and
-/// `self`/`next`/`previous` links.
-pub fn searchset<R: ServerModel>(
+/// A page of a Bundle: which items of the whole list it holds, and its links.
+struct Page {
+    start: usize,
+    end: usize,
+    links: Vec<(&'static str, String)>,
+}
+
+/// Works out the page at `offset` of `total` items, with `self`, `next` and `previous` links
+/// to `[base]/[path]?query` (paging by `_count` and `_offset`).
+fn page(
     base_url: &str,
-    resource_type: &str,
+    path: &str,
     query: &str,
-    found: &Found<R>,
+    total: usize,
     count: Option<u32>,
     offset: usize,
-    pretty: bool,
-) -> Vec<u8> {
-    let matches = &found.matches;
-    let total = matches.len();
-    let page_size = count.map(|c| c as usize).unwrap_or(total.max(1));
+) -> Page {
+    let page_size = count.map(|c| c as usize).unwrap_or(total.max(1)).max(1);
     let start = offset.min(total);
     let end = start.saturating_add(page_size).min(total);
-    let page = &matches[start..end];
-
     let kept: Vec<&str> = query
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("_offset=") && !p.starts_with("_count="))
@@ -316,21 +318,11 @@ pub fn searchset<R: ServerModel>(
             q.push_str(&format!("_count={count}&_offset={offset}"));
         }
         if q.is_empty() {
-            format!("{base_url}/{resource_type}")
+            format!("{base_url}/{path}")
         } else {
-            format!("{base_url}/{resource_type}?{q}")
+            format!("{base_url}/{path}?{q}")
         }
     };
-
-    let mut w = JsonWriter::new(Vec::with_capacity(1024 + page.len() * 2048), pretty);
-    w.begin_object();
-    w.resource_type("Bundle");
-    w.key("type");
-    w.string("searchset");
-    w.key("total");
-    w.integer(total as i64);
-    w.key("link");
-    w.begin_array();
     let mut links = vec![("self", link(start))];
     if end < total {
         links.push(("next", link(end)));
@@ -338,21 +330,77 @@ pub fn searchset<R: ServerModel>(
     if start > 0 && count.is_some() {
         links.push(("previous", link(start.saturating_sub(page_size))));
     }
-    for (relation, url) in links {
+    Page { start, end, links }
+}
+
+/// Writes a Bundle of `kind` with `total` and the page's links; `entries` writes the entries.
+fn bundle(
+    kind: &str,
+    total: usize,
+    page: &Page,
+    pretty: bool,
+    entries: impl FnOnce(&mut JsonWriter),
+) -> Vec<u8> {
+    let mut w = JsonWriter::new(
+        Vec::with_capacity(1024 + (page.end - page.start) * 2048),
+        pretty,
+    );
+    w.begin_object();
+    w.resource_type("Bundle");
+    w.key("type");
+    w.string(kind);
+    w.key("total");
+    w.integer(total as i64);
+    w.key("link");
+    w.begin_array();
+    for (relation, url) in &page.links {
         w.item();
         w.begin_object();
         w.key("relation");
         w.string(relation);
         w.key("url");
-        w.string(&url);
+        w.string(url);
         w.end_object();
     }
     w.end_array();
-    let includes: &[R] = if start == 0 { &found.includes } else { &[] };
-    if !page.is_empty() || !includes.is_empty() {
-        w.key("entry");
-        w.begin_array();
-        let entries = page
+    let cp = w.checkpoint();
+    w.key("entry");
+    w.begin_array();
+    entries(&mut w);
+    if !w.end_array() {
+        w.rollback(cp);
+    }
+    w.end_object();
+    w.into_inner()
+}
+
+fn full_url(w: &mut JsonWriter, base_url: &str, resource_type: &str, id: &str) {
+    w.key("fullUrl");
+    w.string(&format!("{base_url}/{resource_type}/{id}"));
+}
+
+/// A searchset Bundle of one page of the matches, with `total`, absolute `fullUrl`s and
+/// `self`/`next`/`previous` links; included resources come on the first page, marked
+/// `include`.
+pub fn searchset<R: ServerModel>(
+    base_url: &str,
+    resource_type: &str,
+    query: &str,
+    found: &Found<R>,
+    count: Option<u32>,
+    offset: usize,
+    pretty: bool,
+) -> Vec<u8> {
+    let total = found.matches.len();
+    let page = page(base_url, resource_type, query, total, count, offset);
+    let matches = &found.matches[page.start..page.end];
+    let includes: &[R] = if page.start == 0 {
+        &found.includes
+    } else {
+        &[]
+    };
+    bundle("searchset", total, &page, pretty, |w| {
+        let entries = matches
             .iter()
             .map(|r| (r, "match"))
             .chain(includes.iter().map(|r| (r, "include")));
@@ -360,11 +408,10 @@ pub fn searchset<R: ServerModel>(
             w.item();
             w.begin_object();
             if let Some(id) = resource.id() {
-                w.key("fullUrl");
-                w.string(&format!("{base_url}/{}/{id}", resource.resource_type()));
+                full_url(w, base_url, resource.resource_type(), id);
             }
             w.key("resource");
-            resource.write_json(&mut w);
+            resource.write_json(w);
             w.key("search");
             w.begin_object();
             w.key("mode");
@@ -372,10 +419,61 @@ pub fn searchset<R: ServerModel>(
             w.end_object();
             w.end_object();
         }
-        w.end_array();
-    }
-    w.end_object();
-    w.into_inner()
+    })
+}
+
+/// A history Bundle of one page of versions, each with its request and response.
+pub fn history<R: ServerModel>(
+    base_url: &str,
+    path: &str,
+    query: &str,
+    entries: &[HistoryEntry<R>],
+    count: Option<u32>,
+    offset: usize,
+    pretty: bool,
+) -> Vec<u8> {
+    let total = entries.len();
+    let page = page(base_url, path, query, total, count, offset);
+    let versions = &entries[page.start..page.end];
+    bundle("history", total, &page, pretty, |w| {
+        for e in versions {
+            w.item();
+            w.begin_object();
+            full_url(w, base_url, e.resource_type, &e.id);
+            if let Some(resource) = &e.resource {
+                w.key("resource");
+                resource.write_json(w);
+            }
+            let (method, url, status) = match e.method {
+                HistoryMethod::Create => ("POST", e.resource_type.to_string(), "201 Created"),
+                HistoryMethod::Update => ("PUT", format!("{}/{}", e.resource_type, e.id), "200 OK"),
+                HistoryMethod::Delete => (
+                    "DELETE",
+                    format!("{}/{}", e.resource_type, e.id),
+                    "204 No Content",
+                ),
+            };
+            w.key("request");
+            w.begin_object();
+            w.key("method");
+            w.string(method);
+            w.key("url");
+            w.string(&url);
+            w.end_object();
+            w.key("response");
+            w.begin_object();
+            w.key("status");
+            w.string(status);
+            w.key("etag");
+            w.string(&format!("W/\"{}\"", e.version_id));
+            if let Some(updated) = &e.last_updated {
+                w.key("lastModified");
+                w.string(updated.as_str());
+            }
+            w.end_object();
+            w.end_object();
+        }
+    })
 }
 
 /// Now, as a FHIR instant in UTC (`2026-11-22T00:54:03Z`).

@@ -19,12 +19,12 @@ mod server;
 pub use context::RequestContext;
 pub use error::FhirError;
 pub use provider::{
-    guard, DeclaredParam, HandlerFn, Input, Interaction, Output, Provider, ProviderInfo,
-    SearchResults,
+    guard, DeclaredParam, HandlerFn, HistoryEntry, HistoryMethod, HistoryParams, Input,
+    Interaction, Output, Provider, ProviderInfo, SearchResults,
 };
 pub use server::{FhirServer, ServerModel, Software};
 
-pub use fhir_macros::{create, delete, read, search, update};
+pub use fhir_macros::{create, delete, history, read, search, update};
 pub use fhir_model as model;
 #[doc(hidden)]
 pub use rocket;

@@ -24,6 +24,12 @@ pub enum Interaction {
     Update,
     /// `DELETE [type]/[id]`
     Delete,
+    /// `GET [type]/[id]/_history`
+    HistoryInstance,
+    /// `GET [type]/_history`
+    HistoryType,
+    /// `GET /_history`
+    HistorySystem,
 }
 
 impl Interaction {
@@ -36,13 +42,21 @@ impl Interaction {
             Interaction::Create => "create",
             Interaction::Update => "update",
             Interaction::Delete => "delete",
+            Interaction::HistoryInstance => "history-instance",
+            Interaction::HistoryType => "history-type",
+            Interaction::HistorySystem => "history-system",
         }
     }
 
     /// The HTTP method of the interaction.
     pub fn method(self) -> &'static str {
         match self {
-            Interaction::Read | Interaction::VRead | Interaction::Search => "GET",
+            Interaction::Read
+            | Interaction::VRead
+            | Interaction::Search
+            | Interaction::HistoryInstance
+            | Interaction::HistoryType
+            | Interaction::HistorySystem => "GET",
             Interaction::Create => "POST",
             Interaction::Update => "PUT",
             Interaction::Delete => "DELETE",
@@ -91,6 +105,8 @@ pub struct Input<R> {
     pub query: Query,
     /// The result parameters of a search: `_count`, `_sort`, `_include`, `_revinclude`, ...
     pub result: ResultParams,
+    /// The parameters of a history request.
+    pub history: HistoryParams,
     /// The resource in the request body, already read.
     pub body: Option<R>,
 }
@@ -140,6 +156,8 @@ pub enum Output<R> {
     },
     /// Done, nothing to return (delete).
     Done,
+    /// Versions, newest first (history).
+    History(Vec<HistoryEntry<R>>),
 }
 
 impl<R> Output<R> {
@@ -169,9 +187,69 @@ impl<R> Output<R> {
         }
     }
 
+    /// A history provider returned versions.
+    pub fn history<T: Into<R>>(entries: Vec<HistoryEntry<T>>) -> Self {
+        Output::History(entries.into_iter().map(HistoryEntry::convert).collect())
+    }
+
     /// A provider returned nothing.
     pub fn done(_: ()) -> Self {
         Output::Done
+    }
+}
+
+/// The parameters of a history request: `_since`, `_at` and `_count`.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryParams {
+    /// `_since`: only versions created at or after this instant.
+    pub since: Option<fhir_model::Instant>,
+    /// `_at`: only versions current at some point in this period.
+    pub at: Option<crate::search::DateParam>,
+    /// `_count`: the page size.
+    pub count: Option<u32>,
+}
+
+/// How a version came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryMethod {
+    /// Created (`POST`).
+    Create,
+    /// Updated (`PUT`).
+    Update,
+    /// Deleted (`DELETE`): the entry has no resource.
+    Delete,
+}
+
+/// One version in a history.
+#[derive(Clone, Debug)]
+pub struct HistoryEntry<T> {
+    /// The resource type.
+    pub resource_type: &'static str,
+    /// The logical id.
+    pub id: String,
+    /// The version id.
+    pub version_id: String,
+    /// When the version was made.
+    pub last_updated: Option<fhir_model::Instant>,
+    /// How it was made.
+    pub method: HistoryMethod,
+    /// The resource as of this version; `None` for a deletion.
+    pub resource: Option<T>,
+}
+
+impl<T> HistoryEntry<T> {
+    fn convert<R>(self) -> HistoryEntry<R>
+    where
+        T: Into<R>,
+    {
+        HistoryEntry {
+            resource_type: self.resource_type,
+            id: self.id,
+            version_id: self.version_id,
+            last_updated: self.last_updated,
+            method: self.method,
+            resource: self.resource.map(Into::into),
+        }
     }
 }
 

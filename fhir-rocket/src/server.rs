@@ -5,7 +5,7 @@ use crate::capability;
 use crate::context::RequestContext;
 use crate::error::FhirError;
 use crate::http::{self, Format, Reply};
-use crate::provider::{Input, Interaction, Output, Provider};
+use crate::provider::{HistoryParams, Input, Interaction, Output, Provider};
 use crate::search::{parse_query, Query, ResultParams};
 use fhir_model::json::JsonValue;
 use fhir_model::{FhirResource, FhirVersion};
@@ -255,6 +255,57 @@ impl<R: ServerModel> Dispatcher<R> {
                 200,
                 capability::statement::<R>(&self.state, &context.base_url),
             )),
+            (Method::Get, ["_history"]) => {
+                let providers = self
+                    .state
+                    .providers
+                    .get("")
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let Some(p) = providers
+                    .iter()
+                    .find(|p| p.interaction == Interaction::HistorySystem)
+                else {
+                    return Err(FhirError::method_not_allowed(
+                        "this server has no system history",
+                        "",
+                    ));
+                };
+                self.history(req, p, "_history", raw_query, context, None, format)
+                    .await
+            }
+            (Method::Get, [resource_type, "_history"]) => {
+                let providers = self.providers_of(resource_type)?;
+                let i = self.find(
+                    providers,
+                    Interaction::HistoryType,
+                    &[(Interaction::HistoryType, "GET")],
+                    resource_type,
+                )?;
+                let path = format!("{resource_type}/_history");
+                self.history(req, &providers[i], &path, raw_query, context, None, format)
+                    .await
+            }
+            (Method::Get, [resource_type, id, "_history"]) => {
+                let providers = self.providers_of(resource_type)?;
+                let i = self.find(
+                    providers,
+                    Interaction::HistoryInstance,
+                    &[(Interaction::HistoryInstance, "GET")],
+                    resource_type,
+                )?;
+                let path = format!("{resource_type}/{id}/_history");
+                self.history(
+                    req,
+                    &providers[i],
+                    &path,
+                    raw_query,
+                    context,
+                    Some(id),
+                    format,
+                )
+                .await
+            }
             (_, [resource_type]) => {
                 let providers = self.providers_of(resource_type)?;
                 let type_methods = [(Interaction::Search, "GET"), (Interaction::Create, "POST")];
@@ -430,6 +481,49 @@ impl<R: ServerModel> Dispatcher<R> {
         ))
     }
 
+    /// Runs a history provider and answers a history Bundle.
+    #[allow(clippy::too_many_arguments)]
+    async fn history(
+        &self,
+        req: &Request<'_>,
+        provider: &Provider<R>,
+        path: &str,
+        raw_query: &str,
+        context: RequestContext,
+        id: Option<&str>,
+        format: &Format,
+    ) -> Result<Reply, FhirError> {
+        let params = history_params(raw_query)?;
+        let base_url = context.base_url.clone();
+        let count = params.count;
+        let offset = parse_query(raw_query)
+            .ok()
+            .and_then(|q| {
+                q.values("_offset")
+                    .first()
+                    .and_then(|v| v.parse::<usize>().ok())
+            })
+            .unwrap_or(0);
+        let mut input = input(context, id.map(str::to_string), None, None);
+        input.history = params;
+        let entries = match (provider.handler)(req, input).await? {
+            Output::History(entries) => entries,
+            _ => Vec::new(),
+        };
+        Ok(Reply::json(
+            200,
+            http::history(
+                &base_url,
+                path,
+                raw_query,
+                &entries,
+                count,
+                offset,
+                format.pretty,
+            ),
+        ))
+    }
+
     /// Picks the search provider for the query's parameters and runs it.
     async fn run_search(
         &self,
@@ -500,6 +594,7 @@ impl<R: ServerModel> Dispatcher<R> {
             version_id: None,
             query,
             result: result.clone(),
+            history: HistoryParams::default(),
             body: None,
         };
         let found = match (provider.handler)(req, input).await? {
@@ -512,7 +607,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 matches: vec![r],
                 includes: Vec::new(),
             },
-            Output::NotFound | Output::Done => http::Found {
+            Output::NotFound | Output::Done | Output::History(_) => http::Found {
                 matches: Vec::new(),
                 includes: Vec::new(),
             },
@@ -574,9 +669,9 @@ impl<R: ServerModel> Dispatcher<R> {
                 "{resource_type} is not known with this id"
             ))),
             Output::Done => Ok(Reply::empty(204)),
-            Output::Matches(_) | Output::Found { .. } => Err(FhirError::internal(
-                "a provider returned a list where one resource was expected",
-            )),
+            Output::Matches(_) | Output::Found { .. } | Output::History(_) => Err(
+                FhirError::internal("a provider returned a list where one resource was expected"),
+            ),
         }
     }
 }
@@ -609,6 +704,7 @@ fn input<R>(
         version_id,
         query: Query::default(),
         result: ResultParams::default(),
+        history: HistoryParams::default(),
         body,
     }
 }
@@ -650,4 +746,32 @@ async fn read_body<R: ServerModel>(
         }
     }
     Ok(resource)
+}
+
+/// `_since`, `_at` and `_count` of a history request; anything else is an error.
+fn history_params(raw_query: &str) -> Result<HistoryParams, FhirError> {
+    use crate::search::{DateParam, SearchValue};
+    let query = parse_query(raw_query).map_err(|e| FhirError::bad_request(e.to_string()))?;
+    let mut params = HistoryParams::default();
+    for p in query.params() {
+        let bad =
+            |what: &str| FhirError::bad_request(format!("{}: '{}' is not {what}", p.name, p.value));
+        match p.name.as_str() {
+            "_since" => params.since = Some(p.value.parse().map_err(|_| bad("an instant"))?),
+            "_at" => {
+                params.at = Some(
+                    DateParam::parse(p.modifier.as_deref(), &p.value)
+                        .map_err(|e| FhirError::bad_request(format!("_at: {e}")))?,
+                )
+            }
+            "_count" => params.count = Some(p.value.parse().map_err(|_| bad("a count"))?),
+            "_offset" | "_format" | "_pretty" => {}
+            other => {
+                return Err(FhirError::bad_request(format!(
+                    "history takes _since, _at and _count, not '{other}'"
+                )))
+            }
+        }
+    }
+    Ok(params)
 }
