@@ -8,8 +8,8 @@ use fhir_rocket::model::{Instant, ResourceType};
 
 use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
 use fhir_rocket::{
-    create, delete, history, providers, read, search, update, FhirError, FhirServer, HistoryEntry,
-    HistoryMethod, HistoryParams, SearchResults,
+    create, delete, history, patch, providers, read, search, update, FhirError, FhirServer,
+    HistoryEntry, HistoryMethod, HistoryParams, SearchResults,
 };
 use rocket::State;
 use std::collections::BTreeMap;
@@ -260,6 +260,22 @@ async fn update_patient(
     Ok(store.update(&id, resource))
 }
 
+#[patch]
+async fn patch_patient(
+    id: String,
+    patch: Vec<fhir_rocket::patch::PatchOp>,
+    store: &State<Store>,
+) -> Result<Patient, FhirError> {
+    let current = store
+        .read::<Patient>(&id, None)?
+        .ok_or_else(|| FhirError::not_found(format!("Patient/{id} is not known")))?;
+    let patched = fhir_rocket::patch::apply_to(&current, &patch)?;
+    if fhir_rocket::model::FhirResource::id(&patched) != Some(id.as_str()) {
+        return Err(FhirError::unprocessable("a patch may not change the id"));
+    }
+    Ok(store.update(&id, patched))
+}
+
 #[delete(Patient)]
 async fn delete_patient(id: String, store: &State<Store>) -> Result<(), FhirError> {
     store.delete(Patient::TYPE_NAME, &id)
@@ -392,6 +408,7 @@ pub fn memory_server() -> rocket::Rocket<rocket::Build> {
             search_patients,
             create_patient,
             update_patient,
+            patch_patient,
             delete_patient,
             patient_history,
             patient_type_history,

@@ -191,7 +191,7 @@ fn errors_are_operation_outcomes_with_the_right_status() {
         .diagnostics()
         .contains("'Encounter' is not served here"));
 
-    let patch = request("PATCH", "/Patient/1", &[JSON], Some("[]"));
+    let patch = request("PATCH", "/Observation/1", &[JSON], Some("[]"));
     assert_eq!(patch.status, 405);
     assert_eq!(patch.header("Allow"), Some("GET, PUT, DELETE"));
 
@@ -443,6 +443,7 @@ fn the_capability_statement_lists_what_is_mounted() {
             "search-type",
             "create",
             "update",
+            "patch",
             "delete",
             "history-instance",
             "history-type"
@@ -602,4 +603,53 @@ fn history_at_instance_type_and_system_level() {
 
     let cs = get("/metadata").json();
     assert_eq!(cs["rest"][0]["interaction"][0]["code"], "history-system");
+}
+
+#[test]
+fn json_patch() {
+    let created = create(
+        "Patient",
+        r#"{"resourceType":"Patient","active":true,"name":[{"family":"Patched"}]}"#,
+    )
+    .json();
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/Patient/{id}");
+    const PATCH: (&str, &str) = ("Content-Type", "application/json-patch+json");
+    let ops = r#"[{"op":"test","path":"/active","value":true},{"op":"replace","path":"/active","value":false},{"op":"add","path":"/name/0/given","value":["Pat"]}]"#;
+    let patched = request("PATCH", &path, &[PATCH], Some(ops));
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.header("ETag"), Some("W/\"2\""));
+    let now = get(&path).json();
+    assert_eq!(now["active"], false);
+    assert_eq!(now["name"][0]["given"][0], "Pat");
+
+    let failed_test = request(
+        "PATCH",
+        &path,
+        &[PATCH],
+        Some(r#"[{"op":"test","path":"/active","value":true}]"#),
+    );
+    assert_eq!(failed_test.status, 422);
+    let invalid_result = request(
+        "PATCH",
+        &path,
+        &[PATCH],
+        Some(r#"[{"op":"add","path":"/nickname","value":"x"}]"#),
+    );
+    assert_eq!(invalid_result.status, 422);
+    assert!(
+        invalid_result
+            .diagnostics()
+            .contains("unknown element 'nickname'"),
+        "{}",
+        invalid_result.body
+    );
+    let malformed = request("PATCH", &path, &[PATCH], Some(r#"{"op":"add"}"#));
+    assert_eq!(malformed.status, 400);
+    let wrong_type = request("PATCH", &path, &[JSON], Some(ops));
+    assert_eq!(wrong_type.status, 415);
+    assert_eq!(
+        request("PATCH", "/Patient/nobody", &[PATCH], Some("[]")).status,
+        404
+    );
 }

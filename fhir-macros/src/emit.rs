@@ -113,6 +113,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
             }
             Role::ResultParams => lets.push(quote!(let #arg = __input.result.clone();)),
             Role::HistoryParams => lets.push(quote!(let #arg = __input.history.clone();)),
+            Role::Patch => lets.push(quote!(let #arg = ::std::mem::take(&mut __input.patch);)),
             Role::Context { by_ref: true } => lets.push(quote!(let #arg = &__input.context;)),
             Role::Context { by_ref: false } => {
                 lets.push(quote!(let #arg = __input.context.clone();))
@@ -152,6 +153,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         Kind::Create => quote!(Create),
         Kind::Update => quote!(Update),
         Kind::Delete => quote!(Delete),
+        Kind::Patch => quote!(Patch),
         Kind::History if has_id => quote!(HistoryInstance),
         Kind::History if system => quote!(HistorySystem),
         Kind::History => quote!(HistoryType),

@@ -91,6 +91,13 @@ pub fn history(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::History, attr, item)
 }
 
+/// Declares a patch provider (`PATCH [type]/[id]` with a JSON Patch body): `id: String` and
+/// `patch: Vec<PatchOp>`; `fhir_rocket::patch::apply_to` applies it to a resource.
+#[proc_macro_attribute]
+pub fn patch(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Patch, attr, item)
+}
+
 /// Declares a delete provider (`DELETE [type]/[id]`).
 #[proc_macro_attribute]
 pub fn delete(attr: TokenStream, item: TokenStream) -> TokenStream {

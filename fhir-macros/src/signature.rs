@@ -12,6 +12,7 @@ pub enum Kind {
     Update,
     Delete,
     History,
+    Patch,
 }
 
 impl Kind {
@@ -23,6 +24,7 @@ impl Kind {
             Kind::Update => "update",
             Kind::Delete => "delete",
             Kind::History => "history",
+            Kind::Patch => "patch",
         }
     }
 }
@@ -43,6 +45,8 @@ pub enum Role {
     ResultParams,
     /// The history parameters (`_since`, `_at`, `_count`).
     HistoryParams,
+    /// The operations of a JSON Patch.
+    Patch,
     /// A Rocket request guard.
     Guard,
 }
@@ -171,7 +175,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
     let expected = match kind {
         Kind::Read => "Result<T, FhirError> or Result<Option<T>, FhirError>",
         Kind::Search => "Result<Vec<T>, FhirError> or Result<SearchResults<T>, FhirError>",
-        Kind::Create | Kind::Update => "Result<T, FhirError>",
+        Kind::Create | Kind::Update | Kind::Patch => "Result<T, FhirError>",
         Kind::Delete => "Result<(), FhirError>",
         Kind::History => "Result<Vec<HistoryEntry<T>>, FhirError>",
     };
@@ -196,7 +200,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
     let fits = match kind {
         Kind::Read => matches!(shape, Returns::One | Returns::Maybe),
         Kind::Search => matches!(shape, Returns::Many | Returns::Found),
-        Kind::Create | Kind::Update => shape == Returns::One,
+        Kind::Create | Kind::Update | Kind::Patch => shape == Returns::One,
         Kind::Delete => shape == Returns::Nothing,
         Kind::History => shape == Returns::History,
     };
@@ -250,6 +254,8 @@ pub fn analyze(
             }
         } else if type_name(&ty) == "ResultParams" && kind == Kind::Search {
             Role::ResultParams
+        } else if ident == "patch" && kind == Kind::Patch {
+            Role::Patch
         } else if type_name(&ty) == "HistoryParams" && kind == Kind::History {
             Role::HistoryParams
         } else if type_name(&ty) == "RequestContext" {
@@ -259,7 +265,7 @@ pub fn analyze(
         } else if ident == "id"
             && matches!(
                 kind,
-                Kind::Read | Kind::Update | Kind::Delete | Kind::History
+                Kind::Read | Kind::Update | Kind::Delete | Kind::History | Kind::Patch
             )
         {
             if type_name(&ty) != "String" {
@@ -286,7 +292,9 @@ pub fn analyze(
         params.push(Param { ty, role });
     }
     let has = |f: fn(&Role) -> bool| params.iter().any(|p| f(&p.role));
-    if matches!(kind, Kind::Read | Kind::Update | Kind::Delete) && !has(|r| matches!(r, Role::Id)) {
+    if matches!(kind, Kind::Read | Kind::Update | Kind::Delete | Kind::Patch)
+        && !has(|r| matches!(r, Role::Id))
+    {
         return Err(syn::Error::new_spanned(
             &function.sig.ident,
             format!("a {} provider needs an `id: String` parameter", kind.name()),

@@ -12,6 +12,7 @@ pub mod checks;
 mod context;
 mod error;
 pub mod http;
+pub mod patch;
 mod provider;
 pub mod search;
 mod server;
@@ -24,7 +25,7 @@ pub use provider::{
 };
 pub use server::{FhirServer, ServerModel, Software};
 
-pub use fhir_macros::{create, delete, history, read, search, update};
+pub use fhir_macros::{create, delete, history, patch, read, search, update};
 pub use fhir_model as model;
 #[doc(hidden)]
 pub use rocket;

@@ -789,6 +789,34 @@ fn decimal(text: &str) -> Option<(bool, String, i128)> {
     Some((negative, digits, exp))
 }
 
+/// Applies a JSON Patch to a resource, as a `#[patch]` provider does: the resource is written
+/// as JSON, patched, and read back strictly, so the result is a valid resource or an error.
+/// A malformed patch is 400; a patch that cannot apply, whose `test` fails, or whose result
+/// is not a valid resource is 422.
+///
+/// ```
+/// use fhir_rocket::model::r4::Patient;
+/// use fhir_rocket::patch::{apply_to, parse_patch};
+/// let patient = Patient::from_json(r#"{"resourceType":"Patient","active":true}"#).unwrap();
+/// let ops = parse_patch(r#"[{"op":"replace","path":"/active","value":false}]"#).unwrap();
+/// let patched = apply_to(&patient, &ops).unwrap();
+/// assert_eq!(patched.to_json(), r#"{"resourceType":"Patient","active":false}"#);
+/// ```
+pub fn apply_to<T: fhir_model::json::JsonValue>(
+    resource: &T,
+    ops: &[PatchOp],
+) -> Result<T, crate::FhirError> {
+    use crate::FhirError;
+    use fhir_model::json;
+    let mut value = Value::parse(&json::to_string(resource)).map_err(FhirError::internal)?;
+    apply_patch(&mut value, ops).map_err(|e| match e.kind() {
+        PatchErrorKind::InvalidPatch => FhirError::bad_request(e.to_string()),
+        _ => FhirError::unprocessable(e.to_string()),
+    })?;
+    json::from_str(&json::to_string(&value))
+        .map_err(|e| FhirError::unprocessable(format!("the patched resource is not valid: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

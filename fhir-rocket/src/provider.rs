@@ -24,6 +24,8 @@ pub enum Interaction {
     Update,
     /// `DELETE [type]/[id]`
     Delete,
+    /// `PATCH [type]/[id]`
+    Patch,
     /// `GET [type]/[id]/_history`
     HistoryInstance,
     /// `GET [type]/_history`
@@ -42,6 +44,7 @@ impl Interaction {
             Interaction::Create => "create",
             Interaction::Update => "update",
             Interaction::Delete => "delete",
+            Interaction::Patch => "patch",
             Interaction::HistoryInstance => "history-instance",
             Interaction::HistoryType => "history-type",
             Interaction::HistorySystem => "history-system",
@@ -60,6 +63,7 @@ impl Interaction {
             Interaction::Create => "POST",
             Interaction::Update => "PUT",
             Interaction::Delete => "DELETE",
+            Interaction::Patch => "PATCH",
         }
     }
 }
@@ -107,6 +111,8 @@ pub struct Input<R> {
     pub result: ResultParams,
     /// The parameters of a history request.
     pub history: HistoryParams,
+    /// The JSON Patch of a patch request.
+    pub patch: Vec<crate::patch::PatchOp>,
     /// The resource in the request body, already read.
     pub body: Option<R>,
 }

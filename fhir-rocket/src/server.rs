@@ -376,11 +376,13 @@ impl<R: ServerModel> Dispatcher<R> {
                     (Interaction::Read, "GET"),
                     (Interaction::Update, "PUT"),
                     (Interaction::Delete, "DELETE"),
+                    (Interaction::Patch, "PATCH"),
                 ];
                 let interaction = match method {
                     Method::Get => Interaction::Read,
                     Method::Put => Interaction::Update,
                     Method::Delete => Interaction::Delete,
+                    Method::Patch => Interaction::Patch,
                     _ => {
                         return Err(method_not_allowed(
                             providers,
@@ -390,16 +392,23 @@ impl<R: ServerModel> Dispatcher<R> {
                     }
                 };
                 let i = self.find(providers, interaction, &instance_methods, resource_type)?;
-                let body = if interaction == Interaction::Update {
-                    Some(read_body::<R>(req, data, resource_type, Some(id)).await?)
-                } else {
-                    None
+                let mut patch = Vec::new();
+                let body = match interaction {
+                    Interaction::Update => {
+                        Some(read_body::<R>(req, data, resource_type, Some(id)).await?)
+                    }
+                    Interaction::Patch => {
+                        patch = read_patch(req, data).await?;
+                        None
+                    }
+                    _ => None,
                 };
                 if let Some(expected) = req.headers().get_one("If-Match") {
                     self.check_if_match(req, providers, id, expected, &context)
                         .await?;
                 }
-                let input = input(context, Some(id.to_string()), None, body);
+                let mut input = input(context, Some(id.to_string()), None, body);
+                input.patch = patch;
                 let output = (providers[i].handler)(req, input).await?;
                 match interaction {
                     Interaction::Read => {
@@ -416,7 +425,7 @@ impl<R: ServerModel> Dispatcher<R> {
                             false,
                         )
                     }
-                    Interaction::Update => Self::resource_reply(
+                    Interaction::Update | Interaction::Patch => Self::resource_reply(
                         req,
                         output,
                         200,
@@ -595,6 +604,7 @@ impl<R: ServerModel> Dispatcher<R> {
             query,
             result: result.clone(),
             history: HistoryParams::default(),
+            patch: Vec::new(),
             body: None,
         };
         let found = match (provider.handler)(req, input).await? {
@@ -705,6 +715,7 @@ fn input<R>(
         query: Query::default(),
         result: ResultParams::default(),
         history: HistoryParams::default(),
+        patch: Vec::new(),
         body,
     }
 }
@@ -774,4 +785,26 @@ fn history_params(raw_query: &str) -> Result<HistoryParams, FhirError> {
         }
     }
     Ok(params)
+}
+
+/// Reads a JSON Patch body (`application/json-patch+json`).
+async fn read_patch(
+    req: &Request<'_>,
+    data: Data<'_>,
+) -> Result<Vec<crate::patch::PatchOp>, FhirError> {
+    let media = req.headers().get_one("Content-Type").unwrap_or("");
+    if media.split(';').next().unwrap_or("").trim() != "application/json-patch+json" {
+        return Err(FhirError::unsupported_media_type(format!(
+            "a patch is sent as application/json-patch+json, not '{media}'"
+        )));
+    }
+    let bytes = data
+        .open(32.mebibytes())
+        .into_bytes()
+        .await
+        .map_err(|e| FhirError::bad_request(format!("cannot read the body: {e}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| FhirError::bad_request("the patch is not UTF-8"))?;
+    crate::patch::parse_patch(text)
+        .map_err(|e| FhirError::bad_request(format!("invalid JSON Patch: {e}")))
 }
