@@ -3,13 +3,15 @@
 //! [`memory_server`] keeps Patients and Observations in memory, with versions, and serves
 //! every interaction the kit has; the integration tests run against it.
 
-use fhir_rocket::model::r4::{Observation, Patient, Resource};
+use fhir_rocket::model::r4::{
+    codes, Bundle, BundleEntry, Observation, Parameters, ParametersParameter, Patient, Resource,
+};
 use fhir_rocket::model::{Instant, ResourceType};
 
 use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
 use fhir_rocket::{
-    create, delete, history, patch, providers, read, search, update, FhirError, FhirServer,
-    HistoryEntry, HistoryMethod, HistoryParams, SearchResults,
+    create, delete, history, operation, patch, providers, read, search, update, FhirError,
+    FhirServer, HistoryEntry, HistoryMethod, HistoryParams, SearchResults,
 };
 use rocket::State;
 use std::collections::BTreeMap;
@@ -399,6 +401,59 @@ async fn delete_observation(id: String, store: &State<Store>) -> Result<(), Fhir
     store.delete(Observation::TYPE_NAME, &id)
 }
 
+/// `Patient/[id]/$everything`: the patient and the observations about them.
+#[operation(name = "$everything", type = Patient, idempotent)]
+async fn patient_everything(id: String, store: &State<Store>) -> Result<Bundle, FhirError> {
+    let patient = store
+        .read::<Patient>(&id, None)?
+        .ok_or_else(|| FhirError::not_found(format!("Patient/{id} is not known")))?;
+    let reference = format!("Patient/{id}");
+    let mut entry = vec![BundleEntry {
+        resource: Some(patient.into()),
+        ..Default::default()
+    }];
+    for o in store.all::<Observation>() {
+        if subject_of(&o) == reference {
+            entry.push(BundleEntry {
+                resource: Some(o.into()),
+                ..Default::default()
+            });
+        }
+    }
+    Ok(Bundle {
+        r#type: Some(codes::BundleType::Searchset.into()),
+        total: Some((entry.len() as u32).into()),
+        entry,
+        ..Default::default()
+    })
+}
+
+/// `Observation/$count`: how many observations there are (changes nothing, but is declared
+/// without `idempotent` to show that GET is then refused).
+#[operation(name = "$count", type = Observation)]
+async fn observation_count(
+    parameters: Parameters,
+    store: &State<Store>,
+) -> Result<Parameters, FhirError> {
+    let _ = parameters;
+    Ok(Parameters {
+        parameter: vec![ParametersParameter {
+            name: Some("count".into()),
+            value: Some(fhir_rocket::model::r4::DataType::Integer(
+                (store.all::<Observation>().len() as i32).into(),
+            )),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+/// `/$echo`: returns its input.
+#[operation(name = "$echo", idempotent)]
+async fn echo(parameters: Parameters) -> Result<Parameters, FhirError> {
+    Ok(parameters)
+}
+
 /// The in-memory Patient and Observation server, ready to launch, with its routes at `/fhir`.
 pub fn memory_server() -> rocket::Rocket<rocket::Build> {
     let server = FhirServer::new("/fhir")
@@ -413,6 +468,9 @@ pub fn memory_server() -> rocket::Rocket<rocket::Build> {
             patient_history,
             patient_type_history,
             system_history,
+            patient_everything,
+            observation_count,
+            echo,
             read_observation,
             search_observations,
             create_observation,

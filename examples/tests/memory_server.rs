@@ -653,3 +653,77 @@ fn json_patch() {
         404
     );
 }
+
+#[test]
+fn operations_at_instance_type_and_system_level() {
+    let patient = create(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Operated"}]}"#,
+    )
+    .json();
+    let pid = patient["id"].as_str().unwrap();
+    let body = format!(
+        r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},"subject":{{"reference":"Patient/{pid}"}}}}"#
+    );
+    assert_eq!(create("Observation", &body).status, 201);
+
+    let everything = get(&format!("/Patient/{pid}/$everything"));
+    assert_eq!(everything.status, 200, "{}", everything.body);
+    let bundle = everything.json();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["total"], 2);
+    let posted = request(
+        "POST",
+        &format!("/Patient/{pid}/$everything"),
+        &[JSON],
+        Some(r#"{"resourceType":"Parameters"}"#),
+    );
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    assert_eq!(get("/Patient/nobody/$everything").status, 404);
+
+    let count = request(
+        "POST",
+        "/Observation/$count",
+        &[JSON],
+        Some(r#"{"resourceType":"Parameters"}"#),
+    );
+    assert_eq!(count.status, 200, "{}", count.body);
+    assert!(
+        count.json()["parameter"][0]["valueInteger"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    );
+    let by_get = get("/Observation/$count");
+    assert_eq!(by_get.status, 405);
+    assert_eq!(by_get.header("Allow"), Some("POST"));
+
+    let echoed = get("/$echo?greeting=hello&to=world");
+    assert_eq!(echoed.status, 200, "{}", echoed.body);
+    let params = echoed.json();
+    assert_eq!(params["parameter"][0]["name"], "greeting");
+    assert_eq!(params["parameter"][0]["valueString"], "hello");
+    let echoed = request(
+        "POST",
+        "/$echo",
+        &[JSON],
+        Some(r#"{"resourceType":"Parameters","parameter":[{"name":"n","valueDecimal":1.50}]}"#),
+    );
+    assert_eq!(
+        echoed.body,
+        r#"{"resourceType":"Parameters","parameter":[{"name":"n","valueDecimal":1.50}]}"#
+    );
+    assert_eq!(get("/$nothing").status, 404);
+    assert_eq!(get("/Patient/$nothing").status, 404);
+
+    let cs = get("/metadata").json();
+    let patient = cs["rest"][0]["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "Patient")
+        .unwrap()
+        .clone();
+    assert_eq!(patient["operation"][0]["name"], "everything");
+    assert_eq!(cs["rest"][0]["operation"][0]["name"], "echo");
+}

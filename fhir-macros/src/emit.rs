@@ -84,6 +84,37 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         quote!(<#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME)
     };
     let has_id = p.params.iter().any(|p| matches!(p.role, Role::Id));
+    let (type_name, operation) = match &p.operation {
+        None => (type_name, quote!(::std::option::Option::None)),
+        Some(op) => {
+            if has_id && op.resource.is_none() {
+                return Err(syn::Error::new_spanned(
+                    &op.name,
+                    "an instance-level operation names its resource type: type = Patient",
+                ));
+            }
+            let name = &op.name;
+            let idempotent = op.idempotent;
+            let definition = op
+                .definition
+                .as_ref()
+                .map(|d| d.value())
+                .unwrap_or_default();
+            let type_name = match &op.resource {
+                Some(t) => quote!(<#t as ::fhir_rocket::model::ResourceType>::TYPE_NAME),
+                None => quote!(""),
+            };
+            (
+                type_name,
+                quote!(::std::option::Option::Some(::fhir_rocket::OperationInfo {
+                    name: #name,
+                    idempotent: #idempotent,
+                    instance: #has_id,
+                    definition: #definition,
+                })),
+            )
+        }
+    };
 
     let mut lets = Vec::new();
     let mut args = Vec::new();
@@ -92,6 +123,11 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
     let mut has_version = false;
     // The body is taken first: the other arguments may borrow the input.
     for (i, param) in p.params.iter().enumerate() {
+        if matches!(param.role, Role::Parameters) {
+            let ty = &param.ty;
+            let arg = format_ident!("__arg{i}");
+            lets.push(quote!(let #arg = __input.body_as::<#ty>()?;));
+        }
         if matches!(param.role, Role::Body) {
             let ty = &param.ty;
             let arg = format_ident!("__arg{i}");
@@ -105,7 +141,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         let arg = format_ident!("__arg{i}");
         let ty = &param.ty;
         match &param.role {
-            Role::Body => {}
+            Role::Body | Role::Parameters => {}
             Role::Id => lets.push(quote!(let #arg = __input.id()?;)),
             Role::Version => {
                 has_version = true;
@@ -154,6 +190,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         Kind::Update => quote!(Update),
         Kind::Delete => quote!(Delete),
         Kind::Patch => quote!(Patch),
+        Kind::Operation => quote!(Operation),
         Kind::History if has_id => quote!(HistoryInstance),
         Kind::History if system => quote!(HistorySystem),
         Kind::History => quote!(HistoryType),
@@ -202,6 +239,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                         resource_type: #type_name,
                         params: params.clone(),
                         name: #name_text,
+                        operation: #operation,
                         handler,
                     }
                 ),*]

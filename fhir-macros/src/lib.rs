@@ -21,6 +21,7 @@
 //! Unknown search parameters and search types that do not fit the parameter's definition are
 //! compile errors pointing at the parameter.
 
+mod attr;
 mod emit;
 mod signature;
 
@@ -29,26 +30,32 @@ use signature::Kind;
 
 fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = proc_macro2::TokenStream::from(attr);
-    // Only a delete provider names its resource type in the attribute: nothing else in its
-    // signature does.
-    let declared = match (kind, attr.is_empty()) {
-        (_, true) => None,
-        (Kind::Delete, false) => match syn::parse2::<syn::Type>(attr) {
-            Ok(ty) => Some(ty),
+    // A delete provider names its resource type in the attribute (nothing else in its
+    // signature does); an operation gives its name and options there.
+    let mut declared = None;
+    let mut operation = None;
+    match kind {
+        _ if attr.is_empty() && kind != Kind::Operation => {}
+        Kind::Delete => match syn::parse2::<syn::Type>(attr) {
+            Ok(ty) => declared = Some(ty),
             Err(e) => return e.to_compile_error().into(),
         },
-        (_, false) => {
+        Kind::Operation => match syn::parse2::<attr::OperationAttr>(attr) {
+            Ok(op) => operation = Some(op),
+            Err(e) => return e.to_compile_error().into(),
+        },
+        _ => {
             return syn::Error::new_spanned(attr, "this attribute takes no arguments")
                 .to_compile_error()
                 .into()
         }
-    };
+    }
     let original = proc_macro2::TokenStream::from(item.clone());
     let function = match syn::parse::<syn::ItemFn>(item) {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
-    match signature::analyze(kind, function, declared).and_then(|p| emit::provider(&p)) {
+    match signature::analyze(kind, function, declared, operation).and_then(|p| emit::provider(&p)) {
         Ok(tokens) => tokens.into(),
         // The function stays, so the error is the only one the user sees.
         Err(e) => {
@@ -96,6 +103,16 @@ pub fn history(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn patch(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Patch, attr, item)
+}
+
+/// Declares an operation provider: `#[operation(name = "$everything", type = Patient,
+/// idempotent)]`. With `id: String` it is invoked on one resource, with `type` on the type,
+/// otherwise on the whole server. A parameter named `parameters` receives the body (usually a
+/// `Parameters` resource; for an idempotent operation called with GET, one `valueString`
+/// parameter per query parameter). It returns `Result<T, FhirError>` for any resource `T`.
+#[proc_macro_attribute]
+pub fn operation(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Operation, attr, item)
 }
 
 /// Declares a delete provider (`DELETE [type]/[id]`).

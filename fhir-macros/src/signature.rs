@@ -13,6 +13,7 @@ pub enum Kind {
     Delete,
     History,
     Patch,
+    Operation,
 }
 
 impl Kind {
@@ -25,6 +26,7 @@ impl Kind {
             Kind::Delete => "delete",
             Kind::History => "history",
             Kind::Patch => "patch",
+            Kind::Operation => "operation",
         }
     }
 }
@@ -47,6 +49,8 @@ pub enum Role {
     HistoryParams,
     /// The operations of a JSON Patch.
     Patch,
+    /// The input of an operation (any resource, usually `Parameters`).
+    Parameters,
     /// A Rocket request guard.
     Guard,
 }
@@ -81,6 +85,8 @@ pub struct ProviderFn {
     /// The resource type the provider serves.
     pub resource: Type,
     pub returns: Returns,
+    /// For operations: the attribute's arguments.
+    pub operation: Option<crate::attr::OperationAttr>,
 }
 
 const SEARCH_TYPES: &[&str] = &[
@@ -175,7 +181,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
     let expected = match kind {
         Kind::Read => "Result<T, FhirError> or Result<Option<T>, FhirError>",
         Kind::Search => "Result<Vec<T>, FhirError> or Result<SearchResults<T>, FhirError>",
-        Kind::Create | Kind::Update | Kind::Patch => "Result<T, FhirError>",
+        Kind::Create | Kind::Update | Kind::Patch | Kind::Operation => "Result<T, FhirError>",
         Kind::Delete => "Result<(), FhirError>",
         Kind::History => "Result<Vec<HistoryEntry<T>>, FhirError>",
     };
@@ -201,6 +207,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         Kind::Read => matches!(shape, Returns::One | Returns::Maybe),
         Kind::Search => matches!(shape, Returns::Many | Returns::Found),
         Kind::Create | Kind::Update | Kind::Patch => shape == Returns::One,
+        Kind::Operation => shape == Returns::One,
         Kind::Delete => shape == Returns::Nothing,
         Kind::History => shape == Returns::History,
     };
@@ -215,6 +222,7 @@ pub fn analyze(
     kind: Kind,
     mut function: ItemFn,
     declared: Option<Type>,
+    operation: Option<crate::attr::OperationAttr>,
 ) -> syn::Result<ProviderFn> {
     if function.sig.asyncness.is_none() {
         return Err(syn::Error::new_spanned(
@@ -254,6 +262,8 @@ pub fn analyze(
             }
         } else if type_name(&ty) == "ResultParams" && kind == Kind::Search {
             Role::ResultParams
+        } else if ident == "parameters" && kind == Kind::Operation {
+            Role::Parameters
         } else if ident == "patch" && kind == Kind::Patch {
             Role::Patch
         } else if type_name(&ty) == "HistoryParams" && kind == Kind::History {
@@ -265,7 +275,12 @@ pub fn analyze(
         } else if ident == "id"
             && matches!(
                 kind,
-                Kind::Read | Kind::Update | Kind::Delete | Kind::History | Kind::Patch
+                Kind::Read
+                    | Kind::Update
+                    | Kind::Delete
+                    | Kind::History
+                    | Kind::Patch
+                    | Kind::Operation
             )
         {
             if type_name(&ty) != "String" {
@@ -324,5 +339,6 @@ pub fn analyze(
         params,
         resource,
         returns: shape,
+        operation,
     })
 }

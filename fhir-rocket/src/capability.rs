@@ -4,6 +4,37 @@ use crate::provider::Interaction;
 use crate::server::{ServerModel, ServerState};
 use fhir_model::json::JsonWriter;
 
+/// The `operation` list of a resource or of the server.
+fn operations<R>(w: &mut JsonWriter, providers: &[crate::provider::Provider<R>], base_url: &str) {
+    let cp = w.checkpoint();
+    w.key("operation");
+    w.begin_array();
+    let mut seen = Vec::new();
+    for op in providers.iter().filter_map(|p| p.operation) {
+        if seen.contains(&op.name) {
+            continue;
+        }
+        seen.push(op.name);
+        let bare = op.name.trim_start_matches('$');
+        w.item();
+        w.begin_object();
+        string_member(w, "name", bare);
+        if op.definition.is_empty() {
+            string_member(
+                w,
+                "definition",
+                &format!("{base_url}/OperationDefinition/{bare}"),
+            );
+        } else {
+            string_member(w, "definition", op.definition);
+        }
+        w.end_object();
+    }
+    if !w.end_array() {
+        w.rollback(cp);
+    }
+}
+
 fn string_member(w: &mut JsonWriter, key: &str, value: &str) {
     w.key(key);
     w.string(value);
@@ -48,7 +79,10 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
             w.key("interaction");
             w.begin_array();
             let mut seen = Vec::new();
-            for p in providers {
+            for p in providers
+                .iter()
+                .filter(|p| p.interaction != Interaction::Operation)
+            {
                 if !seen.contains(&p.interaction) {
                     seen.push(p.interaction);
                     w.item();
@@ -94,6 +128,7 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
                 }
                 w.end_array();
             }
+            operations(&mut w, providers, base_url);
             w.end_object();
         }
         w.end_array();
@@ -103,6 +138,7 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
         .get("")
         .into_iter()
         .flatten()
+        .filter(|p| p.interaction != Interaction::Operation)
         .map(|p| p.interaction.code())
         .collect();
     if !system.is_empty() {
@@ -115,6 +151,9 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
             w.end_object();
         }
         w.end_array();
+    }
+    if let Some(system) = state.providers.get("") {
+        operations(&mut w, system, base_url);
     }
     w.end_object();
     w.end_array();

@@ -21,11 +21,11 @@ pub use context::RequestContext;
 pub use error::FhirError;
 pub use provider::{
     guard, DeclaredParam, HandlerFn, HistoryEntry, HistoryMethod, HistoryParams, Input,
-    Interaction, Output, Provider, ProviderInfo, SearchResults,
+    Interaction, OperationInfo, Output, Provider, ProviderInfo, SearchResults,
 };
 pub use server::{FhirServer, ServerModel, Software};
 
-pub use fhir_macros::{create, delete, history, patch, read, search, update};
+pub use fhir_macros::{create, delete, history, operation, patch, read, search, update};
 pub use fhir_model as model;
 #[doc(hidden)]
 pub use rocket;

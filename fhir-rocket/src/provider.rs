@@ -32,6 +32,8 @@ pub enum Interaction {
     HistoryType,
     /// `GET /_history`
     HistorySystem,
+    /// `POST [type]/[id]/$name`, `[type]/$name` or `/$name` (GET too when idempotent).
+    Operation,
 }
 
 impl Interaction {
@@ -48,6 +50,7 @@ impl Interaction {
             Interaction::HistoryInstance => "history-instance",
             Interaction::HistoryType => "history-type",
             Interaction::HistorySystem => "history-system",
+            Interaction::Operation => "operation",
         }
     }
 
@@ -60,6 +63,7 @@ impl Interaction {
             | Interaction::HistoryInstance
             | Interaction::HistoryType
             | Interaction::HistorySystem => "GET",
+            Interaction::Operation => "POST",
             Interaction::Create => "POST",
             Interaction::Update => "PUT",
             Interaction::Delete => "DELETE",
@@ -290,8 +294,24 @@ pub struct Provider<R> {
     pub params: Vec<DeclaredParam>,
     /// The function's name, for messages.
     pub name: &'static str,
+    /// For operations: what the operation is.
+    pub operation: Option<OperationInfo>,
     /// Its glue.
     pub handler: HandlerFn<R>,
+}
+
+/// An operation (`$everything`, `$validate`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperationInfo {
+    /// The name, with its `$`.
+    pub name: &'static str,
+    /// Whether it changes nothing, so that `GET` may invoke it with primitive inputs in the
+    /// query.
+    pub idempotent: bool,
+    /// Invoked on one resource (`[type]/[id]/$name`) rather than on the type or system.
+    pub instance: bool,
+    /// The canonical URL of its OperationDefinition, if given.
+    pub definition: &'static str,
 }
 
 /// Implemented by the item each attribute macro generates beside the function, so that

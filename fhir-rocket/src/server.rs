@@ -255,6 +255,36 @@ impl<R: ServerModel> Dispatcher<R> {
                 200,
                 capability::statement::<R>(&self.state, &context.base_url),
             )),
+            (Method::Get | Method::Post, [name]) if name.starts_with('$') => {
+                self.operation(req, data, "", None, name, context, raw_query, format)
+                    .await
+            }
+            (Method::Get | Method::Post, [resource_type, name]) if name.starts_with('$') => {
+                self.operation(
+                    req,
+                    data,
+                    resource_type,
+                    None,
+                    name,
+                    context,
+                    raw_query,
+                    format,
+                )
+                .await
+            }
+            (Method::Get | Method::Post, [resource_type, id, name]) if name.starts_with('$') => {
+                self.operation(
+                    req,
+                    data,
+                    resource_type,
+                    Some(id),
+                    name,
+                    context,
+                    raw_query,
+                    format,
+                )
+                .await
+            }
             (Method::Get, ["_history"]) => {
                 let providers = self
                     .state
@@ -321,7 +351,7 @@ impl<R: ServerModel> Dispatcher<R> {
                             &type_methods,
                             resource_type,
                         )?;
-                        let body = read_body::<R>(req, data, resource_type, None).await?;
+                        let body = read_body::<R>(req, data, Some(resource_type), None).await?;
                         if let Some(condition) = req.headers().get_one("If-None-Exist") {
                             let condition = condition.trim_start_matches('?');
                             let (found, _) = self
@@ -395,7 +425,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 let mut patch = Vec::new();
                 let body = match interaction {
                     Interaction::Update => {
-                        Some(read_body::<R>(req, data, resource_type, Some(id)).await?)
+                        Some(read_body::<R>(req, data, Some(resource_type), Some(id)).await?)
                     }
                     Interaction::Patch => {
                         patch = read_patch(req, data).await?;
@@ -488,6 +518,67 @@ impl<R: ServerModel> Dispatcher<R> {
                 format.pretty,
             ),
         ))
+    }
+
+    /// Invokes an operation: the body (POST) or the query (GET, idempotent operations only)
+    /// is its input.
+    #[allow(clippy::too_many_arguments)]
+    async fn operation(
+        &self,
+        req: &Request<'_>,
+        data: Data<'_>,
+        resource_type: &str,
+        id: Option<&str>,
+        name: &str,
+        context: RequestContext,
+        raw_query: &str,
+        format: &Format,
+    ) -> Result<Reply, FhirError> {
+        let providers: &[Provider<R>] = if resource_type.is_empty() {
+            self.state
+                .providers
+                .get("")
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+        } else {
+            self.providers_of(resource_type)?
+        };
+        let found = providers.iter().find_map(|p| {
+            p.operation
+                .filter(|o| o.name == name && o.instance == id.is_some())
+                .map(|o| (p, o))
+        });
+        let Some((provider, op)) = found else {
+            let place = match (resource_type, id) {
+                ("", _) => "on this server".to_string(),
+                (t, None) => format!("on {t}"),
+                (t, Some(_)) => format!("on {t} instances"),
+            };
+            return Err(FhirError::not_found(format!(
+                "operation {name} is not known {place}"
+            )));
+        };
+        let body: R = if req.method() == Method::Get {
+            if !op.idempotent {
+                return Err(FhirError::method_not_allowed(
+                    format!("{name} may change data: invoke it with POST"),
+                    "POST",
+                ));
+            }
+            parameters_from_query(raw_query)?
+        } else {
+            read_body::<R>(req, data, None, None).await?
+        };
+        let input = input(context, id.map(str::to_string), None, Some(body));
+        match (provider.handler)(req, input).await? {
+            Output::Resource(r) => Ok(Reply::json(
+                200,
+                fhir_model::json::to_vec(&r, format.pretty),
+            )),
+            Output::Done => Ok(Reply::empty(204)),
+            Output::NotFound => Err(FhirError::not_found(format!("{name} found nothing"))),
+            _ => Err(FhirError::internal("an operation returned a list")),
+        }
     }
 
     /// Runs a history provider and answers a history Bundle.
@@ -725,7 +816,7 @@ fn input<R>(
 async fn read_body<R: ServerModel>(
     req: &Request<'_>,
     data: Data<'_>,
-    resource_type: &str,
+    resource_type: Option<&str>,
     id: Option<&str>,
 ) -> Result<R, FhirError> {
     http::check_body_type(req)?;
@@ -742,7 +833,7 @@ async fn read_body<R: ServerModel>(
         ));
     }
     let resource: R = fhir_model::json::from_slice(&bytes)?;
-    if resource.resource_type() != resource_type {
+    if let Some(resource_type) = resource_type.filter(|t| *t != resource.resource_type()) {
         return Err(FhirError::bad_request(format!(
             "the body is a {} but the URL names {resource_type}",
             resource.resource_type()
@@ -807,4 +898,35 @@ async fn read_patch(
         .map_err(|_| FhirError::bad_request("the patch is not UTF-8"))?;
     crate::patch::parse_patch(text)
         .map_err(|e| FhirError::bad_request(format!("invalid JSON Patch: {e}")))
+}
+
+/// The input of an idempotent operation invoked with GET: a Parameters resource with one
+/// `valueString` parameter per query parameter.
+fn parameters_from_query<R: ServerModel>(raw_query: &str) -> Result<R, FhirError> {
+    use fhir_model::json::JsonWriter;
+    let query = parse_query(raw_query).map_err(|e| FhirError::bad_request(e.to_string()))?;
+    let mut w = JsonWriter::new(Vec::new(), false);
+    w.begin_object();
+    w.resource_type("Parameters");
+    let cp = w.checkpoint();
+    w.key("parameter");
+    w.begin_array();
+    for p in query.params() {
+        if matches!(p.name.as_str(), "_format" | "_pretty") || p.value.is_empty() {
+            continue;
+        }
+        w.item();
+        w.begin_object();
+        w.key("name");
+        w.string(&p.name);
+        w.key("valueString");
+        w.string(&p.value);
+        w.end_object();
+    }
+    if !w.end_array() {
+        w.rollback(cp);
+    }
+    w.end_object();
+    fhir_model::json::from_slice(&w.into_inner())
+        .map_err(|e| FhirError::bad_request(format!("the query is not valid operation input: {e}")))
 }
