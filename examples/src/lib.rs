@@ -477,7 +477,5 @@ pub fn memory_server() -> rocket::Rocket<rocket::Build> {
             update_observation,
             delete_observation,
         ]);
-    rocket::build()
-        .manage(Store::default())
-        .mount("/fhir", server.routes())
+    server.mount_on(rocket::build().manage(Store::default()))
 }

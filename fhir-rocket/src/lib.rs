@@ -23,7 +23,7 @@ pub use provider::{
     guard, DeclaredParam, HandlerFn, HistoryEntry, HistoryMethod, HistoryParams, Input,
     Interaction, OperationInfo, Output, Provider, ProviderInfo, SearchResults,
 };
-pub use server::{FhirServer, ServerModel, Software};
+pub use server::{CapabilityHook, FhirServer, ServerModel, Software};
 
 pub use fhir_macros::{create, delete, history, operation, patch, read, search, update};
 pub use fhir_model as model;

@@ -50,9 +50,13 @@ pub struct Software {
     pub version: String,
 }
 
+/// Changes the generated CapabilityStatement (as JSON) before it is served.
+pub type CapabilityHook = Arc<dyn Fn(&mut fhir_model::json::Value) + Send + Sync>;
+
 pub(crate) struct ServerState<R> {
     pub(crate) base_path: String,
     pub(crate) software: Software,
+    pub(crate) capability_hook: Option<CapabilityHook>,
     /// Providers by resource type, in mount order.
     pub(crate) providers: BTreeMap<&'static str, Vec<Provider<R>>>,
 }
@@ -81,6 +85,7 @@ impl<R: ServerModel> FhirServer<R> {
                     version: env!("CARGO_PKG_VERSION").into(),
                 },
                 providers: BTreeMap::new(),
+                capability_hook: None,
             },
         }
     }
@@ -92,6 +97,44 @@ impl<R: ServerModel> FhirServer<R> {
             version: version.into(),
         };
         self
+    }
+
+    /// Changes the generated CapabilityStatement before it is served, e.g. to add a
+    /// description or security details. The result must still be a valid CapabilityStatement
+    /// of this version, or `metadata` answers 500.
+    ///
+    /// ```
+    /// use fhir_rocket::FhirServer;
+    /// use fhir_rocket::model::json::Value;
+    /// let server = FhirServer::<fhir_rocket::model::r4::Resource>::new("/fhir").capability(|cs| {
+    ///     if let Value::Object(members) = cs {
+    ///         members.push(("publisher".into(), Value::String("Example Hospital".into())));
+    ///     }
+    /// });
+    /// # let _ = server;
+    /// ```
+    pub fn capability(
+        mut self,
+        hook: impl Fn(&mut fhir_model::json::Value) + Send + Sync + 'static,
+    ) -> Self {
+        self.state.capability_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Mounts the routes at the base path and registers OperationOutcome catchers there, so
+    /// that every answer under the base path, even a panic's 500, is FHIR.
+    pub fn mount_on(self, rocket: rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build> {
+        let base = if self.state.base_path.is_empty() {
+            "/".to_string()
+        } else {
+            self.state.base_path.clone()
+        };
+        rocket
+            .register(
+                base.as_str(),
+                vec![rocket::Catcher::new(None, outcome_catcher)],
+            )
+            .mount(base.as_str(), self.routes())
     }
 
     /// Adds providers, as listed by [`providers!`](crate::providers).
@@ -251,10 +294,7 @@ impl<R: ServerModel> Dispatcher<R> {
         let context = self.context(req, raw_query);
         let base_url = context.base_url.clone();
         match (method, segments.as_slice()) {
-            (Method::Get, ["metadata"]) => Ok(Reply::json(
-                200,
-                capability::statement::<R>(&self.state, &context.base_url),
-            )),
+            (Method::Get, ["metadata"]) => self.metadata(&context.base_url, format),
             (Method::Get | Method::Post, [name]) if name.starts_with('$') => {
                 self.operation(req, data, "", None, name, context, raw_query, format)
                     .await
@@ -517,6 +557,27 @@ impl<R: ServerModel> Dispatcher<R> {
                 result.offset.unwrap_or(0) as usize,
                 format.pretty,
             ),
+        ))
+    }
+
+    /// The CapabilityStatement, after the server's hook.
+    fn metadata(&self, base_url: &str, format: &Format) -> Result<Reply, FhirError> {
+        let generated = capability::statement::<R>(&self.state, base_url);
+        let Some(hook) = &self.state.capability_hook else {
+            return Ok(Reply::json(200, generated));
+        };
+        let mut value: fhir_model::json::Value =
+            fhir_model::json::from_slice(&generated).map_err(FhirError::internal)?;
+        hook(&mut value);
+        let statement: R = fhir_model::json::from_str(&fhir_model::json::to_string(&value))
+            .map_err(|e| {
+                FhirError::internal(format!(
+                    "the capability hook made an invalid CapabilityStatement: {e}"
+                ))
+            })?;
+        Ok(Reply::json(
+            200,
+            fhir_model::json::to_vec(&statement, format.pretty),
         ))
     }
 
@@ -929,4 +990,29 @@ fn parameters_from_query<R: ServerModel>(raw_query: &str) -> Result<R, FhirError
     w.end_object();
     fhir_model::json::from_slice(&w.into_inner())
         .map_err(|e| FhirError::bad_request(format!("the query is not valid operation input: {e}")))
+}
+
+/// Answers every error Rocket raises under the base path (unmatched routes, panics) with an
+/// OperationOutcome; a 500 says no more than that.
+fn outcome_catcher<'r>(
+    status: rocket::http::Status,
+    req: &'r Request<'_>,
+) -> rocket::catcher::BoxFuture<'r> {
+    let message = if status.code >= 500 {
+        "internal server error".to_string()
+    } else {
+        status.reason_lossy().to_string()
+    };
+    let code = match status.code {
+        404 => "not-found",
+        401 => "login",
+        403 => "forbidden",
+        500.. => "exception",
+        _ => "processing",
+    };
+    let reply = Reply::error(&FhirError::new(status.code, code, message));
+    Box::pin(async move {
+        use rocket::response::Responder;
+        reply.into_response(&Format::default()).respond_to(req)
+    })
 }

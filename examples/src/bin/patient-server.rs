@@ -49,5 +49,5 @@ fn rocket() -> _ {
     let server = FhirServer::new("/fhir")
         .software("patient-server", env!("CARGO_PKG_VERSION"))
         .mount(providers![read_patient, search_by_family]);
-    rocket::build().mount("/fhir", server.routes())
+    server.mount_on(rocket::build())
 }
