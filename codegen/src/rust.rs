@@ -87,10 +87,16 @@ fn resource_type_impl(out: &mut String, schema: &Schema, resource: &str) {
             sp.target
         );
     }
-    out.push_str(
+    let _ = writeln!(
+        out,
         "    ];
-}
-",
+    fn downcast_ref(resource: &Resource) -> Option<&Self> {{
+        match resource {{
+            Resource::{resource}(v) => Some(v),
+            _ => None,
+        }}
+    }}
+}}"
     );
 }
 

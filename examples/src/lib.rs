@@ -167,6 +167,23 @@ impl Store {
         entries
     }
 
+    /// Clones of the current versions of the resources of a type that `keep` accepts.
+    pub fn find<T: ResourceType<Resource = Resource> + Clone>(
+        &self,
+        keep: impl Fn(&T) -> bool,
+    ) -> Vec<T> {
+        let inner = self.lock();
+        inner
+            .history
+            .iter()
+            .filter(|((ty, _), _)| *ty == T::TYPE_NAME)
+            .filter_map(|(_, versions)| versions.last()?.resource.as_ref())
+            .filter_map(T::downcast_ref)
+            .filter(|t| keep(t))
+            .cloned()
+            .collect()
+    }
+
     /// The current versions of all resources of a type.
     pub fn all<T: ResourceType + TryFrom<Resource>>(&self) -> Vec<T> {
         let inner = self.lock();
@@ -201,6 +218,15 @@ async fn read_patient(
     store.read(&id, version.as_deref())
 }
 
+fn any_value<'a, V: 'a>(
+    values: impl IntoIterator<Item = &'a fhir_rocket::model::r4::Primitive<V>>,
+    test: impl Fn(&V) -> bool,
+) -> bool {
+    values
+        .into_iter()
+        .any(|p| p.value.as_ref().is_some_and(&test))
+}
+
 #[search]
 async fn search_patients(
     family: Option<StringParam>,
@@ -208,44 +234,31 @@ async fn search_patients(
     gender: Option<TokenParam>,
     store: &State<Store>,
 ) -> Result<Vec<Patient>, FhirError> {
-    let names = |p: &Patient, part: fn(&fhir_rocket::model::r4::HumanName) -> Vec<String>| {
-        p.name.iter().flat_map(part).collect::<Vec<_>>()
-    };
-    Ok(store
-        .all::<Patient>()
-        .into_iter()
-        .filter(|p| {
-            let family_ok = family.as_ref().is_none_or(|f| {
-                names(p, |n| {
-                    n.family.iter().filter_map(|f| f.value.clone()).collect()
-                })
-                .iter()
-                .any(|v| f.matches(v))
-            });
-            let given_ok = given.as_ref().is_none_or(|g| {
-                names(p, |n| {
-                    n.given.iter().filter_map(|g| g.value.clone()).collect()
-                })
-                .iter()
-                .any(|v| g.matches(v))
-            });
-            let gender_ok = gender.as_ref().is_none_or(|g| {
-                let code = p
-                    .gender
-                    .as_ref()
-                    .and_then(|c| c.value)
-                    .map(|c| c.to_string());
-                token_matches(
-                    g,
-                    &[(
-                        Some("http://hl7.org/fhir/administrative-gender"),
-                        code.as_deref(),
-                    )],
-                )
-            });
-            family_ok && given_ok && gender_ok
-        })
-        .collect())
+    Ok(store.find::<Patient>(|p| {
+        let family_ok = family.as_ref().is_none_or(|f| {
+            any_value(p.name.iter().filter_map(|n| n.family.as_ref()), |v| {
+                f.matches(v)
+            })
+        });
+        let given_ok = given.as_ref().is_none_or(|g| {
+            any_value(p.name.iter().flat_map(|n| n.given.iter()), |v| g.matches(v))
+        });
+        let gender_ok = gender.as_ref().is_none_or(|g| {
+            let code = p
+                .gender
+                .as_ref()
+                .and_then(|c| c.value)
+                .map(|c| c.to_string());
+            token_matches(
+                g,
+                &[(
+                    Some("http://hl7.org/fhir/administrative-gender"),
+                    code.as_deref(),
+                )],
+            )
+        });
+        family_ok && given_ok && gender_ok
+    }))
 }
 
 #[create]
@@ -456,6 +469,11 @@ async fn echo(parameters: Parameters) -> Result<Parameters, FhirError> {
 
 /// The in-memory Patient and Observation server, ready to launch, with its routes at `/fhir`.
 pub fn memory_server() -> rocket::Rocket<rocket::Build> {
+    memory_server_with(Store::default())
+}
+
+/// The in-memory server over a store filled beforehand.
+pub fn memory_server_with(store: Store) -> rocket::Rocket<rocket::Build> {
     let server = FhirServer::new("/fhir")
         .software("memory-server", env!("CARGO_PKG_VERSION"))
         .mount(providers![
@@ -477,5 +495,5 @@ pub fn memory_server() -> rocket::Rocket<rocket::Build> {
             update_observation,
             delete_observation,
         ]);
-    server.mount_on(rocket::build().manage(Store::default()))
+    server.mount_on(rocket::build().manage(store))
 }

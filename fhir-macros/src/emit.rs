@@ -84,6 +84,10 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         quote!(<#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME)
     };
     let has_id = p.params.iter().any(|p| matches!(p.role, Role::Id));
+    let wants_context = p
+        .params
+        .iter()
+        .any(|p| matches!(p.role, Role::Context { .. }));
     let (type_name, operation) = match &p.operation {
         None => (type_name, quote!(::std::option::Option::None)),
         Some(op) => {
@@ -240,6 +244,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                         params: params.clone(),
                         name: #name_text,
                         operation: #operation,
+                        wants_context: #wants_context,
                         handler,
                     }
                 ),*]

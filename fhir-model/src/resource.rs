@@ -215,6 +215,9 @@ pub trait ResourceType: FhirResource + Sized + 'static {
     /// `DomainResource` (`_id`, `_lastUpdated`, ...).
     const SEARCH_PARAMETERS: &'static [SearchParameter];
 
+    /// This type's variant of the version's `Resource` enum, borrowed.
+    fn downcast_ref(resource: &Self::Resource) -> Option<&Self>;
+
     /// The search parameter with this code.
     fn search_parameter(code: &str) -> Option<&'static SearchParameter> {
         Self::SEARCH_PARAMETERS.iter().find(|p| p.code == code)

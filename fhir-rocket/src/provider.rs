@@ -296,6 +296,8 @@ pub struct Provider<R> {
     pub name: &'static str,
     /// For operations: what the operation is.
     pub operation: Option<OperationInfo>,
+    /// Whether the function takes the [`RequestContext`] (its headers are copied only then).
+    pub wants_context: bool,
     /// Its glue.
     pub handler: HandlerFn<R>,
 }

@@ -186,20 +186,15 @@ impl<R: ServerModel> Handler for Dispatcher<R> {
     async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
         let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
         let negotiated = http::negotiate(req, raw_query);
-        let reply = match negotiated {
-            Ok(format) => match self.dispatch(req, data, raw_query, &format).await {
+        let reply = match &negotiated {
+            Ok(format) => match self.dispatch(req, data, raw_query, format).await {
                 Ok(reply) => reply,
                 Err(e) => Reply::error(&e),
             },
-            Err(e) => Reply::error(&e),
+            Err(e) => Reply::error(e),
         };
-        let format = negotiated_or_json(req, raw_query);
-        Outcome::from(req, reply.into_response(&format))
+        Outcome::from(req, reply.into_response(&negotiated.unwrap_or_default()))
     }
-}
-
-fn negotiated_or_json(req: &Request<'_>, raw_query: &str) -> Format {
-    http::negotiate(req, raw_query).unwrap_or_default()
 }
 
 impl<R: ServerModel> Dispatcher<R> {
@@ -423,7 +418,7 @@ impl<R: ServerModel> Dispatcher<R> {
                             }
                         }
                         let input = input(context, None, None, Some(body));
-                        let output = (providers[i].handler)(req, input).await?;
+                        let output = call(req, &providers[i], input).await?;
                         Self::resource_reply(
                             req,
                             output,
@@ -479,7 +474,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 }
                 let mut input = input(context, Some(id.to_string()), None, body);
                 input.patch = patch;
-                let output = (providers[i].handler)(req, input).await?;
+                let output = call(req, &providers[i], input).await?;
                 match interaction {
                     Interaction::Read => {
                         if let Some(reply) = http::not_modified(req, &output) {
@@ -521,7 +516,7 @@ impl<R: ServerModel> Dispatcher<R> {
                     Some(version.to_string()),
                     None,
                 );
-                let output = (providers[i].handler)(req, input).await?;
+                let output = call(req, &providers[i], input).await?;
                 Self::resource_reply(req, output, 200, format, &base_url, resource_type, false)
             }
             _ => Err(FhirError::not_found(format!(
@@ -631,7 +626,7 @@ impl<R: ServerModel> Dispatcher<R> {
             read_body::<R>(req, data, None, None).await?
         };
         let input = input(context, id.map(str::to_string), None, Some(body));
-        match (provider.handler)(req, input).await? {
+        match call(req, provider, input).await? {
             Output::Resource(r) => Ok(Reply::json(
                 200,
                 fhir_model::json::to_vec(&r, format.pretty),
@@ -667,7 +662,7 @@ impl<R: ServerModel> Dispatcher<R> {
             .unwrap_or(0);
         let mut input = input(context, id.map(str::to_string), None, None);
         input.history = params;
-        let entries = match (provider.handler)(req, input).await? {
+        let entries = match call(req, provider, input).await? {
             Output::History(entries) => entries,
             _ => Vec::new(),
         };
@@ -759,7 +754,7 @@ impl<R: ServerModel> Dispatcher<R> {
             patch: Vec::new(),
             body: None,
         };
-        let found = match (provider.handler)(req, input).await? {
+        let found = match call(req, provider, input).await? {
             Output::Matches(matches) => http::Found {
                 matches,
                 includes: Vec::new(),
@@ -796,7 +791,7 @@ impl<R: ServerModel> Dispatcher<R> {
             ));
         };
         let input = input(context.clone(), Some(id.to_string()), None, None);
-        let current = match (read.handler)(req, input).await {
+        let current = match call(req, read, input).await {
             Ok(Output::Resource(r)) => r.version_id().map(str::to_string),
             Ok(_) => None,
             Err(e) if e.status() == 404 || e.status() == 410 => None,
@@ -1015,4 +1010,26 @@ fn outcome_catcher<'r>(
         use rocket::response::Responder;
         reply.into_response(&Format::default()).respond_to(req)
     })
+}
+
+/// Calls a provider, giving it the request headers when it takes the request context (copying
+/// them costs on every request, so only then).
+async fn call<R>(
+    req: &Request<'_>,
+    provider: &Provider<R>,
+    mut input: Input<R>,
+) -> Result<Output<R>, FhirError> {
+    if provider.wants_context {
+        input.context.headers = req
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.name().as_str().to_ascii_lowercase(),
+                    h.value().to_string(),
+                )
+            })
+            .collect();
+    }
+    (provider.handler)(req, input).await
 }

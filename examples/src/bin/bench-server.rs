@@ -1,0 +1,75 @@
+//! The server `benches/http.sh` measures: the in-memory server holding 20 Patients, beside
+//! bare Rocket routes that return the same bytes as a read and a 20-entry search, which is
+//! the framework's own ceiling.
+
+use fhir_examples::{memory_server_with, Store};
+use fhir_rocket::http::{searchset, Found};
+use fhir_rocket::model::r4::{HumanName, Patient, Resource};
+use rocket::http::ContentType;
+use rocket::{get, routes, State};
+
+struct Bare {
+    patient: Vec<u8>,
+    search: Vec<u8>,
+}
+
+#[get("/patient")]
+fn bare_patient(bare: &State<Bare>) -> (ContentType, Vec<u8>) {
+    (
+        ContentType::new("application", "fhir+json"),
+        bare.patient.clone(),
+    )
+}
+
+#[get("/search")]
+fn bare_search(bare: &State<Bare>) -> (ContentType, Vec<u8>) {
+    (
+        ContentType::new("application", "fhir+json"),
+        bare.search.clone(),
+    )
+}
+
+#[rocket::launch]
+fn rocket() -> _ {
+    let store = Store::default();
+    let mut patients = Vec::new();
+    for i in 0..20 {
+        patients.push(
+            store.create(Patient {
+                name: vec![HumanName {
+                    family: Some("Bench".into()),
+                    given: vec![format!("Patient{i}").as_str().into()],
+                    ..Default::default()
+                }],
+                birth_date: Some(
+                    "1970-01-01"
+                        .parse::<fhir_rocket::model::Date>()
+                        .expect("a date")
+                        .into(),
+                ),
+                ..Default::default()
+            }),
+        );
+    }
+    let port: u16 = std::env::var("ROCKET_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8000);
+    let base = format!("http://127.0.0.1:{port}/fhir");
+    let found = Found {
+        // In the order the search answers them.
+        matches: store
+            .all::<Patient>()
+            .into_iter()
+            .map(Resource::from)
+            .collect(),
+        includes: Vec::new(),
+    };
+    let bare = Bare {
+        patient: patients[0].to_json().into_bytes(),
+        search: searchset(&base, "Patient", "family=bench", &found, None, 0, false),
+    };
+    memory_server_with(store)
+        .manage(bare)
+        .mount("/bare", routes![bare_patient, bare_search])
+}
