@@ -261,6 +261,27 @@ async fn search_patients(
     }))
 }
 
+/// A second search of Patients: the server picks it when the query has `identifier`.
+#[search]
+async fn search_patients_by_identifier(
+    identifier: TokenParam,
+    store: &State<Store>,
+) -> Result<Vec<Patient>, FhirError> {
+    Ok(store.find::<Patient>(|p| {
+        let ids: Vec<(Option<&str>, Option<&str>)> = p
+            .identifier
+            .iter()
+            .map(|i| {
+                (
+                    i.system.as_ref().and_then(|s| s.value.as_deref()),
+                    i.value.as_ref().and_then(|v| v.value.as_deref()),
+                )
+            })
+            .collect();
+        token_matches(&identifier, &ids)
+    }))
+}
+
 #[create]
 async fn create_patient(resource: Patient, store: &State<Store>) -> Result<Patient, FhirError> {
     Ok(store.create(resource))
@@ -479,6 +500,7 @@ pub fn memory_server_with(store: Store) -> rocket::Rocket<rocket::Build> {
         .mount(providers![
             read_patient,
             search_patients,
+            search_patients_by_identifier,
             create_patient,
             update_patient,
             patch_patient,

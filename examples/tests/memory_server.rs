@@ -727,3 +727,22 @@ fn operations_at_instance_type_and_system_level() {
     assert_eq!(patient["operation"][0]["name"], "everything");
     assert_eq!(cs["rest"][0]["operation"][0]["name"], "echo");
 }
+
+#[test]
+fn the_search_provider_is_chosen_by_the_parameters() {
+    let body = r#"{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"A-1"}],"name":[{"family":"Chosen"}]}"#;
+    assert_eq!(create("Patient", body).status, 201);
+    let by_identifier = get("/Patient?identifier=urn:mrn|A-1").json();
+    assert_eq!(by_identifier["total"], 1);
+    assert_eq!(get("/Patient?identifier=urn:mrn|B-2").json()["total"], 0);
+    let by_family = get("/Patient?family=chosen").json();
+    assert_eq!(by_family["total"], 1);
+    let both = get("/Patient?family=chosen&identifier=urn:mrn|A-1");
+    assert_eq!(both.status, 400);
+    assert!(
+        both.diagnostics()
+            .contains("[family, given, gender] or [identifier (required)]"),
+        "{}",
+        both.body
+    );
+}
