@@ -450,6 +450,9 @@ fn the_capability_statement_lists_what_is_mounted() {
         ]
     );
     assert_eq!(patient["versioning"], "versioned");
+    assert_eq!(patient["conditionalCreate"], true);
+    assert_eq!(patient["conditionalRead"], "full-support");
+    assert_eq!(patient["conditionalDelete"], "not-supported");
     let family = patient["searchParam"]
         .as_array()
         .unwrap()

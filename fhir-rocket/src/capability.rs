@@ -100,6 +100,23 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
             );
             w.key("readHistory");
             w.bool(has_vread);
+            // What the server itself does on top of the providers: If-None-Exist runs the
+            // search providers, If-None-Match and If-Modified-Since are checked on reads.
+            let has = |i: Interaction| seen.contains(&i);
+            if has(Interaction::Create) {
+                w.key("conditionalCreate");
+                w.bool(has(Interaction::Search));
+            }
+            if has(Interaction::Read) {
+                string_member(&mut w, "conditionalRead", "full-support");
+            }
+            if has(Interaction::Update) {
+                w.key("conditionalUpdate");
+                w.bool(false);
+            }
+            if has(Interaction::Delete) {
+                string_member(&mut w, "conditionalDelete", "not-supported");
+            }
             let mut names = Vec::new();
             let params: Vec<_> = providers
                 .iter()
