@@ -1,33 +1,13 @@
 //! The in-memory server, started on a loopback port and driven over real HTTP.
 
-use std::net::{TcpListener, TcpStream};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 /// The base URL of one server shared by all tests (each test uses its own resources).
 fn base() -> &'static str {
     static BASE: OnceLock<String> = OnceLock::new();
     BASE.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let figment = rocket::Config::figment()
-            .merge(("address", "127.0.0.1"))
-            .merge(("port", port))
-            .merge(("log_level", "off"));
-        std::thread::spawn(move || {
-            let _ = rocket::execute(fhir_examples::memory_server().configure(figment).launch());
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not start within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        format!("http://127.0.0.1:{port}/fhir")
+        let root = fhir_examples::launch_on_loopback(fhir_examples::memory_server());
+        format!("{root}/fhir")
     })
 }
 

@@ -8,9 +8,7 @@ use fhir_rocket::search::StringParam;
 use fhir_rocket::{providers, read, search, FhirError, FhirServer};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
-use std::net::{TcpListener, TcpStream};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 /// Lets a request through with `Authorization: Bearer admin`; 403 for other tokens, 401
 /// without one.
@@ -50,14 +48,6 @@ async fn search_patients(family: StringParam) -> Result<Vec<Patient>, FhirError>
 fn base() -> &'static str {
     static BASE: OnceLock<String> = OnceLock::new();
     BASE.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let figment = rocket::Config::figment()
-            .merge(("address", "127.0.0.1"))
-            .merge(("port", port))
-            .merge(("log_level", "off"));
         let server = FhirServer::new("/r5")
             .software("r5-test", "1")
             .mount(providers![read_patient, search_patients])
@@ -66,19 +56,8 @@ fn base() -> &'static str {
                     members.push(("publisher".into(), Value::String("Test Hospital".into())));
                 }
             });
-        let rocket = server.mount_on(rocket::custom(figment));
-        std::thread::spawn(move || {
-            let _ = rocket::execute(rocket.launch());
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not start within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        format!("http://127.0.0.1:{port}/r5")
+        let root = fhir_examples::launch_on_loopback(server.mount_on(rocket::build()));
+        format!("{root}/r5")
     })
 }
 
