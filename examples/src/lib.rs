@@ -6,7 +6,7 @@
 use fhir_rocket::model::r4::{
     codes, Bundle, BundleEntry, Observation, Parameters, ParametersParameter, Patient, Resource,
 };
-use fhir_rocket::model::{Instant, ResourceType};
+use fhir_rocket::model::{FhirResource, Instant, ResourceType};
 
 use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
 use fhir_rocket::{
@@ -293,6 +293,17 @@ async fn update_patient(
     resource: Patient,
     store: &State<Store>,
 ) -> Result<Patient, FhirError> {
+    // An update that names the version it was based on must be based on the current one.
+    if let Some(based_on) = resource.version_id() {
+        let current = store.read::<Patient>(&id, None).ok().flatten();
+        let current_version = current.as_ref().and_then(|p| p.version_id());
+        if current_version.is_some_and(|v| v != based_on) {
+            return Err(FhirError::conflict(format!(
+                "Patient/{id} is at version {}, not {based_on}",
+                current_version.unwrap_or("")
+            )));
+        }
+    }
     Ok(store.update(&id, resource))
 }
 

@@ -729,3 +729,31 @@ fn the_search_provider_is_chosen_by_the_parameters() {
         both.body
     );
 }
+
+#[test]
+fn version_conflicts_and_unimplemented_interactions() {
+    let created = create(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Versioned"}]}"#,
+    )
+    .json();
+    let id = created["id"].as_str().unwrap().to_string();
+    let stale = format!(r#"{{"resourceType":"Patient","id":"{id}","meta":{{"versionId":"5"}}}}"#);
+    let conflict = request("PUT", &format!("/Patient/{id}"), &[JSON], Some(&stale));
+    assert_eq!(conflict.status, 409);
+    assert_eq!(conflict.json()["issue"][0]["code"], "conflict");
+    let current = format!(r#"{{"resourceType":"Patient","id":"{id}","meta":{{"versionId":"1"}}}}"#);
+    assert_eq!(
+        request("PUT", &format!("/Patient/{id}"), &[JSON], Some(&current)).status,
+        200
+    );
+
+    let batch = request(
+        "POST",
+        "",
+        &[JSON],
+        Some(r#"{"resourceType":"Bundle","type":"batch"}"#),
+    );
+    assert_eq!(batch.status, 501);
+    assert_eq!(batch.json()["issue"][0]["code"], "not-supported");
+}

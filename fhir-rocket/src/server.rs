@@ -290,6 +290,9 @@ impl<R: ServerModel> Dispatcher<R> {
         let base_url = context.base_url.clone();
         match (method, segments.as_slice()) {
             (Method::Get, ["metadata"]) => self.metadata(&context.base_url, format),
+            (Method::Post, []) => Err(FhirError::not_implemented(
+                "batch and transaction Bundles are not implemented by this server",
+            )),
             (Method::Get | Method::Post, [name]) if name.starts_with('$') => {
                 self.operation(req, data, "", None, name, context, raw_query, format)
                     .await
