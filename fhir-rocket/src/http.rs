@@ -20,47 +20,40 @@ pub struct Format {
     pub pretty: bool,
 }
 
-/// The first value of a query parameter, form-decoded; `None` when absent or when the query
-/// cannot be decoded (the search itself then reports that).
-fn query_value(raw_query: &str, name: &str) -> Option<String> {
-    let query = crate::search::parse_query(raw_query).ok()?;
-    query.values(name).first().map(|v| v.to_string())
-}
-
-fn is_json_type(media: &str) -> bool {
-    let media = media
+/// A media type without its parameters, lower case (`application/fhir+json`).
+fn media_type(media: &str) -> String {
+    media
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn is_json_type(media: &str) -> bool {
     matches!(
-        media.as_str(),
+        media_type(media).as_str(),
         "json" | "application/json" | "application/fhir+json" | "application/json+fhir"
     )
 }
 
 fn is_xml_type(media: &str) -> bool {
-    let media = media
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     matches!(
-        media.as_str(),
+        media_type(media).as_str(),
         "xml" | "application/xml" | "application/fhir+xml" | "text/xml" | "application/xml+fhir"
     )
 }
 
 /// Picks the response format from `_format` (which wins) or `Accept`.
 pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError> {
-    let pretty = query_value(raw_query, "_pretty").as_deref() == Some("true");
-    if let Some(format) = query_value(raw_query, "_format") {
-        if is_json_type(&format) {
+    // A query that cannot be decoded is reported by the search that reads it.
+    let query = crate::search::parse_query(raw_query).unwrap_or_default();
+    let pretty = query.values("_pretty").first() == Some(&"true");
+    if let Some(format) = query.values("_format").first() {
+        if is_json_type(format) {
             return Ok(Format { pretty });
         }
-        if is_xml_type(&format) {
+        if is_xml_type(format) {
             return Err(FhirError::not_acceptable(
                 "XML is not available yet: use _format=json",
             ));
@@ -71,8 +64,8 @@ pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError
     }
     if let Some(accept) = req.headers().get_one("Accept") {
         let acceptable = accept.split(',').any(|media| {
-            let m = media.split(';').next().unwrap_or("").trim();
-            is_json_type(m) || m == "*/*" || m == "application/*" || m.is_empty()
+            let m = media_type(media);
+            is_json_type(&m) || m == "*/*" || m == "application/*" || m.is_empty()
         });
         if !acceptable {
             return Err(FhirError::not_acceptable(format!(

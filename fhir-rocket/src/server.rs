@@ -255,18 +255,12 @@ impl<R: ServerModel> Dispatcher<R> {
         if let Some(i) = providers.iter().position(|p| p.interaction == interaction) {
             return Ok(i);
         }
-        let mut allow: Vec<&str> = path_methods
-            .iter()
-            .filter(|(i, _)| providers.iter().any(|p| p.interaction == *i))
-            .map(|(_, m)| *m)
-            .collect();
-        allow.dedup();
         Err(FhirError::method_not_allowed(
             format!(
                 "{resource_type} does not support the {} interaction",
                 interaction.code()
             ),
-            allow.join(", "),
+            allowed_methods(providers, path_methods),
         ))
     }
 
@@ -342,37 +336,25 @@ impl<R: ServerModel> Dispatcher<R> {
                 self.history(req, p, "_history", raw_query, context, None, format)
                     .await
             }
-            (Method::Get, [resource_type, "_history"]) => {
+            (Method::Get, [resource_type, id @ .., "_history"]) if id.len() <= 1 => {
+                let id = id.first().copied();
+                let interaction = match id {
+                    Some(_) => Interaction::HistoryInstance,
+                    None => Interaction::HistoryType,
+                };
                 let providers = self.providers_of(resource_type)?;
                 let i = self.find(
                     providers,
-                    Interaction::HistoryType,
-                    &[(Interaction::HistoryType, "GET")],
+                    interaction,
+                    &[(interaction, "GET")],
                     resource_type,
                 )?;
-                let path = format!("{resource_type}/_history");
-                self.history(req, &providers[i], &path, raw_query, context, None, format)
+                let path = match id {
+                    Some(id) => format!("{resource_type}/{id}/_history"),
+                    None => format!("{resource_type}/_history"),
+                };
+                self.history(req, &providers[i], &path, raw_query, context, id, format)
                     .await
-            }
-            (Method::Get, [resource_type, id, "_history"]) => {
-                let providers = self.providers_of(resource_type)?;
-                let i = self.find(
-                    providers,
-                    Interaction::HistoryInstance,
-                    &[(Interaction::HistoryInstance, "GET")],
-                    resource_type,
-                )?;
-                let path = format!("{resource_type}/{id}/_history");
-                self.history(
-                    req,
-                    &providers[i],
-                    &path,
-                    raw_query,
-                    context,
-                    Some(id),
-                    format,
-                )
-                .await
             }
             (_, [resource_type]) => {
                 let providers = self.providers_of(resource_type)?;
@@ -652,17 +634,9 @@ impl<R: ServerModel> Dispatcher<R> {
         id: Option<&str>,
         format: &Format,
     ) -> Result<Reply, FhirError> {
-        let params = history_params(raw_query)?;
+        let (params, offset) = history_params(raw_query)?;
         let base_url = context.base_url.clone();
         let count = params.count;
-        let offset = parse_query(raw_query)
-            .ok()
-            .and_then(|q| {
-                q.values("_offset")
-                    .first()
-                    .and_then(|v| v.parse::<usize>().ok())
-            })
-            .unwrap_or(0);
         let mut input = input(context, id.map(str::to_string), None, None);
         input.history = params;
         let entries = match call(req, provider, input).await? {
@@ -841,15 +815,21 @@ fn method_not_allowed<R>(
     methods: &[(Interaction, &str)],
     resource_type: &str,
 ) -> FhirError {
-    let allow: Vec<&str> = methods
+    FhirError::method_not_allowed(
+        format!("this method is not supported on {resource_type} instances"),
+        allowed_methods(providers, methods),
+    )
+}
+
+/// The `Allow` header for a path: the methods of the interactions that have providers.
+fn allowed_methods<R>(providers: &[Provider<R>], methods: &[(Interaction, &str)]) -> String {
+    let mut allow: Vec<&str> = methods
         .iter()
         .filter(|(i, _)| providers.iter().any(|p| p.interaction == *i))
         .map(|(_, m)| *m)
         .collect();
-    FhirError::method_not_allowed(
-        format!("this method is not supported on {resource_type} instances"),
-        allow.join(", "),
-    )
+    allow.dedup();
+    allow.join(", ")
 }
 
 fn input<R>(
@@ -909,11 +889,13 @@ async fn read_body<R: ServerModel>(
     Ok(resource)
 }
 
-/// `_since`, `_at` and `_count` of a history request; anything else is an error.
-fn history_params(raw_query: &str) -> Result<HistoryParams, FhirError> {
+/// `_since`, `_at` and `_count` of a history request, and the page's `_offset`; anything
+/// else is an error.
+fn history_params(raw_query: &str) -> Result<(HistoryParams, usize), FhirError> {
     use crate::search::{DateParam, SearchValue};
     let query = parse_query(raw_query).map_err(|e| FhirError::bad_request(e.to_string()))?;
     let mut params = HistoryParams::default();
+    let mut offset = 0;
     for p in query.params() {
         let bad =
             |what: &str| FhirError::bad_request(format!("{}: '{}' is not {what}", p.name, p.value));
@@ -926,7 +908,9 @@ fn history_params(raw_query: &str) -> Result<HistoryParams, FhirError> {
                 )
             }
             "_count" => params.count = Some(p.value.parse().map_err(|_| bad("a count"))?),
-            "_offset" | "_format" | "_pretty" => {}
+            // Paging links write `_offset` themselves; a mangled one starts at the top.
+            "_offset" => offset = p.value.parse().unwrap_or(0),
+            "_format" | "_pretty" => {}
             other => {
                 return Err(FhirError::bad_request(format!(
                     "history takes _since, _at and _count, not '{other}'"
@@ -934,7 +918,7 @@ fn history_params(raw_query: &str) -> Result<HistoryParams, FhirError> {
             }
         }
     }
-    Ok(params)
+    Ok((params, offset))
 }
 
 /// Reads a JSON Patch body (`application/json-patch+json`).
