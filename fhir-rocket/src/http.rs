@@ -137,7 +137,7 @@ impl Reply {
     }
 
     /// Into a Rocket response.
-    pub fn into_response(self, _format: &Format) -> ReplyResponder {
+    pub fn into_response(self) -> ReplyResponder {
         ReplyResponder(self)
     }
 }

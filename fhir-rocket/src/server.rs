@@ -193,7 +193,7 @@ impl<R: ServerModel> Handler for Dispatcher<R> {
             },
             Err(e) => Reply::error(e),
         };
-        Outcome::from(req, reply.into_response(&negotiated.unwrap_or_default()))
+        Outcome::from(req, reply.into_response())
     }
 }
 
@@ -995,7 +995,7 @@ fn outcome_catcher<'r>(
     let reply = Reply::error(&FhirError::new(status.code, code, message));
     Box::pin(async move {
         use rocket::response::Responder;
-        reply.into_response(&Format::default()).respond_to(req)
+        reply.into_response().respond_to(req)
     })
 }
 

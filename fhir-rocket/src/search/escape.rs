@@ -25,16 +25,9 @@
 pub fn split_unescaped(s: &str, sep: char) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut start = 0;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == sep {
-            parts.push(&s[start..i]);
-            start = i + c.len_utf8();
-        }
+    for i in unescaped(s, sep) {
+        parts.push(&s[start..i]);
+        start = i + sep.len_utf8();
     }
     parts.push(&s[start..]);
     parts
@@ -42,17 +35,24 @@ pub fn split_unescaped(s: &str, sep: char) -> Vec<&str> {
 
 /// Splits `s` on the first unescaped `sep`, if there is one.
 pub(crate) fn split_once_unescaped(s: &str, sep: char) -> Option<(&str, &str)> {
+    let i = unescaped(s, sep).next()?;
+    Some((&s[..i], &s[i + sep.len_utf8()..]))
+}
+
+/// The byte positions of the occurrences of `sep` in `s` that no backslash escapes.
+fn unescaped(s: &str, sep: char) -> impl Iterator<Item = usize> + '_ {
     let mut escaped = false;
-    for (i, c) in s.char_indices() {
+    s.char_indices().filter_map(move |(i, c)| {
         if escaped {
             escaped = false;
+            None
         } else if c == '\\' {
             escaped = true;
-        } else if c == sep {
-            return Some((&s[..i], &s[i + c.len_utf8()..]));
+            None
+        } else {
+            (c == sep).then_some(i)
         }
-    }
-    None
+    })
 }
 
 /// Whether `s` contains `sep` unescaped.
