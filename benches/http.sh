@@ -22,19 +22,33 @@ base="http://127.0.0.1:$port"
 cmp <(curl -sf "$base/fhir/Patient/1") <(curl -sf "$base/bare/patient")
 cmp <(curl -sf "$base/fhir/Patient?family=bench") <(curl -sf "$base/bare/search")
 
-run() { # name url
-  local out rps p99
-  out=$(wrk -t2 -c32 -d${BENCH_SECONDS:-10}s --latency "$2")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  printf '| %s | %s | %s |\n' "$1" "$rps" "$p99"
-  echo "$rps" >"/tmp/bench-$3"
-}
-echo "| request | requests/s | p99 latency |"
-echo "| --- | --- | --- |"
-run "GET /fhir/Patient/1 (fhir-rocket)" "$base/fhir/Patient/1" read
-run "GET /bare/patient (bare Rocket, same bytes)" "$base/bare/patient" bare-read
-run "GET /fhir/Patient?family=bench, 20 entries (fhir-rocket)" "$base/fhir/Patient?family=bench" search
-run "GET /bare/search (bare Rocket, same bytes)" "$base/bare/search" bare-search
-awk -v a="$(cat /tmp/bench-read)" -v b="$(cat /tmp/bench-bare-read)" 'BEGIN {printf "\nread: %.0f%% of the bare route\n", 100*a/b}'
-awk -v a="$(cat /tmp/bench-search)" -v b="$(cat /tmp/bench-bare-search)" 'BEGIN {printf "search: %.0f%% of the bare route\n", 100*a/b}'
+# Each row is the median of ROUNDS runs (default 3), the four rows interleaved round by
+# round, because two cores shared by the server and wrk give noisy single runs.
+rounds=${ROUNDS:-3}
+declare -A rps p99
+names=(read bare-read search bare-search)
+declare -A url=(
+  [read]="$base/fhir/Patient/1" [bare-read]="$base/bare/patient"
+  [search]="$base/fhir/Patient?family=bench" [bare-search]="$base/bare/search")
+declare -A label=(
+  [read]="GET /fhir/Patient/1 (fhir-rocket)"
+  [bare-read]="GET /bare/patient (bare Rocket, same bytes)"
+  [search]="GET /fhir/Patient?family=bench, 20 entries (fhir-rocket)"
+  [bare-search]="GET /bare/search (bare Rocket, same bytes)")
+for _ in $(seq 1 "$rounds"); do
+  for n in "${names[@]}"; do
+    out=$(wrk -t2 -c32 -d${BENCH_SECONDS:-10}s --latency "${url[$n]}")
+    rps[$n]+="$(awk '/Requests\/sec/ {print $2}' <<<"$out") "
+    p99[$n]+="$(awk '$1 == "99%" {print $2}' <<<"$out") "
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "| request | requests/s (median of $rounds) | p99 latency (median) | runs |"
+echo "| --- | --- | --- | --- |"
+for n in "${names[@]}"; do
+  printf '| %s | %s | %s | %s|\n' "${label[$n]}" "$(median <<<"${rps[$n]}")" \
+    "$(sed 's/ms//g' <<<"${p99[$n]}" | median) ms" "${rps[$n]}"
+done
+ratio() { awk -v a="$(median <<<"${rps[$1]}")" -v b="$(median <<<"${rps[$2]}")" 'BEGIN {printf "%.0f%%", 100*a/b}'; }
+echo
+echo "read: $(ratio read bare-read) of the bare route; search: $(ratio search bare-search) of the bare route"

@@ -11,11 +11,11 @@ use fhir_rocket::model::{FhirResource, Instant, ResourceType};
 use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
 use fhir_rocket::{
     create, delete, history, operation, patch, providers, read, search, update, FhirError,
-    FhirServer, HistoryEntry, HistoryMethod, HistoryParams, SearchResults,
+    FhirServer, HistoryEntry, HistoryMethod, HistoryParams, SearchResults, Shared,
 };
 use rocket::State;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Every version of every resource; a deleted version is `None`.
 #[derive(Default)]
@@ -31,7 +31,7 @@ struct Inner {
 
 /// One version: the resource, or `None` for a deletion, and when it was made.
 struct Version {
-    resource: Option<Resource>,
+    resource: Option<Arc<Resource>>,
     at: Instant,
 }
 
@@ -56,19 +56,20 @@ impl Store {
         resource.set_id(Some(id.clone()));
         resource.set_version(Some("1".into()), Some(at.clone()));
         let version = Version {
-            resource: Some(resource.clone().into()),
+            resource: Some(Arc::new(resource.clone().into())),
             at,
         };
         inner.history.insert((T::TYPE_NAME, id), vec![version]);
         resource
     }
 
-    /// The current version, or the given one; 410 when deleted, `None` when unknown.
-    pub fn read<T: ResourceType + TryFrom<Resource>>(
+    /// The current version, or the given one, shared rather than copied; 410 when deleted,
+    /// `None` when unknown.
+    pub fn read<T: ResourceType<Resource = Resource>>(
         &self,
         id: &str,
         version: Option<&str>,
-    ) -> Result<Option<T>, FhirError> {
+    ) -> Result<Option<Shared<T>>, FhirError> {
         let inner = self.lock();
         let Some(versions) = inner.history.get(&(T::TYPE_NAME, id.to_string())) else {
             return Ok(None);
@@ -86,7 +87,7 @@ impl Store {
                 "{}/{id} was deleted",
                 T::TYPE_NAME
             ))),
-            Some(Some(resource)) => Ok(T::try_from(resource.clone()).ok()),
+            Some(Some(resource)) => Ok(Shared::from_arc(resource.clone()).ok()),
         }
     }
 
@@ -101,7 +102,7 @@ impl Store {
         resource.set_id(Some(id.to_string()));
         resource.set_version(Some((versions.len() + 1).to_string()), Some(at.clone()));
         versions.push(Version {
-            resource: Some(resource.clone().into()),
+            resource: Some(Arc::new(resource.clone().into())),
             at,
         });
         resource
@@ -157,7 +158,10 @@ impl Store {
                     version_id: (n + 1).to_string(),
                     last_updated: Some(version.at.clone()),
                     method,
-                    resource: version.resource.clone().and_then(|r| T::try_from(r).ok()),
+                    resource: version
+                        .resource
+                        .as_deref()
+                        .and_then(|r| T::try_from(r.clone()).ok()),
                 });
             }
         }
@@ -167,20 +171,20 @@ impl Store {
         entries
     }
 
-    /// Clones of the current versions of the resources of a type that `keep` accepts.
-    pub fn find<T: ResourceType<Resource = Resource> + Clone>(
+    /// The current versions of the resources of a type that `keep` accepts, shared rather
+    /// than copied.
+    pub fn find<T: ResourceType<Resource = Resource>>(
         &self,
         keep: impl Fn(&T) -> bool,
-    ) -> Vec<T> {
+    ) -> Vec<Shared<T>> {
         let inner = self.lock();
         inner
             .history
             .iter()
             .filter(|((ty, _), _)| *ty == T::TYPE_NAME)
             .filter_map(|(_, versions)| versions.last()?.resource.as_ref())
-            .filter_map(T::downcast_ref)
-            .filter(|t| keep(t))
-            .cloned()
+            .filter(|r| T::downcast_ref(r).is_some_and(&keep))
+            .filter_map(|r| Shared::from_arc(r.clone()).ok())
             .collect()
     }
 
@@ -191,7 +195,7 @@ impl Store {
             .history
             .iter()
             .filter(|((ty, _), _)| *ty == T::TYPE_NAME)
-            .filter_map(|(_, versions)| versions.last()?.resource.clone())
+            .filter_map(|(_, versions)| versions.last()?.resource.as_deref().cloned())
             .filter_map(|r| T::try_from(r).ok())
             .collect()
     }
@@ -214,7 +218,7 @@ async fn read_patient(
     id: String,
     version: Option<String>,
     store: &State<Store>,
-) -> Result<Option<Patient>, FhirError> {
+) -> Result<Option<Shared<Patient>>, FhirError> {
     store.read(&id, version.as_deref())
 }
 
@@ -233,7 +237,7 @@ async fn search_patients(
     given: Option<StringParam>,
     gender: Option<TokenParam>,
     store: &State<Store>,
-) -> Result<Vec<Patient>, FhirError> {
+) -> Result<Vec<Shared<Patient>>, FhirError> {
     Ok(store.find::<Patient>(|p| {
         let family_ok = family.as_ref().is_none_or(|f| {
             any_value(p.name.iter().filter_map(|n| n.family.as_ref()), |v| {
@@ -266,7 +270,7 @@ async fn search_patients(
 async fn search_patients_by_identifier(
     identifier: TokenParam,
     store: &State<Store>,
-) -> Result<Vec<Patient>, FhirError> {
+) -> Result<Vec<Shared<Patient>>, FhirError> {
     Ok(store.find::<Patient>(|p| {
         let ids: Vec<(Option<&str>, Option<&str>)> = p
             .identifier
@@ -316,7 +320,7 @@ async fn patch_patient(
     let current = store
         .read::<Patient>(&id, None)?
         .ok_or_else(|| FhirError::not_found(format!("Patient/{id} is not known")))?;
-    let patched = fhir_rocket::patch::apply_to(&current, &patch)?;
+    let patched = fhir_rocket::patch::apply_to(&*current, &patch)?;
     if fhir_rocket::model::FhirResource::id(&patched) != Some(id.as_str()) {
         return Err(FhirError::unprocessable("a patch may not change the id"));
     }
@@ -358,7 +362,7 @@ async fn read_observation(
     id: String,
     version: Option<String>,
     store: &State<Store>,
-) -> Result<Option<Observation>, FhirError> {
+) -> Result<Option<Shared<Observation>>, FhirError> {
     store.read(&id, version.as_deref())
 }
 
@@ -370,7 +374,7 @@ fn subject_of(o: &Observation) -> &str {
         .unwrap_or("")
 }
 
-#[search]
+#[search(include = ["Observation:subject"])]
 async fn search_observations(
     subject: Option<ReferenceParam>,
     code: Option<OrList<TokenParam>>,
@@ -413,7 +417,7 @@ async fn search_observations(
         for o in &matches {
             if let Some(id) = subject_of(o).strip_prefix("Patient/") {
                 if let Some(p) = store.read::<Patient>(id, None)? {
-                    let p = Resource::from(p);
+                    let p = Resource::from((*p).clone());
                     if !includes.contains(&p) {
                         includes.push(p);
                     }
@@ -454,7 +458,7 @@ async fn patient_everything(id: String, store: &State<Store>) -> Result<Bundle, 
         .ok_or_else(|| FhirError::not_found(format!("Patient/{id} is not known")))?;
     let reference = format!("Patient/{id}");
     let mut entry = vec![BundleEntry {
-        resource: Some(patient.into()),
+        resource: Some(Resource::from((*patient).clone())),
         ..Default::default()
     }];
     for o in store.all::<Observation>() {

@@ -448,6 +448,12 @@ fn the_capability_statement_lists_what_is_mounted() {
         .as_str()
         .unwrap()
         .contains("family name"));
+    // Includes are listed where a search declares them.
+    assert_eq!(
+        resources[0]["searchInclude"],
+        serde_json::json!(["Observation:subject"])
+    );
+    assert!(patient.get("searchInclude").is_none());
     // The statement is itself a valid R4 resource.
     fhir_rocket::model::r4::Resource::from_json(&reply.body).unwrap();
 }
@@ -528,6 +534,28 @@ fn includes_are_marked_in_the_bundle() {
     assert_eq!(modes, ["match", "match", "include"]);
     assert_eq!(bundle["total"], 2);
     assert_eq!(bundle["entry"][2]["resource"]["id"], pid);
+}
+
+#[test]
+fn includes_a_search_does_not_declare_are_rejected() {
+    let reply = get("/Observation?_include=Observation:performer");
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.diagnostics(),
+        "_include=Observation:performer is not supported by this search; supported values: Observation:subject"
+    );
+    // A declared include restricted to a target type is answered.
+    assert_eq!(
+        get("/Observation?_include=Observation:subject:Patient").status,
+        200
+    );
+    let reply = get("/Patient?_revinclude=Observation:subject");
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.diagnostics().ends_with("supported values: none"),
+        "{}",
+        reply.body
+    );
 }
 
 #[test]

@@ -63,3 +63,72 @@ impl Parse for OperationAttr {
         })
     }
 }
+
+/// `#[search(include = ["Observation:subject"], revinclude = ["Provenance:target"])]`: the
+/// `_include` and `_revinclude` values the search answers.
+#[derive(Default)]
+pub struct SearchAttr {
+    pub include: Vec<LitStr>,
+    pub revinclude: Vec<LitStr>,
+}
+
+impl Parse for SearchAttr {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut attr = SearchAttr::default();
+        while !input.is_empty() {
+            let key: Ident = input.parse()?;
+            let list = match key.to_string().as_str() {
+                "include" => &mut attr.include,
+                "revinclude" => &mut attr.revinclude,
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        key,
+                        "expected `include = [\"Type:param\", ...]` or `revinclude = [\"Type:param\", ...]`",
+                    ))
+                }
+            };
+            input.parse::<Token![=]>()?;
+            let content;
+            syn::bracketed!(content in input);
+            let values = content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
+            for value in values {
+                check_include(&value)?;
+                list.push(value);
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(attr)
+    }
+}
+
+/// An include value is `*`, `Type:param` or `Type:param:TargetType`.
+fn check_include(value: &LitStr) -> syn::Result<()> {
+    let text = value.value();
+    let is_type = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_uppercase())
+            && s.chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    let is_param = |s: &str| {
+        s == "*"
+            || (!s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    let valid = text == "*"
+        || match parts.as_slice() {
+            [source, param] => is_type(source) && is_param(param),
+            [source, param, target] => is_type(source) && is_param(param) && is_type(target),
+            _ => false,
+        };
+    if valid {
+        Ok(())
+    } else {
+        Err(syn::Error::new_spanned(
+            value,
+            "an include is \"*\", \"Type:param\" or \"Type:param:TargetType\", as in \"Observation:subject\"",
+        ))
+    }
+}

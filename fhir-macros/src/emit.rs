@@ -43,6 +43,26 @@ fn param_check(resource: &syn::Type, name: &str, ty: &syn::Type) -> TokenStream 
     }
 }
 
+/// The constant-evaluation check of an `_include` of the provider's own type: its parameter
+/// must be one of the type's reference parameters. Spanned on the include's string.
+fn include_check(resource: &syn::Type, param: &str, value: &syn::LitStr) -> TokenStream {
+    let type_text = quote!(#resource).to_string().replace(' ', "");
+    let unknown = format!("`{param}` is not a search parameter of {type_text} in its FHIR version");
+    let wrong = format!(
+        "`{param}` is not a reference parameter of {type_text}: only references can be included"
+    );
+    quote_spanned! {value.span()=>
+        const _: () = match ::fhir_rocket::checks::search_param::<#resource>(
+            #param,
+            ::fhir_rocket::model::SearchParamKind::Reference,
+        ) {
+            ::fhir_rocket::checks::ParamCheck::Ok => (),
+            ::fhir_rocket::checks::ParamCheck::Unknown => ::core::panic!(#unknown),
+            ::fhir_rocket::checks::ParamCheck::WrongType(_) => ::core::panic!(#wrong),
+        };
+    }
+}
+
 /// Gives every elided lifetime of a guard's type the request's lifetime `'r`
 /// (`&State<T>` becomes `&'r State<T>`), as the glue's future lives as long as the request.
 fn with_request_lifetime(ty: &syn::Type) -> syn::Type {
@@ -178,6 +198,21 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         }
         args.push(arg);
     }
+    let includes: Vec<String> = p.search.include.iter().map(|l| l.value()).collect();
+    let revincludes: Vec<String> = p.search.revinclude.iter().map(|l| l.value()).collect();
+    // An include from the provider's own type names one of its reference parameters.
+    let own_type = quote!(#resource).to_string();
+    for value in &p.search.include {
+        let text = value.value();
+        let mut parts = text.split(':');
+        if let (Some(source), Some(param)) = (parts.next(), parts.next()) {
+            if own_type.rsplit(' ').next() == Some(source) && param != "*" {
+                checks.push(include_check(resource, param, value));
+            }
+        }
+    }
+    let includes = quote!(&[#(#includes),*]);
+    let revincludes = quote!(&[#(#revincludes),*]);
     let convert = match p.returns {
         Returns::One => quote!(::fhir_rocket::Output::resource(__result)),
         Returns::Maybe => quote!(::fhir_rocket::Output::maybe_resource(__result)),
@@ -245,6 +280,8 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                         name: #name_text,
                         operation: #operation,
                         wants_context: #wants_context,
+                        includes: #includes,
+                        revincludes: #revincludes,
                         handler,
                     }
                 ),*]

@@ -8,7 +8,11 @@
 //!   `Result<T, FhirError>` or `Result<Option<T>, FhirError>`.
 //! - `#[search]`: every other parameter named like a search parameter of `T` (`address_city`
 //!   is `address-city`; `#[param("name")]` names it explicitly) with a search type from
-//!   `fhir_rocket::search` (`Option<..>` when optional); returns `Result<Vec<T>, FhirError>`.
+//!   `fhir_rocket::search` (`Option<..>` when optional); returns `Result<Vec<T>, FhirError>`
+//!   (or `SearchResults<T>` with included resources). `#[search(include = ["Type:param"],
+//!   revinclude = ["Type:param"])]` names the `_include` and `_revinclude` values it answers.
+//! - Reads and searches may return [`Shared<T>`](../fhir_rocket/struct.Shared.html) in place
+//!   of `T`, to serve resources held in memory without copying them.
 //! - `#[create]`: `resource: T`, returns `Result<T, FhirError>` (the stored resource).
 //! - `#[update]`: `id: String, resource: T`, returns `Result<T, FhirError>`.
 //! - `#[delete(T)]`: `id: String`, returns `Result<(), FhirError>`.
@@ -34,6 +38,7 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
     // signature does); an operation gives its name and options there.
     let mut declared = None;
     let mut operation = None;
+    let mut search = attr::SearchAttr::default();
     match kind {
         _ if attr.is_empty() && kind != Kind::Operation => {}
         Kind::Delete => match syn::parse2::<syn::Type>(attr) {
@@ -42,6 +47,10 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
         },
         Kind::Operation => match syn::parse2::<attr::OperationAttr>(attr) {
             Ok(op) => operation = Some(op),
+            Err(e) => return e.to_compile_error().into(),
+        },
+        Kind::Search => match syn::parse2::<attr::SearchAttr>(attr) {
+            Ok(a) => search = a,
             Err(e) => return e.to_compile_error().into(),
         },
         _ => {
@@ -55,7 +64,9 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
-    match signature::analyze(kind, function, declared, operation).and_then(|p| emit::provider(&p)) {
+    match signature::analyze(kind, function, declared, operation, search)
+        .and_then(|p| emit::provider(&p))
+    {
         Ok(tokens) => tokens.into(),
         // The function stays, so the error is the only one the user sees.
         Err(e) => {

@@ -87,6 +87,8 @@ pub struct ProviderFn {
     pub returns: Returns,
     /// For operations: the attribute's arguments.
     pub operation: Option<crate::attr::OperationAttr>,
+    /// For searches: the includes it answers.
+    pub search: crate::attr::SearchAttr,
 }
 
 const SEARCH_TYPES: &[&str] = &[
@@ -203,6 +205,8 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
     } else {
         (Returns::One, Some(ok.clone()))
     };
+    // `Shared<T>` serves a `T` without copying it.
+    let resource = resource.map(|t| generic_arg(&t, "Shared").cloned().unwrap_or(t));
     let fits = match kind {
         Kind::Read => matches!(shape, Returns::One | Returns::Maybe),
         Kind::Search => matches!(shape, Returns::Many | Returns::Found),
@@ -223,6 +227,7 @@ pub fn analyze(
     mut function: ItemFn,
     declared: Option<Type>,
     operation: Option<crate::attr::OperationAttr>,
+    search: crate::attr::SearchAttr,
 ) -> syn::Result<ProviderFn> {
     if function.sig.asyncness.is_none() {
         return Err(syn::Error::new_spanned(
@@ -340,5 +345,6 @@ pub fn analyze(
         resource,
         returns: shape,
         operation,
+        search,
     })
 }

@@ -117,6 +117,29 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
             if has(Interaction::Delete) {
                 string_member(&mut w, "conditionalDelete", "not-supported");
             }
+            type Declared<R> = fn(&crate::provider::Provider<R>) -> &'static [&'static str];
+            let includes: Declared<R> = |p| p.includes;
+            let revincludes: Declared<R> = |p| p.revincludes;
+            for (key, values) in [
+                ("searchInclude", includes),
+                ("searchRevInclude", revincludes),
+            ] {
+                let mut distinct: Vec<&str> = Vec::new();
+                for v in providers.iter().flat_map(values) {
+                    if !distinct.contains(v) {
+                        distinct.push(v);
+                    }
+                }
+                if !distinct.is_empty() {
+                    w.key(key);
+                    w.begin_array();
+                    for v in distinct {
+                        w.item();
+                        w.string(v);
+                    }
+                    w.end_array();
+                }
+            }
             let mut names = Vec::new();
             let params: Vec<_> = providers
                 .iter()

@@ -9,6 +9,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use std::io::Cursor;
+use std::sync::Arc;
 
 /// The FHIR JSON media type.
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -273,9 +274,9 @@ pub fn not_modified<R: ServerModel>(req: &Request<'_>, output: &Output<R>) -> Op
 /// What a search found: the matches, and the resources included with them.
 pub struct Found<R> {
     /// The matches, all pages.
-    pub matches: Vec<R>,
+    pub matches: Vec<Arc<R>>,
     /// Included resources (written once, on the first page).
-    pub includes: Vec<R>,
+    pub includes: Vec<Arc<R>>,
 }
 
 /// A page of a Bundle: which items of the whole list it holds, and its links.
@@ -369,7 +370,7 @@ fn bundle(
 
 fn full_url(w: &mut JsonWriter, base_url: &str, resource_type: &str, id: &str) {
     w.key("fullUrl");
-    w.string(&format!("{base_url}/{resource_type}/{id}"));
+    w.string_parts(&[base_url, "/", resource_type, "/", id]);
 }
 
 /// A searchset Bundle of one page of the matches, with `total`, absolute `fullUrl`s and
@@ -387,7 +388,7 @@ pub fn searchset<R: ServerModel>(
     let total = found.matches.len();
     let page = page(base_url, resource_type, query, total, count, offset);
     let matches = &found.matches[page.start..page.end];
-    let includes: &[R] = if page.start == 0 {
+    let includes: &[Arc<R>] = if page.start == 0 {
         &found.includes
     } else {
         &[]

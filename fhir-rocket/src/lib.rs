@@ -16,6 +16,7 @@ pub mod patch;
 mod provider;
 pub mod search;
 mod server;
+mod shared;
 
 pub use context::RequestContext;
 pub use error::FhirError;
@@ -24,6 +25,7 @@ pub use provider::{
     Interaction, OperationInfo, Output, Provider, ProviderInfo, SearchResults,
 };
 pub use server::{CapabilityHook, FhirServer, ServerModel, Software};
+pub use shared::{IntoShared, Shared};
 
 pub use fhir_macros::{create, delete, history, operation, patch, read, search, update};
 pub use fhir_model as model;

@@ -4,10 +4,12 @@
 use crate::context::RequestContext;
 use crate::error::FhirError;
 use crate::search::{Query, ResultParams};
+use crate::shared::IntoShared;
 use fhir_model::{ResourceType, SearchParamKind};
 use rocket::futures::future::BoxFuture;
 use rocket::request::Outcome;
 use rocket::Request;
+use std::sync::Arc;
 
 /// A FHIR REST interaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,17 +154,17 @@ impl<R> Input<R> {
 /// What a provider returned, in the server's terms.
 pub enum Output<R> {
     /// One resource (read, vread, create, update).
-    Resource(R),
+    Resource(Arc<R>),
     /// Nothing was found (a read that returned `None`).
     NotFound,
     /// Search results.
-    Matches(Vec<R>),
+    Matches(Vec<Arc<R>>),
     /// Search results with included resources (`_include`, `_revinclude`).
     Found {
         /// The matches.
-        matches: Vec<R>,
+        matches: Vec<Arc<R>>,
         /// Resources they refer to or that refer to them.
-        includes: Vec<R>,
+        includes: Vec<Arc<R>>,
     },
     /// Done, nothing to return (delete).
     Done,
@@ -171,29 +173,29 @@ pub enum Output<R> {
 }
 
 impl<R> Output<R> {
-    /// A provider returned a resource.
-    pub fn resource<T: Into<R>>(value: T) -> Self {
-        Output::Resource(value.into())
+    /// A provider returned a resource (`T` or [`Shared<T>`](crate::Shared)).
+    pub fn resource<T: IntoShared<R>>(value: T) -> Self {
+        Output::Resource(value.into_shared())
     }
 
     /// A provider returned an optional resource: `None` is 404.
-    pub fn maybe_resource<T: Into<R>>(value: Option<T>) -> Self {
+    pub fn maybe_resource<T: IntoShared<R>>(value: Option<T>) -> Self {
         match value {
-            Some(v) => Output::Resource(v.into()),
+            Some(v) => Output::Resource(v.into_shared()),
             None => Output::NotFound,
         }
     }
 
     /// A search provider returned its matches.
-    pub fn matches<T: Into<R>>(values: Vec<T>) -> Self {
-        Output::Matches(values.into_iter().map(Into::into).collect())
+    pub fn matches<T: IntoShared<R>>(values: Vec<T>) -> Self {
+        Output::Matches(values.into_iter().map(IntoShared::into_shared).collect())
     }
 
     /// A search provider returned matches and included resources.
     pub fn found<T: ResourceType<Resource = R> + Into<R>>(results: SearchResults<T>) -> Self {
         Output::Found {
-            matches: results.matches.into_iter().map(Into::into).collect(),
-            includes: results.includes,
+            matches: results.matches.into_iter().map(T::into_shared).collect(),
+            includes: results.includes.into_iter().map(Arc::new).collect(),
         }
     }
 
@@ -298,6 +300,10 @@ pub struct Provider<R> {
     pub operation: Option<OperationInfo>,
     /// Whether the function takes the [`RequestContext`] (its headers are copied only then).
     pub wants_context: bool,
+    /// For searches: the `_include` values it answers (`Observation:subject`, `*`).
+    pub includes: &'static [&'static str],
+    /// For searches: the `_revinclude` values it answers.
+    pub revincludes: &'static [&'static str],
     /// Its glue.
     pub handler: HandlerFn<R>,
 }

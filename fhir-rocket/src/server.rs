@@ -59,6 +59,8 @@ pub(crate) struct ServerState<R> {
     pub(crate) capability_hook: Option<CapabilityHook>,
     /// Providers by resource type, in mount order.
     pub(crate) providers: BTreeMap<&'static str, Vec<Provider<R>>>,
+    /// Whether the first path segment after the base names a tenant.
+    pub(crate) multi_tenant: bool,
 }
 
 /// A FHIR server: providers mounted on a base path, turned into Rocket routes.
@@ -86,6 +88,7 @@ impl<R: ServerModel> FhirServer<R> {
                 },
                 providers: BTreeMap::new(),
                 capability_hook: None,
+                multi_tenant: false,
             },
         }
     }
@@ -96,6 +99,21 @@ impl<R: ServerModel> FhirServer<R> {
             name: name.into(),
             version: version.into(),
         };
+        self
+    }
+
+    /// Makes the server multi-tenant, the tenant named by the first path segment after the
+    /// base (`[base]/TENANT/Patient/1`), like HAPI FHIR's URL base tenant strategy.
+    /// Providers see it as [`RequestContext::tenant`], and the base URL in links, `fullUrl`s
+    /// and `Location` headers includes it. A request without a tenant answers 400.
+    ///
+    /// ```
+    /// let server = fhir_rocket::FhirServer::<fhir_rocket::model::r4::Resource>::new("/fhir")
+    ///     .multi_tenant();
+    /// # let _ = server;
+    /// ```
+    pub fn multi_tenant(mut self) -> Self {
+        self.state.multi_tenant = true;
         self
     }
 
@@ -207,21 +225,18 @@ impl<R: ServerModel> Dispatcher<R> {
         format!("http://{host}{}", self.state.base_path)
     }
 
-    fn context(&self, req: &Request<'_>, raw_query: &str) -> RequestContext {
+    /// The context without headers: [`call`] copies them for providers that want them.
+    fn context(&self, req: &Request<'_>, raw_query: &str, tenant: Option<&str>) -> RequestContext {
+        let mut base_url = self.base_url(req);
+        if let Some(tenant) = tenant {
+            base_url.push('/');
+            base_url.push_str(tenant);
+        }
         RequestContext {
-            base_url: self.base_url(req),
-            headers: req
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.name().as_str().to_ascii_lowercase(),
-                        h.value().to_string(),
-                    )
-                })
-                .collect(),
+            base_url,
+            headers: Vec::new(),
             raw_query: raw_query.to_string(),
-            tenant: None,
+            tenant: tenant.map(str::to_string),
         }
     }
 
@@ -271,7 +286,7 @@ impl<R: ServerModel> Dispatcher<R> {
         raw_query: &str,
         format: &Format,
     ) -> Result<Reply, FhirError> {
-        let segments: Vec<&str> = req
+        let mut segments: Vec<&str> = req
             .uri()
             .path()
             .as_str()
@@ -279,8 +294,18 @@ impl<R: ServerModel> Dispatcher<R> {
             .split('/')
             .filter(|s| !s.is_empty())
             .collect();
+        let tenant = if self.state.multi_tenant {
+            if segments.is_empty() {
+                return Err(FhirError::bad_request(
+                    "this server is multi-tenant: name the tenant first, as in [base]/TENANT/Patient",
+                ));
+            }
+            Some(segments.remove(0))
+        } else {
+            None
+        };
         let method = req.method();
-        let context = self.context(req, raw_query);
+        let context = self.context(req, raw_query, tenant);
         let base_url = context.base_url.clone();
         match (method, segments.as_slice()) {
             (Method::Get, ["metadata"]) => self.metadata(&context.base_url, format),
@@ -614,7 +639,7 @@ impl<R: ServerModel> Dispatcher<R> {
         match call(req, provider, input).await? {
             Output::Resource(r) => Ok(Reply::json(
                 200,
-                fhir_model::json::to_vec(&r, format.pretty),
+                fhir_model::json::to_vec(&*r, format.pretty),
             )),
             Output::Done => Ok(Reply::empty(204)),
             Output::NotFound => Err(FhirError::not_found(format!("{name} found nothing"))),
@@ -721,6 +746,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 supported.join(" or ")
             )));
         };
+        check_includes(provider, &result)?;
         let input = Input {
             context,
             id: None,
@@ -797,7 +823,7 @@ impl<R: ServerModel> Dispatcher<R> {
     ) -> Result<Reply, FhirError> {
         match output {
             Output::Resource(resource) => Ok(http::resource_reply(
-                req, &resource, status, format, base_url, written,
+                req, &*resource, status, format, base_url, written,
             )),
             Output::NotFound => Err(FhirError::not_found(format!(
                 "{resource_type} is not known with this id"
@@ -887,6 +913,45 @@ async fn read_body<R: ServerModel>(
         }
     }
     Ok(resource)
+}
+
+/// Every `_include` and `_revinclude` of the request must be one the search provider
+/// declared (`#[search(include = [...], revinclude = [...])]`); 400 otherwise, naming the
+/// ones it answers.
+fn check_includes<R>(provider: &Provider<R>, result: &ResultParams) -> Result<(), FhirError> {
+    for (name, requested, declared) in [
+        ("_include", &result.include, provider.includes),
+        ("_revinclude", &result.revinclude, provider.revincludes),
+    ] {
+        for include in requested {
+            let answered = declared.iter().any(|d| {
+                let mut parts = d.split(':');
+                *d == "*"
+                    || (parts.next() == Some(include.source_type.as_str())
+                        && parts.next().is_some_and(|p| p == "*" || p == include.param)
+                        && parts
+                            .next()
+                            .is_none_or(|t| include.target_type.as_deref() == Some(t)))
+            });
+            if !answered {
+                let target = include
+                    .target_type
+                    .as_deref()
+                    .map(|t| format!(":{t}"))
+                    .unwrap_or_default();
+                let valid = if declared.is_empty() {
+                    "none".to_string()
+                } else {
+                    declared.join(", ")
+                };
+                return Err(FhirError::bad_request(format!(
+                    "{name}={}:{}{target} is not supported by this search; supported values: {valid}",
+                    include.source_type, include.param
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `_since`, `_at` and `_count` of a history request, and the page's `_offset`; anything

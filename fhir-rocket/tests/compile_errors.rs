@@ -11,4 +11,5 @@ fn provider_checks() {
     t.compile_fail("tests/ui/other_resource_type.rs");
     t.compile_fail("tests/ui/not_async.rs");
     t.compile_fail("tests/ui/wrong_return_shape.rs");
+    t.compile_fail("tests/ui/bad_include.rs");
 }

@@ -61,7 +61,7 @@ fn rocket() -> _ {
         matches: store
             .all::<Patient>()
             .into_iter()
-            .map(Resource::from)
+            .map(|p| std::sync::Arc::new(Resource::from(p)))
             .collect(),
         includes: Vec::new(),
     };

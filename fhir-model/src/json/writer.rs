@@ -208,11 +208,36 @@ impl JsonWriter {
 
     /// Writes a string, escaped.
     pub fn string(&mut self, s: &str) {
-        let bytes = s.as_bytes();
-        self.out.reserve(bytes.len() + 2);
+        self.out.reserve(s.len() + 2);
         self.out.push(b'"');
+        self.escaped(s);
+        self.out.push(b'"');
+    }
+
+    /// Writes one string made of `parts` in order, escaped, without joining them first.
+    ///
+    /// ```
+    /// let mut w = fhir_model::json::JsonWriter::new(Vec::new(), false);
+    /// w.string_parts(&["Patient", "/", "1"]);
+    /// assert_eq!(w.into_inner(), b"\"Patient/1\"");
+    /// ```
+    pub fn string_parts(&mut self, parts: &[&str]) {
+        self.out.push(b'"');
+        for part in parts {
+            self.escaped(part);
+        }
+        self.out.push(b'"');
+    }
+
+    fn escaped(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        let clean = clean_prefix(bytes);
+        if clean == bytes.len() {
+            self.out.extend_from_slice(bytes);
+            return;
+        }
         let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
+        for (i, &b) in bytes.iter().enumerate().skip(clean) {
             if !ESCAPE[b as usize] {
                 continue;
             }
@@ -235,6 +260,55 @@ impl JsonWriter {
             start = i + 1;
         }
         self.out.extend_from_slice(&bytes[start..]);
-        self.out.push(b'"');
+    }
+}
+
+/// How many leading bytes need no escaping, found eight bytes at a time: most strings a
+/// resource holds need none, and this runs for every string written.
+fn clean_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero exactly when its high bit is set here (the classic "has zero
+    // byte" test, exact when no byte is above 0x80 before subtracting, which the `!x` term
+    // takes care of).
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[i..i + 8]);
+        let x = u64::from_le_bytes(word);
+        // Control characters: bytes below 0x20 are those with the three top bits clear.
+        let control = zero_bytes(x & (0xe0 * ONES));
+        let quote = zero_bytes(x ^ (b'"' as u64 * ONES));
+        let backslash = zero_bytes(x ^ (b'\\' as u64 * ONES));
+        if control | quote | backslash != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !ESCAPE[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_prefix_stops_at_the_first_byte_to_escape() {
+        for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+            for len in 0..24 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    assert_eq!(clean_prefix(&bytes), at, "{special} at {at} of {len}");
+                }
+                assert_eq!(clean_prefix(&vec![b'z'; len]), len);
+            }
+        }
+        // Bytes above 0x7f (UTF-8) and just above the controls need no escape.
+        assert_eq!(clean_prefix("é ! # ~ ü".as_bytes()), "é ! # ~ ü".len());
     }
 }

@@ -36,25 +36,40 @@ pub struct StringParam {
 /// Lowercases `s` and folds the accented Latin-1 letters to their base letters
 /// (`é` → `e`, `Æ` → `ae`, `ß` → `ss`, ...).
 pub fn normalize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
-        match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => out.push('a'),
-            'æ' => out.push_str("ae"),
-            'ç' => out.push('c'),
-            'è' | 'é' | 'ê' | 'ë' => out.push('e'),
-            'ì' | 'í' | 'î' | 'ï' => out.push('i'),
-            'ð' => out.push('d'),
-            'ñ' => out.push('n'),
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => out.push('o'),
-            'ù' | 'ú' | 'û' | 'ü' => out.push('u'),
-            'ý' | 'ÿ' => out.push('y'),
-            'þ' => out.push_str("th"),
-            'ß' => out.push_str("ss"),
-            other => out.push(other),
-        }
+    folded(s).collect()
+}
+
+/// The characters of [`normalize`], without building the string.
+fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().flat_map(char::to_lowercase).flat_map(|c| {
+        let (first, second) = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => ('a', None),
+            'æ' => ('a', Some('e')),
+            'ç' => ('c', None),
+            'è' | 'é' | 'ê' | 'ë' => ('e', None),
+            'ì' | 'í' | 'î' | 'ï' => ('i', None),
+            'ð' => ('d', None),
+            'ñ' => ('n', None),
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => ('o', None),
+            'ù' | 'ú' | 'û' | 'ü' => ('u', None),
+            'ý' | 'ÿ' => ('y', None),
+            'þ' => ('t', Some('h')),
+            'ß' => ('s', Some('s')),
+            other => (other, None),
+        };
+        std::iter::once(first).chain(second)
+    })
+}
+
+/// Whether the normalized `candidate` starts with the normalized `prefix`; allocates nothing,
+/// as it runs once per candidate value of every searched resource.
+fn starts_with_folded(candidate: &str, prefix: &str) -> bool {
+    if candidate.is_ascii() && prefix.is_ascii() {
+        return candidate.len() >= prefix.len()
+            && candidate.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes());
     }
-    out
+    let mut candidate = folded(candidate);
+    folded(prefix).all(|p| candidate.next() == Some(p))
 }
 
 impl StringParam {
@@ -72,7 +87,7 @@ impl StringParam {
         } else if self.contains {
             normalize(candidate).contains(&normalize(&self.value))
         } else {
-            normalize(candidate).starts_with(&normalize(&self.value))
+            starts_with_folded(candidate, &self.value)
         }
     }
 }

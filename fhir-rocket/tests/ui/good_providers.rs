@@ -1,6 +1,6 @@
 use fhir_rocket::model::r4::Patient;
 use fhir_rocket::search::{DateParam, OrList, StringParam, TokenParam};
-use fhir_rocket::{providers, read, search, FhirError, FhirServer, RequestContext};
+use fhir_rocket::{providers, read, search, FhirError, FhirServer, RequestContext, Shared};
 
 #[read]
 async fn read_patient(id: String, version: Option<String>, ctx: &RequestContext) -> Result<Option<Patient>, FhirError> {
@@ -19,6 +19,12 @@ async fn search_patients(
     Ok(Vec::new())
 }
 
+#[search(include = ["Patient:general-practitioner", "Patient:organization:Organization"], revinclude = ["Observation:subject", "*"])]
+async fn search_shared(name: StringParam) -> Result<Vec<Shared<Patient>>, FhirError> {
+    let _ = name;
+    Ok(vec![Shared::new(Patient::default())])
+}
+
 fn main() {
-    let _ = FhirServer::new("/fhir").mount(providers![read_patient, search_patients]).routes();
+    let _ = FhirServer::new("/fhir").mount(providers![read_patient, search_patients, search_shared]).routes();
 }
