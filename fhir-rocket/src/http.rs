@@ -336,7 +336,7 @@ fn bundle(
     entries: impl FnOnce(&mut JsonWriter),
 ) -> Vec<u8> {
     let mut w = JsonWriter::new(
-        Vec::with_capacity(1024 + (page.end - page.start) * 2048),
+        Vec::with_capacity(1024 + (page.end - page.start) * 512),
         pretty,
     );
     w.begin_object();
