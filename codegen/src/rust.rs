@@ -48,6 +48,7 @@ pub fn generate(schema: &Schema, version: &str, fhir_version: &str) -> String {
     for resource in &schema.resources {
         resource_type_impl(&mut out, schema, resource);
     }
+    out.push_str(&crate::xml_table::generate(schema));
     out
 }
 

@@ -235,14 +235,29 @@ fn content_negotiation() {
             "{accept}"
         );
     }
-    let xml_only = request("GET", &path, &[("Accept", "application/fhir+xml")], None);
-    assert_eq!(xml_only.status, 406);
+    let other_only = request("GET", &path, &[("Accept", "text/html, image/png")], None);
+    assert_eq!(other_only.status, 406);
+    assert_eq!(other_only.json()["resourceType"], "OperationOutcome");
     assert_eq!(get(&format!("{path}?_format=json")).status, 200);
     assert_eq!(
         get(&format!("{path}?_format=application/fhir%2Bjson")).status,
         200
     );
     assert_eq!(get(&format!("{path}?_format=yaml")).status, 400);
+    // Preference order and weights decide between JSON and XML.
+    let xml = request(
+        "GET",
+        &path,
+        &[(
+            "Accept",
+            "application/fhir+json;q=0.5, application/fhir+xml",
+        )],
+        None,
+    );
+    assert_eq!(
+        xml.header("Content-Type"),
+        Some("application/fhir+xml; charset=utf-8")
+    );
     let pretty = get(&format!("{path}?_pretty=true"));
     assert!(
         pretty
@@ -784,4 +799,126 @@ fn version_conflicts_and_unimplemented_interactions() {
     );
     assert_eq!(batch.status, 501);
     assert_eq!(batch.json()["issue"][0]["code"], "not-supported");
+}
+
+const XML: (&str, &str) = ("Content-Type", "application/fhir+xml");
+
+#[test]
+fn xml_bodies_answers_and_errors() {
+    // Create from an XML body; the answer follows Accept.
+    let body = r#"<Patient xmlns="http://hl7.org/fhir"><active value="true"/><name><family value="Xml"/><given value="Ada"/></name></Patient>"#;
+    let created = request(
+        "POST",
+        "/Patient",
+        &[XML, ("Accept", "application/fhir+xml")],
+        Some(body),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.header("Content-Type"),
+        Some("application/fhir+xml; charset=utf-8")
+    );
+    let id = created
+        .header("Location")
+        .and_then(|l| l.split("/Patient/").nth(1))
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    assert!(
+        created.body.starts_with(&format!(
+            r#"<Patient xmlns="http://hl7.org/fhir"><id value="{id}"/><meta><versionId value="1"/>"#
+        )),
+        "{}",
+        created.body
+    );
+    // The same resource in JSON.
+    let json = get(&format!("/Patient/{id}")).json();
+    assert_eq!(json["name"][0]["given"][0], "Ada");
+    assert_eq!(json["active"], true);
+    // Every XML media type and _format value.
+    for accept in [
+        "application/fhir+xml",
+        "application/xml",
+        "text/xml",
+        "application/xml+fhir",
+    ] {
+        let reply = request(
+            "GET",
+            &format!("/Patient/{id}"),
+            &[("Accept", accept)],
+            None,
+        );
+        assert_eq!(reply.status, 200, "{accept}");
+        assert!(
+            reply.body.starts_with("<Patient "),
+            "{accept}: {}",
+            reply.body
+        );
+    }
+    for format in [
+        "xml",
+        "text/xml",
+        "application/fhir%2Bxml",
+        "application/xml",
+    ] {
+        let reply = get(&format!("/Patient/{id}?_format={format}"));
+        assert!(
+            reply.body.starts_with("<Patient "),
+            "{format}: {}",
+            reply.body
+        );
+    }
+    let pretty = get(&format!("/Patient/{id}?_format=xml&_pretty=true"));
+    assert!(pretty.body.contains("\n  <id value="), "{}", pretty.body);
+    // A search Bundle in XML.
+    let bundle = get("/Patient?family=Xml&_format=xml");
+    assert!(
+        bundle
+            .body
+            .starts_with(r#"<Bundle xmlns="http://hl7.org/fhir"><type value="searchset"/>"#),
+        "{}",
+        bundle.body
+    );
+    assert!(
+        bundle.body.contains("<entry><fullUrl value=\"http://"),
+        "{}",
+        bundle.body
+    );
+    // Errors are XML OperationOutcomes when XML was asked for.
+    let missing = get("/Patient/does-not-exist?_format=xml");
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.starts_with(r#"<OperationOutcome xmlns="http://hl7.org/fhir"><issue><severity value="error"/><code value="not-found"/>"#),
+        "{}",
+        missing.body
+    );
+    // A bad XML body: 400 naming the element, line and column.
+    let bad = request(
+        "POST",
+        "/Patient",
+        &[XML],
+        Some("<Patient xmlns=\"http://hl7.org/fhir\">\n  <birthDate value=\"1970-02-30x\"/>\n</Patient>"),
+    );
+    assert_eq!(bad.status, 400);
+    let diagnostics = bad.diagnostics();
+    assert!(
+        diagnostics.contains("Patient.birthDate") && diagnostics.contains("line 2, column 3"),
+        "{diagnostics}"
+    );
+    let dtd = request(
+        "POST",
+        "/Patient",
+        &[XML],
+        Some("<!DOCTYPE p [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><Patient xmlns=\"http://hl7.org/fhir\"/>"),
+    );
+    assert_eq!(dtd.status, 400);
+    assert!(dtd.diagnostics().contains("DTD"), "{}", dtd.body);
+    // An update in XML whose id does not match the URL.
+    let wrong = request(
+        "PUT",
+        &format!("/Patient/{id}"),
+        &[XML],
+        Some(r#"<Patient xmlns="http://hl7.org/fhir"><id value="other"/></Patient>"#),
+    );
+    assert_eq!(wrong.status, 400);
 }

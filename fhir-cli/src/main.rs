@@ -1,18 +1,22 @@
-//! `fhir`: check and convert FHIR resources with the typed model.
+//! `fhir`: check and convert FHIR resources, JSON and XML, with the typed model.
 
-use fhir_model::json::{JsonError, ReadOptions};
+use fhir_model::json::{JsonValue, ReadOptions};
+use fhir_model::xml::XmlResource;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage:
-  fhir convert [--fhir-version r4|r4b|r5] [--to json] [--compact] [--lenient] [--out-dir DIR] FILE...
-      Read each file into the typed model and write it back: to stdout for one file,
-      into DIR under the same file names for several.
-  fhir check [--fhir-version r4|r4b|r5] FILE...
+  fhir convert [--fhir-version r4|r4b|r5] [--from json|xml] [--to json|xml] [--compact]
+               [--lenient] [--out-dir DIR] FILE...
+      Read each file into the typed model and write it in the --to format (default json):
+      to stdout for one file, into DIR for several (named after the input, with the
+      extension of the output format).
+  fhir check [--fhir-version r4|r4b|r5] [--from json|xml] FILE...
       Read each file strictly; print every failure with its path, then 'N passed, M failed'.
 
-The FHIR version defaults to r4.";
+The input format is --from, else the file's extension (.json, .xml), else its first
+character ('<' is XML). The FHIR version defaults to r4.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,27 +29,72 @@ fn main() -> ExitCode {
     }
 }
 
-/// One FHIR version's entry points: read a resource, then write it back.
-type Convert = fn(&str, ReadOptions, bool) -> Result<String, JsonError>;
-
-fn convert_r4(text: &str, options: ReadOptions, pretty: bool) -> Result<String, JsonError> {
-    let resource = fhir_model::r4::Resource::from_json_with(text, options)?;
-    Ok(fhir_model::json::to_string_with(&resource, pretty))
+/// A FHIR format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    Xml,
 }
 
-fn convert_r4b(text: &str, options: ReadOptions, pretty: bool) -> Result<String, JsonError> {
-    let resource = fhir_model::r4b::Resource::from_json_with(text, options)?;
-    Ok(fhir_model::json::to_string_with(&resource, pretty))
+impl Format {
+    fn parse(name: &str) -> Result<Format, String> {
+        match name.to_ascii_lowercase().as_str() {
+            "json" => Ok(Format::Json),
+            "xml" => Ok(Format::Xml),
+            other => Err(format!("unknown format '{other}' (json or xml)")),
+        }
+    }
+
+    /// The format of an input: by extension, else by its first character.
+    fn of(path: &Path, text: &str) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("xml") => Format::Xml,
+            Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
+            _ if text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .starts_with('<') =>
+            {
+                Format::Xml
+            }
+            _ => Format::Json,
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Xml => "xml",
+        }
+    }
 }
 
-fn convert_r5(text: &str, options: ReadOptions, pretty: bool) -> Result<String, JsonError> {
-    let resource = fhir_model::r5::Resource::from_json_with(text, options)?;
-    Ok(fhir_model::json::to_string_with(&resource, pretty))
+/// One FHIR version's entry point: read a resource in one format, write it in another.
+type Convert = fn(&str, Format, ReadOptions, Format, bool) -> Result<String, String>;
+
+fn convert_as<R: XmlResource + JsonValue>(
+    text: &str,
+    from: Format,
+    options: ReadOptions,
+    to: Format,
+    pretty: bool,
+) -> Result<String, String> {
+    let resource: R = match from {
+        Format::Json => fhir_model::json::from_str_with(text, options).map_err(|e| e.to_string()),
+        Format::Xml => fhir_model::xml::from_str_with(text, options).map_err(|e| e.to_string()),
+    }?;
+    match to {
+        Format::Json => Ok(fhir_model::json::to_string_with(&resource, pretty)),
+        Format::Xml => fhir_model::xml::to_vec(&resource, pretty)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| format!("cannot be written as XML: {e}")),
+    }
 }
 
 struct Options {
     convert: Convert,
-    to: String,
+    from: Option<Format>,
+    to: Format,
     pretty: bool,
     read: ReadOptions,
     out_dir: Option<PathBuf>,
@@ -54,8 +103,9 @@ struct Options {
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
-        convert: convert_r4,
-        to: "json".into(),
+        convert: convert_as::<fhir_model::r4::Resource>,
+        from: None,
+        to: Format::Json,
         pretty: true,
         read: ReadOptions::STRICT,
         out_dir: None,
@@ -71,13 +121,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "--fhir-version" => {
                 o.convert = match value()?.to_ascii_lowercase().as_str() {
-                    "r4" | "4.0.1" | "4.0" => convert_r4,
-                    "r4b" | "4.3.0" | "4.3" => convert_r4b,
-                    "r5" | "5.0.0" | "5.0" => convert_r5,
+                    "r4" | "4.0.1" | "4.0" => convert_as::<fhir_model::r4::Resource>,
+                    "r4b" | "4.3.0" | "4.3" => convert_as::<fhir_model::r4b::Resource>,
+                    "r5" | "5.0.0" | "5.0" => convert_as::<fhir_model::r5::Resource>,
                     other => return Err(format!("unknown FHIR version '{other}' (r4, r4b or r5)")),
                 }
             }
-            "--to" => o.to = value()?,
+            "--from" => o.from = Some(Format::parse(&value()?)?),
+            "--to" => o.to = Format::parse(&value()?)?,
             "--out-dir" => o.out_dir = Some(value()?.into()),
             "--compact" => o.pretty = false,
             "--lenient" => o.read = ReadOptions::LENIENT,
@@ -88,9 +139,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     if o.files.is_empty() {
         return Err(format!("no input files\n{USAGE}"));
-    }
-    if o.to != "json" {
-        return Err(format!("--to {}: only json is supported", o.to));
     }
     Ok(o)
 }
@@ -124,16 +172,21 @@ fn convert(o: &Options) -> Result<ExitCode, String> {
     let mut failed = false;
     for file in &o.files {
         let result = read(file).and_then(|text| {
-            (o.convert)(&text, o.read, o.pretty).map_err(|e| format!("{}: {e}", file.display()))
+            let from = o.from.unwrap_or_else(|| Format::of(file, &text));
+            (o.convert)(&text, from, o.read, o.to, o.pretty)
+                .map_err(|e| format!("{}: {e}", file.display()))
         });
         match (result, &o.out_dir) {
-            (Ok(json), None) => println!("{json}"),
-            (Ok(json), Some(dir)) => {
+            (Ok(out), None) => println!("{out}"),
+            (Ok(out), Some(dir)) => {
                 let name = file
-                    .file_name()
+                    .file_stem()
                     .ok_or_else(|| format!("{}: not a file", file.display()))?;
+                let mut name = name.to_os_string();
+                name.push(".");
+                name.push(o.to.extension());
                 let target = dir.join(name);
-                std::fs::write(&target, json + "\n")
+                std::fs::write(&target, out + "\n")
                     .map_err(|e| format!("{}: {e}", target.display()))?;
             }
             (Err(message), _) => {
@@ -153,7 +206,8 @@ fn check(o: &Options) -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for file in &o.files {
         match read(file).and_then(|text| {
-            (o.convert)(&text, ReadOptions::STRICT, false)
+            let from = o.from.unwrap_or_else(|| Format::of(file, &text));
+            (o.convert)(&text, from, ReadOptions::STRICT, Format::Json, false)
                 .map_err(|e| format!("{}: {e}", file.display()))
         }) {
             Ok(_) => passed += 1,

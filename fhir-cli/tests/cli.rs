@@ -155,3 +155,82 @@ fn lenient_conversion_drops_unknown_elements() {
     assert!(String::from_utf8_lossy(&missing.stdout).contains("missing.json: No such file"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn convert_to_xml_and_back() {
+    let dir = temp_dir("xml");
+    let out = fhir(&[
+        "convert",
+        "--to",
+        "xml",
+        "--out-dir",
+        dir.to_str().unwrap(),
+        &example("patient-example.json"),
+        &example("observation-glucose.json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = std::fs::read_to_string(dir.join("patient-example.xml")).unwrap();
+    assert!(
+        xml.starts_with("<Patient xmlns=\"http://hl7.org/fhir\">\n  <id value=\"example\"/>"),
+        "{xml}"
+    );
+    // Back to JSON, the input format known by the extension: the original resource.
+    for name in ["patient-example", "observation-glucose"] {
+        let back = fhir(&[
+            "convert",
+            "--compact",
+            dir.join(format!("{name}.xml")).to_str().unwrap(),
+        ]);
+        assert!(
+            back.status.success(),
+            "{}",
+            String::from_utf8_lossy(&back.stderr)
+        );
+        let original = std::fs::read_to_string(example(&format!("{name}.json"))).unwrap();
+        assert_eq!(
+            String::from_utf8(back.stdout).unwrap().trim_end(),
+            fhir_model::r4::Resource::from_json(&original)
+                .unwrap()
+                .to_json()
+        );
+    }
+    // --from wins over the extension; without an extension the first character decides.
+    let renamed = dir.join("patient-xml.txt");
+    std::fs::copy(dir.join("patient-example.xml"), &renamed).unwrap();
+    let sniffed = fhir(&["check", renamed.to_str().unwrap()]);
+    assert!(
+        sniffed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sniffed.stdout)
+    );
+    let forced = fhir(&["check", "--from", "json", renamed.to_str().unwrap()]);
+    assert_eq!(forced.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn check_reports_xml_failures_with_line_and_column() {
+    let dir = temp_dir("check-xml");
+    let bad = dir.join("bad.xml");
+    std::fs::write(
+        &bad,
+        "<Patient xmlns=\"http://hl7.org/fhir\">\n  <gender value=\"f\"/>\n</Patient>\n",
+    )
+    .unwrap();
+    let out = fhir(&["check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.lines().next().unwrap().ends_with("bad.xml: Patient.gender: 'f' is not a code of the required value set http://hl7.org/fhir/ValueSet/administrative-gender (line 2, column 3)"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("0 passed, 1 failed\n"), "{stdout}");
+    let unknown = fhir(&["convert", "--to", "yaml", bad.to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown format 'yaml'"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -30,6 +30,7 @@ mod primitive;
 mod resource;
 #[doc(hidden)]
 pub mod serde_bridge;
+pub mod xml;
 
 pub use boxed::{Boxed, BoxedDrop};
 pub use code::{Code, UnknownCode};

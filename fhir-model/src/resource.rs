@@ -102,6 +102,21 @@ macro_rules! resource_impls {
                 }
             }
         }
+        impl $crate::xml::XmlResource for $name {
+            fn xml_table() -> &'static $crate::xml::table::XmlTable {
+                &xml_table::XML_TABLE
+            }
+        }
+        impl $name {
+            /// Reads this resource type strictly from FHIR XML.
+            pub fn from_xml(text: &str) -> Result<Self, $crate::xml::XmlError> {
+                $crate::xml::from_str(text)
+            }
+            /// Writes this resource as compact FHIR XML.
+            pub fn to_xml(&self) -> Result<String, $crate::xml::XmlError> {
+                $crate::xml::to_string(self)
+            }
+        }
         $crate::struct_impls!($name);
     };
 }
@@ -182,6 +197,31 @@ macro_rules! resource_enum_impls {
             /// Writes the resource as JSON indented by two spaces.
             pub fn to_json_pretty(&self) -> String {
                 $crate::json::to_string_pretty(self)
+            }
+            /// Reads any resource of this version strictly from FHIR XML.
+            pub fn from_xml(text: &str) -> Result<Self, $crate::xml::XmlError> {
+                $crate::xml::from_str(text)
+            }
+            /// Reads any resource of this version from FHIR XML with the given options.
+            pub fn from_xml_with(
+                text: &str,
+                options: $crate::json::ReadOptions,
+            ) -> Result<Self, $crate::xml::XmlError> {
+                $crate::xml::from_str_with(text, options)
+            }
+            /// Writes the resource as compact FHIR XML; fails only on content XML cannot
+            /// carry (a narrative that is not well-formed XHTML, characters XML forbids).
+            pub fn to_xml(&self) -> Result<String, $crate::xml::XmlError> {
+                $crate::xml::to_string(self)
+            }
+            /// Writes the resource as FHIR XML indented by two spaces.
+            pub fn to_xml_pretty(&self) -> Result<String, $crate::xml::XmlError> {
+                $crate::xml::to_string_pretty(self)
+            }
+        }
+        impl $crate::xml::XmlResource for Resource {
+            fn xml_table() -> &'static $crate::xml::table::XmlTable {
+                &xml_table::XML_TABLE
             }
         }
         impl $crate::BoxedDrop for Resource {

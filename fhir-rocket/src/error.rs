@@ -135,3 +135,9 @@ impl From<fhir_model::json::JsonError> for FhirError {
         FhirError::bad_request(format!("the body is not a valid resource: {e}"))
     }
 }
+
+impl From<fhir_model::xml::XmlError> for FhirError {
+    fn from(e: fhir_model::xml::XmlError) -> Self {
+        FhirError::bad_request(format!("the body is not a valid resource: {e}"))
+    }
+}

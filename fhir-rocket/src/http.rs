@@ -13,12 +13,16 @@ use std::sync::Arc;
 
 /// The FHIR JSON media type.
 pub const FHIR_JSON: &str = "application/fhir+json";
+/// The FHIR XML media type.
+pub const FHIR_XML: &str = "application/fhir+xml";
 
 /// How the response is written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Format {
-    /// Indent the JSON (`_pretty=true`).
+    /// Indent the body (`_pretty=true`).
     pub pretty: bool,
+    /// Answer in XML rather than JSON.
+    pub xml: bool,
 }
 
 /// A media type without its parameters, lower case (`application/fhir+json`).
@@ -52,38 +56,61 @@ pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError
     let pretty = query.values("_pretty").first() == Some(&"true");
     if let Some(format) = query.values("_format").first() {
         if is_json_type(format) {
-            return Ok(Format { pretty });
+            return Ok(Format { pretty, xml: false });
         }
         if is_xml_type(format) {
-            return Err(FhirError::not_acceptable(
-                "XML is not available yet: use _format=json",
-            ));
+            return Ok(Format { pretty, xml: true });
         }
         return Err(FhirError::bad_request(format!(
             "_format '{format}' is not a FHIR format (json or xml)"
         )));
     }
     if let Some(accept) = req.headers().get_one("Accept") {
-        let acceptable = accept.split(',').any(|media| {
+        // The most preferred acceptable type, earlier first among equal weights.
+        let mut best: Option<(f32, bool)> = None;
+        for media in accept.split(',') {
             let m = media_type(media);
-            is_json_type(&m) || m == "*/*" || m == "application/*" || m.is_empty()
-        });
-        if !acceptable {
-            return Err(FhirError::not_acceptable(format!(
-                "cannot answer in any of the accepted types ({accept}); this server writes {FHIR_JSON}"
-            )));
+            let xml = if is_xml_type(&m) {
+                true
+            } else if is_json_type(&m) || m == "*/*" || m == "application/*" || m.is_empty() {
+                false
+            } else {
+                continue;
+            };
+            let q = media
+                .split(';')
+                .skip(1)
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, xml));
+            }
+        }
+        match best {
+            Some((_, xml)) => return Ok(Format { pretty, xml }),
+            None => {
+                return Err(FhirError::not_acceptable(format!(
+                    "cannot answer in any of the accepted types ({accept}); this server writes {FHIR_JSON} and {FHIR_XML}"
+                )))
+            }
         }
     }
-    Ok(Format { pretty })
+    Ok(Format { pretty, xml: false })
 }
 
-/// Checks that a request body is FHIR JSON (415 otherwise).
-pub fn check_body_type(req: &Request<'_>) -> Result<(), FhirError> {
+/// The format of a request body by its `Content-Type` (JSON when there is none); 415 for
+/// anything but FHIR JSON and XML.
+pub fn body_format(req: &Request<'_>) -> Result<Format, FhirError> {
     match req.headers().get_one("Content-Type") {
-        None => Ok(()),
-        Some(t) if is_json_type(t) => Ok(()),
+        None => Ok(Format::default()),
+        Some(t) if is_json_type(t) => Ok(Format::default()),
+        Some(t) if is_xml_type(t) => Ok(Format {
+            pretty: false,
+            xml: true,
+        }),
         Some(t) => Err(FhirError::unsupported_media_type(format!(
-            "the body's Content-Type '{t}' is not supported; send {FHIR_JSON}"
+            "the body's Content-Type '{t}' is not supported; send {FHIR_JSON} or {FHIR_XML}"
         ))),
     }
 }
@@ -92,6 +119,7 @@ pub fn check_body_type(req: &Request<'_>) -> Result<(), FhirError> {
 pub struct Reply {
     status: u16,
     body: Option<Vec<u8>>,
+    xml: bool,
     headers: Vec<(&'static str, String)>,
 }
 
@@ -101,6 +129,7 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
+            xml: false,
             headers: Vec::new(),
         }
     }
@@ -110,7 +139,35 @@ impl Reply {
         Reply {
             status,
             body: None,
+            xml: false,
             headers: Vec::new(),
+        }
+    }
+
+    /// The JSON body rewritten as FHIR XML, for a client that asked for XML. Every body is
+    /// built as JSON and converted here, in one place; a resource XML cannot carry answers
+    /// 500.
+    pub fn into_xml(mut self, table: &fhir_model::xml::table::XmlTable, pretty: bool) -> Self {
+        let Some(json) = &self.body else {
+            return self;
+        };
+        match fhir_model::xml::from_json_form(json, table, pretty) {
+            Ok(xml) => {
+                self.body = Some(xml);
+                self.xml = true;
+                self
+            }
+            Err(e) => {
+                let error =
+                    FhirError::internal(format!("the answer cannot be written as XML: {e}"));
+                let outcome = operation_outcome("error", error.issue_code(), error.message());
+                Reply {
+                    status: 500,
+                    body: fhir_model::xml::from_json_form(&outcome, table, pretty).ok(),
+                    xml: true,
+                    headers: Vec::new(),
+                }
+            }
         }
     }
 
@@ -155,9 +212,9 @@ impl<'r> Responder<'r, 'static> for ReplyResponder {
             response.header(Header::new(name, value));
         }
         if let Some(body) = reply.body {
-            response.header(
-                ContentType::new("application", "fhir+json").with_params(("charset", "utf-8")),
-            );
+            let subtype = if reply.xml { "fhir+xml" } else { "fhir+json" };
+            response
+                .header(ContentType::new("application", subtype).with_params(("charset", "utf-8")));
             response.sized_body(body.len(), Cursor::new(body));
         }
         response.ok()

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A FHIR version's `Resource` enum, as the server needs it.
-pub trait ServerModel: JsonValue + FhirResource + Send + Sync + 'static {
+pub trait ServerModel:
+    JsonValue + fhir_model::xml::XmlResource + FhirResource + Send + Sync + 'static
+{
     /// The FHIR version.
     const VERSION: FhirVersion;
     /// Whether a resource type of this version exists.
@@ -210,6 +212,12 @@ impl<R: ServerModel> Handler for Dispatcher<R> {
                 Err(e) => Reply::error(&e),
             },
             Err(e) => Reply::error(e),
+        };
+        let reply = match negotiated {
+            Ok(Format {
+                xml: true, pretty, ..
+            }) => reply.into_xml(<R as fhir_model::xml::XmlResource>::xml_table(), pretty),
+            _ => reply,
         };
         Outcome::from(req, reply.into_response())
     }
@@ -884,7 +892,7 @@ async fn read_body<R: ServerModel>(
     resource_type: Option<&str>,
     id: Option<&str>,
 ) -> Result<R, FhirError> {
-    http::check_body_type(req)?;
+    let format = http::body_format(req)?;
     let bytes = data
         .open(32.mebibytes())
         .into_bytes()
@@ -897,7 +905,11 @@ async fn read_body<R: ServerModel>(
             "the body is larger than 32 MiB",
         ));
     }
-    let resource: R = fhir_model::json::from_slice(&bytes)?;
+    let resource: R = if format.xml {
+        fhir_model::xml::from_slice_with(&bytes, fhir_model::json::ReadOptions::STRICT)?
+    } else {
+        fhir_model::json::from_slice(&bytes)?
+    };
     if let Some(resource_type) = resource_type.filter(|t| *t != resource.resource_type()) {
         return Err(FhirError::bad_request(format!(
             "the body is a {} but the URL names {resource_type}",

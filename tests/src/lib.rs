@@ -96,3 +96,78 @@ pub fn roundtrip_failures(
     }
     (files.len(), failures)
 }
+
+/// Round-trips every JSON resource of package `name@version` with `roundtrip` and fails
+/// unless all pass except exactly the `expected_failures` (file, reason) listed, and at least
+/// `minimum` resources were found.
+pub fn check_package_roundtrip(
+    name: &str,
+    version: &str,
+    minimum: usize,
+    expected_failures: &[(&str, &str)],
+    roundtrip: impl Fn(&str) -> Result<String, String>,
+) {
+    let dir = package(name, version);
+    let (count, failures) = roundtrip_failures(&dir, roundtrip);
+    assert!(
+        count >= minimum,
+        "{name}@{version}: only {count} JSON resources found in {}",
+        dir.display()
+    );
+    let unexpected: Vec<_> = failures
+        .iter()
+        .filter(|(file, _)| !expected_failures.iter().any(|(f, _)| f == file))
+        .collect();
+    let fixed: Vec<_> = expected_failures
+        .iter()
+        .filter(|(f, _)| !failures.iter().any(|(file, _)| file == f))
+        .collect();
+    assert!(
+        unexpected.is_empty() && fixed.is_empty(),
+        "{name}@{version}: {} of {count} files failed unexpectedly:\n{}\nlisted exceptions that now pass: {fixed:?}",
+        unexpected.len(),
+        unexpected.iter().take(40).map(|(f, p)| format!("  {f}: {p}")).collect::<Vec<_>>().join("\n"),
+    );
+    eprintln!(
+        "{name}@{version}: {} of {count} resources round-trip exactly",
+        count - failures.len()
+    );
+}
+
+/// The `xmllint` command, installed with apt (Debian package libxml2-utils) when missing, so
+/// the test command works on a fresh machine; panics when it cannot be had.
+pub fn xmllint() -> &'static str {
+    use std::process::Command;
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let found = |_: ()| {
+            Command::new("xmllint")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if found(()) {
+            return;
+        }
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        let apt = |args: &[&str]| {
+            let mut command = if root {
+                Command::new("apt-get")
+            } else {
+                let mut c = Command::new("sudo");
+                c.arg("apt-get");
+                c
+            };
+            command.args(args).status().is_ok_and(|s| s.success())
+        };
+        let installed = apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "libxml2-utils"]);
+        assert!(
+            installed && found(()),
+            "xmllint is missing and could not be installed: install the Debian package libxml2-utils"
+        );
+    });
+    "xmllint"
+}

@@ -3,41 +3,7 @@
 //! the same array order, numbers equal as text.
 
 use fhir_model::json;
-use fhir_tests::{package, roundtrip_failures};
-
-fn check(
-    name: &str,
-    version: &str,
-    minimum: usize,
-    expected_failures: &[(&str, &str)],
-    roundtrip: impl Fn(&str) -> Result<String, String>,
-) {
-    let dir = package(name, version);
-    let (count, failures) = roundtrip_failures(&dir, roundtrip);
-    assert!(
-        count >= minimum,
-        "{name}@{version}: only {count} JSON resources found in {}",
-        dir.display()
-    );
-    let unexpected: Vec<_> = failures
-        .iter()
-        .filter(|(file, _)| !expected_failures.iter().any(|(f, _)| f == file))
-        .collect();
-    let fixed: Vec<_> = expected_failures
-        .iter()
-        .filter(|(f, _)| !failures.iter().any(|(file, _)| file == f))
-        .collect();
-    assert!(
-        unexpected.is_empty() && fixed.is_empty(),
-        "{name}@{version}: {} of {count} files failed unexpectedly:\n{}\nlisted exceptions that now pass: {fixed:?}",
-        unexpected.len(),
-        unexpected.iter().take(40).map(|(f, p)| format!("  {f}: {p}")).collect::<Vec<_>>().join("\n"),
-    );
-    eprintln!(
-        "{name}@{version}: {} of {count} resources round-trip exactly",
-        count - failures.len()
-    );
-}
+use fhir_tests::check_package_roundtrip as check;
 
 #[test]
 fn r4_examples_round_trip() {

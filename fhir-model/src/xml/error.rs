@@ -1,0 +1,88 @@
+use std::fmt;
+
+/// An XML input that is not valid FHIR (or a resource that cannot be written as XML), with
+/// where it went wrong: the element path and, for input, the line and column.
+///
+/// ```
+/// use fhir_model::r4::Resource;
+/// let err = Resource::from_xml(r#"<Patient xmlns="http://hl7.org/fhir"><active value="yes"/></Patient>"#).unwrap_err();
+/// assert_eq!(err.path(), "Patient.active");
+/// assert_eq!((err.line(), err.column()), (1, 38));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XmlError {
+    message: String,
+    path: String,
+    line: usize,
+    column: usize,
+}
+
+impl XmlError {
+    /// An error at byte offset `pos` of `src` (line and column are computed from it; columns
+    /// count characters, from 1). `path` is the element path, e.g. `Patient.name[1].given[0]`.
+    pub fn at(message: impl Into<String>, path: impl Into<String>, src: &str, pos: usize) -> Self {
+        let pos = pos.min(src.len());
+        let before = &src.as_bytes()[..pos];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        XmlError {
+            message: message.into(),
+            path: path.into(),
+            line,
+            column,
+        }
+    }
+
+    /// An error without a place in an input (writing): line and column are 0.
+    pub fn new(message: impl Into<String>, path: impl Into<String>) -> Self {
+        XmlError {
+            message: message.into(),
+            path: path.into(),
+            line: 0,
+            column: 0,
+        }
+    }
+
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The element path (`Patient.name[0].given[1]`); `$` before the root element.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The line, from 1; 0 when the error is not about an input.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The column in characters, from 1; 0 when the error is not about an input.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path, self.message)
+        } else {
+            write!(
+                f,
+                "{}: {} (line {}, column {})",
+                self.path, self.message, self.line, self.column
+            )
+        }
+    }
+}
+
+impl std::error::Error for XmlError {}

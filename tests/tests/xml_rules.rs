@@ -1,0 +1,187 @@
+//! The FHIR XML rules through the typed model, and the errors bad input gets.
+
+use fhir_model::json::ReadOptions;
+use fhir_model::r4::Resource;
+
+const NS: &str = r#"xmlns="http://hl7.org/fhir""#;
+
+fn read(xml: &str) -> Resource {
+    Resource::from_xml(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+}
+
+fn error(xml: &str) -> fhir_model::xml::XmlError {
+    match Resource::from_xml(xml) {
+        Ok(r) => panic!("expected an error, read {}", r.to_json()),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn comments_processing_instructions_and_whitespace_are_skipped() {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- a patient -->\n<?app hint?>\n\
+         <Patient {NS}>\n  <!-- the id -->\n  <id value=\"p1\"/>\n\t<active  value = 'true' />\r\n\
+         <name><!-- inside -->\n<family value=\"Doe\"/>  <given value=\"J\"/><?pi x?></name>\n</Patient>\n"
+    );
+    assert_eq!(
+        read(&xml).to_json(),
+        r#"{"resourceType":"Patient","id":"p1","active":true,"name":[{"family":"Doe","given":["J"]}]}"#
+    );
+}
+
+#[test]
+fn ids_and_extensions_on_primitives_of_a_repeating_element_stay_aligned() {
+    let json = r#"{"resourceType":"Patient","name":[{"given":["A",null,"C"],"_given":[null,{"id":"g2","extension":[{"url":"http://example.org/x","valueString":"no value here"}]},{"extension":[{"url":"http://example.org/y","valueInteger":3}]}]}]}"#;
+    let resource = Resource::from_json(json).unwrap();
+    let xml = resource.to_xml().unwrap();
+    assert_eq!(
+        xml,
+        format!(
+            "<Patient {NS}><name><given value=\"A\"/><given id=\"g2\"><extension url=\"http://example.org/x\"><valueString value=\"no value here\"/></extension></given><given value=\"C\"><extension url=\"http://example.org/y\"><valueInteger value=\"3\"/></extension></given></name></Patient>"
+        )
+    );
+    assert_eq!(read(&xml).to_json(), json);
+}
+
+#[test]
+fn the_narrative_is_xhtml_kept_byte_for_byte() {
+    let div = "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Fish &amp; chips &lt;3 &#160;<b>bold <i>and</i></b><br/></p><table><tr><td>x</td></tr></table></div>";
+    let xml = format!(
+        "<Patient {NS}><text><status value=\"generated\"/>{div}</text><active value=\"true\"/></Patient>"
+    );
+    let resource = read(&xml);
+    let json = resource.to_json();
+    let expected_div = div.replace('"', "\\\"");
+    assert!(
+        json.contains(&format!("\"div\":\"{expected_div}\"")),
+        "{json}"
+    );
+    assert_eq!(resource.to_xml().unwrap(), xml);
+    // The XHTML namespace may be declared on an ancestor, with a prefix: the JSON form is the
+    // div with the default namespace, as FHIR JSON has it.
+    let prefixed = format!(
+        "<Patient {NS} xmlns:h=\"http://www.w3.org/1999/xhtml\"><text><status value=\"generated\"/><h:div><h:p>x</h:p></h:div></text></Patient>"
+    );
+    assert!(read(&prefixed)
+        .to_json()
+        .contains(r#""div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</p></div>""#));
+}
+
+#[test]
+fn resources_inside_resources_are_wrapped_in_their_type() {
+    let xml = format!(
+        "<Bundle {NS}><type value=\"collection\"/><entry><resource><Patient><id value=\"a\"/><contained><Organization><id value=\"o\"/><name value=\"Org\"/></Organization></contained><active value=\"false\"/></Patient></resource></entry>\
+         <entry><resource><Parameters><parameter><name value=\"p\"/><resource><Basic><code><text value=\"c\"/></code></Basic></resource></parameter></Parameters></resource></entry></Bundle>"
+    );
+    let resource = read(&xml);
+    assert_eq!(
+        resource.to_json(),
+        r#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"a","contained":[{"resourceType":"Organization","id":"o","name":"Org"}],"active":false}},{"resource":{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Basic","code":{"text":"c"}}}]}}]}"#
+    );
+    assert_eq!(resource.to_xml().unwrap(), xml);
+}
+
+#[test]
+fn dtds_and_entities_are_rejected() {
+    let laughs = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<Patient xmlns="http://hl7.org/fhir"><name><family value="&lol3;"/></name></Patient>"#;
+    let e = error(laughs);
+    assert!(e.message().contains("DTD"), "{e}");
+    assert_eq!(e.line(), 2, "{e}");
+    let external = r#"<?xml version="1.0"?>
+<!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<Patient xmlns="http://hl7.org/fhir"><name><family value="&xxe;"/></name></Patient>"#;
+    let e = error(external);
+    assert!(e.message().contains("DTD"), "{e}");
+    // Without a DTD, an undeclared entity is an error too, not left as text.
+    let e = error(&format!(
+        "<Patient {NS}><name><family value=\"&xxe;\"/></name></Patient>"
+    ));
+    assert!(e.to_string().contains("Patient.name[0].family"), "{e}");
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let depth = 50_000;
+    let mut xml = format!("<Patient {NS}>");
+    for _ in 0..depth {
+        xml.push_str("<extension url=\"http://example.org/x\">");
+    }
+    for _ in 0..depth {
+        xml.push_str("</extension>");
+    }
+    xml.push_str("</Patient>");
+    let e = error(&xml);
+    assert!(e.message().contains("deep"), "{e}");
+    // Deep but within the limit reads.
+    let mut ok = format!("<Patient {NS}>");
+    for _ in 0..30 {
+        ok.push_str("<extension url=\"http://example.org/x\">");
+    }
+    ok.push_str("<valueString value=\"deep\"/>");
+    for _ in 0..30 {
+        ok.push_str("</extension>");
+    }
+    ok.push_str("</Patient>");
+    assert_eq!(read(&ok).to_xml().unwrap(), ok);
+}
+
+#[test]
+fn typed_errors_name_the_element_line_and_column() {
+    let xml = format!("<Patient {NS}>\n  <name>\n    <family value=\"Doe\"/>\n  </name>\n  <birthDate value=\"1970-13-01\"/>\n</Patient>");
+    let e = error(&xml);
+    assert_eq!(e.path(), "Patient.birthDate");
+    assert_eq!((e.line(), e.column()), (5, 3), "{e}");
+    let e = error(&format!(
+        "<Patient {NS}><gender value=\"unknownish\"/></Patient>"
+    ));
+    assert_eq!(e.path(), "Patient.gender");
+    let e = error(&format!("<Patient {NS}><active value=\"yes\"/></Patient>"));
+    assert_eq!(e.path(), "Patient.active");
+}
+
+#[test]
+fn strict_rejects_unknown_and_out_of_order_elements_lenient_skips_unknown_ones() {
+    let unknown = format!(
+        "<Patient {NS}><active value=\"true\"/><nickname value=\"JD\"><extension url=\"u\"><valueString value=\"x\"/></extension></nickname></Patient>"
+    );
+    let e = error(&unknown);
+    assert!(e.message().contains("nickname"), "{e}");
+    let lenient = Resource::from_xml_with(&unknown, ReadOptions::LENIENT).unwrap();
+    assert_eq!(
+        lenient.to_json(),
+        r#"{"resourceType":"Patient","active":true}"#
+    );
+    let e = error(&format!(
+        "<Patient {NS}><gender value=\"male\"/><active value=\"true\"/></Patient>"
+    ));
+    assert!(e.message().contains("order"), "{e}");
+    assert_eq!(e.path(), "Patient.active");
+}
+
+#[test]
+fn malformed_documents_are_errors_at_every_prefix() {
+    let xml = format!(
+        "<Patient {NS}><id value=\"p\"/><text><status value=\"generated\"/><div xmlns=\"http://www.w3.org/1999/xhtml\"><p>a &amp; b</p></div></text><name><given value=\"x\"/></name></Patient>"
+    );
+    read(&xml);
+    for end in 0..xml.len() {
+        if xml.is_char_boundary(end) {
+            assert!(
+                Resource::from_xml(&xml[..end]).is_err(),
+                "prefix {end} read"
+            );
+        }
+    }
+    let e = error("<Patient><active value=\"true\"/></Patient>");
+    assert!(e.message().contains("namespace"), "{e}");
+    let e = error(&format!(
+        "<Patient {NS}><active value=\"true\"/></Observation>"
+    ));
+    assert_eq!(e.line(), 1, "{e}");
+}
