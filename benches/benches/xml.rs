@@ -47,6 +47,23 @@ fn xml(c: &mut Criterion) {
             }
         })
     });
+    // The ceiling: quick-xml's own pull parser reading every event, doing nothing with it.
+    group.bench_function("parse/quick-xml events only", |b| {
+        b.iter(|| {
+            for t in &xml {
+                let mut reader = quick_xml::Reader::from_str(t);
+                loop {
+                    match reader.read_event() {
+                        Ok(quick_xml::events::Event::Eof) => break,
+                        Ok(e) => {
+                            black_box(e);
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        })
+    });
     group.bench_function("serialize/fhir-model", |b| {
         b.iter(|| {
             for r in &resources {
