@@ -90,6 +90,17 @@ fn r5_read_with_a_guard() {
     let (status, body) = get("/Patient/7", None);
     assert_eq!(status, 401);
     assert!(body.contains(r#""code":"login""#), "{body}");
+    // R5 in XML, and a guard's error in XML when XML was asked for.
+    let (status, body) = get("/Patient/7?_format=xml", Some("Bearer admin"));
+    assert_eq!(status, 200, "{body}");
+    let patient = fhir_rocket::model::r5::Resource::from_xml(&body).unwrap();
+    assert_eq!(patient.id(), Some("7"));
+    let (status, body) = get("/Patient/7?_format=xml", None);
+    assert_eq!(status, 401);
+    assert!(
+        body.starts_with(r#"<OperationOutcome xmlns="http://hl7.org/fhir"><issue><severity value="error"/><code value="login"/>"#),
+        "{body}"
+    );
 }
 
 #[test]

@@ -152,7 +152,7 @@ impl<R: ServerModel> FhirServer<R> {
         rocket
             .register(
                 base.as_str(),
-                vec![rocket::Catcher::new(None, outcome_catcher)],
+                vec![rocket::Catcher::new(None, outcome_catcher::<R>)],
             )
             .mount(base.as_str(), self.routes())
     }
@@ -1051,9 +1051,10 @@ fn parameters_from_query<R: ServerModel>(raw_query: &str) -> Result<R, FhirError
         .map_err(|e| FhirError::bad_request(format!("the query is not valid operation input: {e}")))
 }
 
-/// Answers every error Rocket raises under the base path (unmatched routes, panics) with an
-/// OperationOutcome; a 500 says no more than that.
-fn outcome_catcher<'r>(
+/// Answers every error Rocket raises under the base path (unmatched routes, panics, failed
+/// guards) with an OperationOutcome, in XML when the client asked for XML; a 500 says no more
+/// than that.
+fn outcome_catcher<'r, R: ServerModel>(
     status: rocket::http::Status,
     req: &'r Request<'_>,
 ) -> rocket::catcher::BoxFuture<'r> {
@@ -1069,7 +1070,14 @@ fn outcome_catcher<'r>(
         500.. => "exception",
         _ => "processing",
     };
-    let reply = Reply::error(&FhirError::new(status.code, code, message));
+    let mut reply = Reply::error(&FhirError::new(status.code, code, message));
+    let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
+    if let Ok(Format {
+        xml: true, pretty, ..
+    }) = http::negotiate(req, raw_query)
+    {
+        reply = reply.into_xml(<R as fhir_model::xml::XmlResource>::xml_table(), pretty);
+    }
     Box::pin(async move {
         use rocket::response::Responder;
         reply.into_response().respond_to(req)
