@@ -5,7 +5,7 @@ use crate::error::FhirError;
 use crate::provider::{HistoryEntry, HistoryMethod, Output};
 use crate::server::ServerModel;
 use fhir_model::json::{JsonValue, JsonWriter};
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use std::io::Cursor;
@@ -51,8 +51,14 @@ fn is_xml_type(media: &str) -> bool {
 
 /// Picks the response format from `_format` (which wins) or `Accept`.
 pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError> {
-    // A query that cannot be decoded is reported by the search that reads it.
-    let query = crate::search::parse_query(raw_query).unwrap_or_default();
+    // A query that cannot be decoded is reported by the search that reads it. Decoding a
+    // whole query allocates, so it is decoded here only when it may name `_format` or
+    // `_pretty` (however the underscore is encoded).
+    let query = if raw_query.contains("format") || raw_query.contains("pretty") {
+        crate::search::parse_query(raw_query).unwrap_or_default()
+    } else {
+        Default::default()
+    };
     let pretty = query.values("_pretty").first() == Some(&"true");
     if let Some(format) = query.values("_format").first() {
         if is_json_type(format) {
@@ -212,9 +218,16 @@ impl<'r> Responder<'r, 'static> for ReplyResponder {
             response.header(Header::new(name, value));
         }
         if let Some(body) = reply.body {
-            let subtype = if reply.xml { "fhir+xml" } else { "fhir+json" };
-            response
-                .header(ContentType::new("application", subtype).with_params(("charset", "utf-8")));
+            // A static header value: building a `ContentType` with a parameter costs
+            // allocations and formatting on every response.
+            response.header(Header::new(
+                "Content-Type",
+                if reply.xml {
+                    "application/fhir+xml; charset=utf-8"
+                } else {
+                    "application/fhir+json; charset=utf-8"
+                },
+            ));
             response.sized_body(body.len(), Cursor::new(body));
         }
         response.ok()

@@ -294,28 +294,41 @@ impl<R: ServerModel> Dispatcher<R> {
         raw_query: &str,
         format: &Format,
     ) -> Result<Reply, FhirError> {
-        let mut segments: Vec<&str> = req
-            .uri()
-            .path()
-            .as_str()
-            .trim_start_matches(&self.state.base_path)
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
+        // No FHIR path has more than five segments (with a tenant); a fixed buffer spares an
+        // allocation per request.
+        let path = req.uri().path().as_str();
+        let path = path
+            .strip_prefix(self.state.base_path.as_str())
+            .unwrap_or(path);
+        let mut buffer = [""; 6];
+        let mut len = 0;
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            if len == buffer.len() {
+                return Err(FhirError::not_found(format!(
+                    "no FHIR interaction at {} {}",
+                    req.method(),
+                    req.uri().path()
+                )));
+            }
+            buffer[len] = segment;
+            len += 1;
+        }
+        let mut segments = &buffer[..len];
         let tenant = if self.state.multi_tenant {
-            if segments.is_empty() {
+            let Some((tenant, rest)) = segments.split_first() else {
                 return Err(FhirError::bad_request(
                     "this server is multi-tenant: name the tenant first, as in [base]/TENANT/Patient",
                 ));
-            }
-            Some(segments.remove(0))
+            };
+            segments = rest;
+            Some(*tenant)
         } else {
             None
         };
         let method = req.method();
         let context = self.context(req, raw_query, tenant);
         let base_url = context.base_url.clone();
-        match (method, segments.as_slice()) {
+        match (method, segments) {
             (Method::Get, ["metadata"]) => self.metadata(&context.base_url, format),
             (Method::Post, []) => Err(FhirError::not_implemented(
                 "batch and transaction Bundles are not implemented by this server",
@@ -407,7 +420,7 @@ impl<R: ServerModel> Dispatcher<R> {
                         let body = read_body::<R>(req, data, Some(resource_type), None).await?;
                         if let Some(condition) = req.headers().get_one("If-None-Exist") {
                             let condition = condition.trim_start_matches('?');
-                            let (found, _) = self
+                            let (found, ..) = self
                                 .run_search(
                                     req,
                                     providers,
@@ -556,7 +569,7 @@ impl<R: ServerModel> Dispatcher<R> {
         format: &Format,
     ) -> Result<Reply, FhirError> {
         let base_url = context.base_url.clone();
-        let (found, result) = self
+        let (found, count, offset) = self
             .run_search(req, providers, resource_type, raw_query, context)
             .await?;
         Ok(Reply::json(
@@ -566,8 +579,8 @@ impl<R: ServerModel> Dispatcher<R> {
                 resource_type,
                 raw_query,
                 &found,
-                result.count,
-                result.offset.unwrap_or(0) as usize,
+                count,
+                offset,
                 format.pretty,
             ),
         ))
@@ -698,18 +711,16 @@ impl<R: ServerModel> Dispatcher<R> {
         resource_type: &str,
         raw_query: &str,
         context: RequestContext,
-    ) -> Result<(http::Found<R>, ResultParams), FhirError> {
+    ) -> Result<(http::Found<R>, Option<u32>, usize), FhirError> {
         let mut query =
             parse_query(raw_query).map_err(|e| FhirError::bad_request(e.to_string()))?;
         let result = query
             .take_result_params()
             .map_err(|e| FhirError::bad_request(e.to_string()))?;
-        let given: Vec<String> = query.names().into_iter().map(str::to_string).collect();
-        let searches: Vec<&Provider<R>> = providers
+        let searches = providers
             .iter()
-            .filter(|p| p.interaction == Interaction::Search)
-            .collect();
-        if searches.is_empty() {
+            .filter(|p| p.interaction == Interaction::Search);
+        if searches.clone().next().is_none() {
             return Err(self
                 .find(
                     providers,
@@ -721,18 +732,18 @@ impl<R: ServerModel> Dispatcher<R> {
         }
         // The first provider whose required parameters are all given and whose parameters
         // cover every given one.
-        let chosen = searches.iter().find(|p| {
+        let given = query.params();
+        let chosen = searches.clone().find(|p| {
             p.params
                 .iter()
                 .filter(|d| d.required)
-                .all(|d| given.iter().any(|g| g == d.name))
+                .all(|d| given.iter().any(|g| g.name == d.name))
                 && given
                     .iter()
-                    .all(|g| p.params.iter().any(|d| d.name == g.as_str()))
+                    .all(|g| p.params.iter().any(|d| d.name == g.name))
         });
         let Some(provider) = chosen else {
             let supported: Vec<String> = searches
-                .iter()
                 .map(|p| {
                     let params: Vec<String> = p
                         .params
@@ -750,17 +761,18 @@ impl<R: ServerModel> Dispatcher<R> {
                 .collect();
             return Err(FhirError::bad_request(format!(
                 "no search of {resource_type} takes the parameters [{}]; supported searches: {}",
-                given.join(", "),
+                query.names().into_iter().collect::<Vec<_>>().join(", "),
                 supported.join(" or ")
             )));
         };
         check_includes(provider, &result)?;
+        let (count, offset) = (result.count, result.offset.unwrap_or(0) as usize);
         let input = Input {
             context,
             id: None,
             version_id: None,
             query,
-            result: result.clone(),
+            result,
             history: HistoryParams::default(),
             patch: Vec::new(),
             body: None,
@@ -780,7 +792,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 includes: Vec::new(),
             },
         };
-        Ok((found, result))
+        Ok((found, count, offset))
     }
 
     /// `If-Match`: the current version (read through the read provider) must be the one the
