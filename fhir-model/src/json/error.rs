@@ -1,5 +1,22 @@
 use std::fmt;
 
+/// The line and column (in characters, both from 1) of byte offset `pos` of `src`, for the
+/// error messages of both formats. Computed only when an error is made.
+pub(crate) fn line_column(src: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(src.len());
+    let before = &src.as_bytes()[..pos];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
 /// One step of the path to where an error happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathSegment {
@@ -29,17 +46,7 @@ pub struct JsonError {
 
 impl JsonError {
     pub(crate) fn new(message: String, src: &str, pos: usize) -> Self {
-        let pos = pos.min(src.len());
-        let before = &src.as_bytes()[..pos];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1);
-        let column = String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count()
-            + 1;
+        let (line, column) = line_column(src, pos);
         JsonError {
             message,
             line,

@@ -13,7 +13,7 @@
 //! assert_eq!(json::to_string(&resource), text);
 //! ```
 
-mod error;
+pub(crate) mod error;
 mod reader;
 pub mod rt;
 mod value;

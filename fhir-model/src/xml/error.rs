@@ -21,17 +21,7 @@ impl XmlError {
     /// An error at byte offset `pos` of `src` (line and column are computed from it; columns
     /// count characters, from 1). `path` is the element path, e.g. `Patient.name[1].given[0]`.
     pub fn at(message: impl Into<String>, path: impl Into<String>, src: &str, pos: usize) -> Self {
-        let pos = pos.min(src.len());
-        let before = &src.as_bytes()[..pos];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1);
-        let column = String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count()
-            + 1;
+        let (line, column) = crate::json::error::line_column(src, pos);
         XmlError {
             message: message.into(),
             path: path.into(),
