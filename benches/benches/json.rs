@@ -4,25 +4,13 @@
 //! `cargo bench -p fhir-bench --bench json`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fhir_codegen::download::Downloader;
 use fhir_model::r4::Resource;
 use std::hint::black_box;
 
-/// Every JSON resource of hl7.fhir.r4.examples@4.0.1.
-fn corpus() -> Vec<String> {
-    let dir = Downloader::from_env()
-        .and_then(|d| d.fetch("hl7.fhir.r4.examples", "4.0.1"))
-        .unwrap_or_else(|e| panic!("cannot fetch the R4 examples: {e}"));
-    let files =
-        fhir_codegen::definitions::package_resource_files(&dir).unwrap_or_else(|e| panic!("{e}"));
-    files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).expect("readable example"))
-        .collect()
-}
+mod common;
 
 fn json(c: &mut Criterion) {
-    let texts = corpus();
+    let texts = common::r4_example_texts();
     let bytes: usize = texts.iter().map(String::len).sum();
     let resources: Vec<Resource> = texts
         .iter()

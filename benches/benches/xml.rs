@@ -4,23 +4,16 @@
 //! `cargo bench -p fhir-bench --bench xml`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fhir_codegen::download::Downloader;
 use fhir_model::r4::Resource;
 use std::hint::black_box;
 
-/// Every resource of hl7.fhir.r4.examples@4.0.1.
+mod common;
+
+/// Every resource of the R4 examples package, read from JSON.
 fn corpus() -> Vec<Resource> {
-    let dir = Downloader::from_env()
-        .and_then(|d| d.fetch("hl7.fhir.r4.examples", "4.0.1"))
-        .unwrap_or_else(|e| panic!("cannot fetch the R4 examples: {e}"));
-    let files =
-        fhir_codegen::definitions::package_resource_files(&dir).unwrap_or_else(|e| panic!("{e}"));
-    files
+    common::r4_example_texts()
         .iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(p).expect("readable example");
-            Resource::from_json(&text).expect("every R4 example parses")
-        })
+        .map(|t| Resource::from_json(t).expect("every R4 example parses"))
         .collect()
 }
 

@@ -70,7 +70,10 @@ pub fn generate(schema: &Schema) -> String {
     for (name, i) in resources {
         let _ = write!(out, "({name:?}, {i}),");
     }
-    out.push_str("] };\n}\n");
+    let extension = index
+        .get("Extension")
+        .expect("every FHIR version defines Extension");
+    let _ = write!(out, "], extension: {extension} }};\n}}\n");
     out
 }
 

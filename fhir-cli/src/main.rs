@@ -85,8 +85,7 @@ fn convert_as<R: XmlResource + JsonValue>(
     }?;
     match to {
         Format::Json => Ok(fhir_model::json::to_string_with(&resource, pretty)),
-        Format::Xml => fhir_model::xml::to_vec(&resource, pretty)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        Format::Xml => fhir_model::xml::to_string_with(&resource, pretty)
             .map_err(|e| format!("cannot be written as XML: {e}")),
     }
 }

@@ -40,6 +40,25 @@ fn string_member(w: &mut JsonWriter, key: &str, value: &str) {
     w.string(value);
 }
 
+/// A member holding each distinct value once, in order; nothing when there are none.
+fn string_list<'a>(w: &mut JsonWriter, key: &str, values: impl Iterator<Item = &'a &'a str>) {
+    let mut distinct: Vec<&str> = Vec::new();
+    for v in values {
+        if !distinct.contains(v) {
+            distinct.push(v);
+        }
+    }
+    if !distinct.is_empty() {
+        w.key(key);
+        w.begin_array();
+        for v in distinct {
+            w.item();
+            w.string(v);
+        }
+        w.end_array();
+    }
+}
+
 /// The CapabilityStatement as FHIR JSON.
 pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) -> Vec<u8> {
     let mut w = JsonWriter::new(Vec::with_capacity(8192), false);
@@ -117,29 +136,16 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
             if has(Interaction::Delete) {
                 string_member(&mut w, "conditionalDelete", "not-supported");
             }
-            type Declared<R> = fn(&crate::provider::Provider<R>) -> &'static [&'static str];
-            let includes: Declared<R> = |p| p.includes;
-            let revincludes: Declared<R> = |p| p.revincludes;
-            for (key, values) in [
-                ("searchInclude", includes),
-                ("searchRevInclude", revincludes),
-            ] {
-                let mut distinct: Vec<&str> = Vec::new();
-                for v in providers.iter().flat_map(values) {
-                    if !distinct.contains(v) {
-                        distinct.push(v);
-                    }
-                }
-                if !distinct.is_empty() {
-                    w.key(key);
-                    w.begin_array();
-                    for v in distinct {
-                        w.item();
-                        w.string(v);
-                    }
-                    w.end_array();
-                }
-            }
+            string_list(
+                &mut w,
+                "searchInclude",
+                providers.iter().flat_map(|p| p.includes),
+            );
+            string_list(
+                &mut w,
+                "searchRevInclude",
+                providers.iter().flat_map(|p| p.revincludes),
+            );
             let mut names = Vec::new();
             let params: Vec<_> = providers
                 .iter()

@@ -238,7 +238,7 @@ pub fn parse_patch(text: &str) -> Result<Vec<PatchOp>, PatchError> {
     let Value::Array(items) = document else {
         return Err(PatchError::whole(format!(
             "a JSON Patch document must be an array of operations, not {}",
-            type_name(&document)
+            document.kind()
         )));
     };
     items
@@ -279,7 +279,7 @@ impl Member {
             }
             other => Err(format!(
                 "member '{name}' must be a string (a JSON Pointer), not {}",
-                type_name(&other)
+                other.kind()
             )),
         }
     }
@@ -289,7 +289,7 @@ fn parse_op(item: Value) -> Result<PatchOp, String> {
     let Value::Object(members) = item else {
         return Err(format!(
             "an operation must be an object, not {}",
-            type_name(&item)
+            item.kind()
         ));
     };
     let (mut op, mut path, mut from, mut value) = Default::default();
@@ -311,7 +311,7 @@ fn parse_op(item: Value) -> Result<PatchOp, String> {
         other => {
             return Err(format!(
                 "member 'op' must be a string, not {}",
-                type_name(&other)
+                other.kind()
             ))
         }
     };
@@ -584,7 +584,7 @@ fn not_container(value: &Value, token: &str, at: &[String]) -> Failure {
     Failure::cannot(format!(
         "cannot find '{token}' in {}: it is {}, not an object or array",
         place(at),
-        type_name(value)
+        value.kind()
     ))
 }
 
@@ -668,17 +668,6 @@ fn remove(doc: &mut Value, tokens: &[String]) -> Result<Value, Failure> {
 
 // ---------------------------------------------------------------------------------------------
 // Comparing values
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// A value as compact JSON, shortened for messages.
 fn preview(value: &Value) -> String {

@@ -154,7 +154,7 @@ pub fn to_vec<T: JsonValue>(value: &T, pretty: bool) -> Vec<u8> {
     w.into_inner()
 }
 
-fn bytes_to_string(bytes: Vec<u8>) -> String {
-    // The writer only writes UTF-8: string values come from `str`s and the rest is ASCII.
+pub(crate) fn bytes_to_string(bytes: Vec<u8>) -> String {
+    // The writers (JSON, and XML through it) only write UTF-8: string values come from `str`s and the rest is ASCII.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

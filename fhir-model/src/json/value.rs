@@ -28,6 +28,22 @@ pub enum Value {
 }
 
 impl Value {
+    /// What kind of JSON value this is, for messages: `a string`, `an array`, `null`, ...
+    ///
+    /// ```
+    /// assert_eq!(fhir_model::json::Value::Bool(true).kind(), "a boolean");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        }
+    }
+
     /// The member `name` of an object.
     pub fn get(&self, name: &str) -> Option<&Value> {
         match self {

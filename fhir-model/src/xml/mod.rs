@@ -26,7 +26,7 @@ mod writer;
 
 pub use error::XmlError;
 
-use crate::json::{self, JsonValue, ReadOptions};
+use crate::json::{self, bytes_to_string, JsonValue, ReadOptions};
 use table::XmlTable;
 
 /// A type that can be read from and written as a FHIR XML document: each resource type and
@@ -71,6 +71,11 @@ pub fn to_string_pretty<T: XmlResource>(value: &T) -> Result<String, XmlError> {
     to_vec(value, true).map(bytes_to_string)
 }
 
+/// Writes a resource as FHIR XML, indented by two spaces when `pretty`.
+pub fn to_string_with<T: XmlResource>(value: &T, pretty: bool) -> Result<String, XmlError> {
+    to_vec(value, pretty).map(bytes_to_string)
+}
+
 /// Writes a resource as FHIR XML bytes. Fails only when the resource holds what XML cannot
 /// carry: a narrative `div` that is not well-formed XHTML, or characters XML 1.0 forbids.
 pub fn to_vec<T: XmlResource>(value: &T, pretty: bool) -> Result<Vec<u8>, XmlError> {
@@ -111,9 +116,4 @@ fn located(xml: &str, table: &XmlTable, e: json::JsonError) -> XmlError {
         Some((pos, path)) => XmlError::at(e.message().to_string(), path, xml, pos),
         None => XmlError::at(e.message().to_string(), e.path(), xml, 0),
     }
-}
-
-fn bytes_to_string(bytes: Vec<u8>) -> String {
-    // Both writers only write UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

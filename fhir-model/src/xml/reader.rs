@@ -17,7 +17,7 @@ use quick_xml::name::{Namespace, QName, ResolveResult};
 use quick_xml::reader::NsReader;
 
 use super::error::XmlError;
-use super::table::{JsonKind, XmlElement, XmlKind, XmlTable};
+use super::table::{JsonKind, XmlKind, XmlTable};
 use crate::json::{Checkpoint, JsonWriter, PathSegment};
 
 const FHIR_NS: &str = "http://hl7.org/fhir";
@@ -87,9 +87,7 @@ pub fn locate(src: &str, table: &XmlTable, path: &[PathSegment]) -> Option<(usiz
                 Some((_, e, kind)) if !e.attribute => (kind, e.repeated),
                 _ => break,
             },
-            Ctx::Primitive if name == "extension" => {
-                (XmlKind::Complex(cx.ext_ty(tag.pos).ok()?), true)
-            }
+            Ctx::Primitive if name == "extension" => (XmlKind::Complex(table.extension), true),
             Ctx::Primitive => break,
         };
         let Some(child) = cx.find_child(&tag, Some(name), index) else {
@@ -183,8 +181,6 @@ struct Cx<'i, 't> {
     max_depth: u32,
     /// The element path: names with the item index of repeated elements.
     path: Vec<(&'i str, Option<usize>)>,
-    root_ty: Option<u16>,
-    ext_ty: Option<u16>,
     /// Spare buffers for the `_name` arrays of repeated primitives.
     pool: Vec<Vec<u8>>,
 }
@@ -201,8 +197,6 @@ impl<'i, 't> Cx<'i, 't> {
             strict,
             max_depth,
             path: Vec::with_capacity(16),
-            root_ty: None,
-            ext_ty: None,
             pool: Vec::new(),
         }
     }
@@ -377,7 +371,6 @@ impl<'i, 't> Cx<'i, 't> {
             return Err(self.too_deep(root.pos));
         }
         self.path.push((root.name, None));
-        self.root_ty = Some(ty);
         Ok(ty)
     }
 
@@ -388,32 +381,6 @@ impl<'i, 't> Cx<'i, 't> {
             Next::Start(tag) => Err(self.err("content after the root element", tag.pos)),
             Next::End => Err(self.err("unexpected end tag", self.src.len())),
         }
-    }
-
-    /// The `Extension` struct, for the extensions of primitives.
-    fn ext_ty(&mut self, pos: usize) -> Result<u16, XmlError> {
-        if let Some(ty) = self.ext_ty {
-            return Ok(ty);
-        }
-        let table = self.table;
-        let from_root = self
-            .root_ty
-            .and_then(|root| table.element(root, "extension"))
-            .and_then(|(_, e)| match e.kind {
-                XmlKind::Complex(ty) => Some(ty),
-                _ => None,
-            });
-        let ty = from_root
-            .or_else(|| {
-                table
-                    .types
-                    .iter()
-                    .position(|t| t.name == "Extension")
-                    .map(|i| i as u16)
-            })
-            .ok_or_else(|| self.err("the XML table has no Extension type", pos))?;
-        self.ext_ty = Some(ty);
-        Ok(ty)
     }
 
     /// In [`locate`]: the `index`th child of `parent` named `name` (any child if `None`).
@@ -566,7 +533,6 @@ impl<'i, 't> Cx<'i, 't> {
     /// Writes the child elements of struct `ty` (whose start tag, at `depth`, has been read)
     /// through its end tag; returns whether there were any.
     fn children(&mut self, w: &mut JsonWriter, ty: u16, depth: u32) -> Result<bool, XmlError> {
-        let elements = self.table.types[ty as usize].elements;
         let mut any = false;
         let mut last: Option<usize> = None;
         let mut group: Option<Group<'i>> = None;
@@ -579,8 +545,13 @@ impl<'i, 't> Cx<'i, 't> {
             // The narrative `div` is the one element in another namespace: XHTML.
             let found = match tag.ns {
                 Ns::Other => None,
-                ns => find_element(elements, tag.name, last.unwrap_or(0))
-                    .filter(|(_, _, kind)| ns == Ns::Fhir || matches!(kind, XmlKind::Xhtml)),
+                // Attributes are not elements, whatever their name.
+                ns => self
+                    .table
+                    .element_from(ty, tag.name, last.unwrap_or(0))
+                    .filter(|(_, e, kind)| {
+                        !e.attribute && (ns == Ns::Fhir || matches!(kind, XmlKind::Xhtml))
+                    }),
             };
             let Some((index, element, kind)) = found else {
                 self.unknown(&tag, depth + 1)?;
@@ -865,7 +836,7 @@ impl<'i, 't> Cx<'i, 't> {
                     w.begin_array();
                 }
                 w.item();
-                let ty = self.ext_ty(child.pos)?;
+                let ty = self.table.extension;
                 self.object(w, ty, &child, depth + 1, None)?;
                 self.path.pop();
                 count += 1;
@@ -1033,33 +1004,6 @@ fn prim_kind(kind: XmlKind) -> Option<JsonKind> {
     }
 }
 
-/// The element of a struct an XML name stands for, with the kind of that name (a choice's
-/// chosen type). Attributes are not elements here. Elements come in definition order, so the
-/// search starts at the previous element's index.
-#[inline]
-fn find_element(
-    elements: &'static [XmlElement],
-    name: &str,
-    from: usize,
-) -> Option<(usize, &'static XmlElement, XmlKind)> {
-    let matches = |e: &XmlElement| -> Option<XmlKind> {
-        if e.attribute {
-            return None;
-        }
-        match e.kind {
-            XmlKind::Choice(choices) => {
-                let suffix = name.strip_prefix(e.name)?;
-                choices.iter().find(|c| c.suffix == suffix).map(|c| c.kind)
-            }
-            kind => (e.name == name).then_some(kind),
-        }
-    };
-    let from = from.min(elements.len());
-    (from..elements.len())
-        .chain(0..from)
-        .find_map(|i| matches(&elements[i]).map(|kind| (i, &elements[i], kind)))
-}
-
 #[inline]
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
@@ -1184,7 +1128,7 @@ fn normalize(raw: &str) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xml::table::{XmlChoice, XmlType};
+    use crate::xml::table::{XmlChoice, XmlElement, XmlType};
     use PathSegment::{Index, Member};
 
     const STRING: XmlKind = XmlKind::Primitive(JsonKind::String);
@@ -1283,6 +1227,7 @@ mod tests {
     static TABLE: XmlTable = XmlTable {
         types: &TYPES,
         resources: &[("Organization", 4), ("Patient", 0)],
+        extension: 1,
     };
 
     fn convert(xml: &str, strict: bool) -> Result<String, XmlError> {

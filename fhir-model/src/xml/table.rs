@@ -11,6 +11,9 @@ pub struct XmlTable {
     pub types: &'static [XmlType],
     /// Every resource type name with its index in `types`, sorted by name.
     pub resources: &'static [(&'static str, u16)],
+    /// The index of `Extension` in `types`: the type of a primitive's extensions, which the
+    /// table has no struct for.
+    pub extension: u16,
 }
 
 /// A struct: a resource, a complex datatype or a backbone element.
@@ -100,19 +103,30 @@ impl XmlTable {
         ty: u16,
         name: &str,
     ) -> Option<(usize, &'static XmlElement, XmlKind)> {
-        for (i, e) in self.types[ty as usize].elements.iter().enumerate() {
-            match e.kind {
-                XmlKind::Choice(choices) => {
-                    if let Some(suffix) = name.strip_prefix(e.name) {
-                        if let Some(c) = choices.iter().find(|c| c.suffix == suffix) {
-                            return Some((i, e, c.kind));
-                        }
-                    }
-                }
-                kind if e.name == name => return Some((i, e, kind)),
-                _ => {}
+        self.element_from(ty, name, 0)
+    }
+
+    /// [`XmlTable::element_for_xml_name`], looking from element index `from` on (and then
+    /// from the start): elements come in definition order, so starting at the previous
+    /// element's index usually finds the next one at once. Names are unique within a type,
+    /// so the answer does not depend on `from`.
+    pub fn element_from(
+        &self,
+        ty: u16,
+        name: &str,
+        from: usize,
+    ) -> Option<(usize, &'static XmlElement, XmlKind)> {
+        let elements = self.types.get(ty as usize)?.elements;
+        let matches = |e: &XmlElement| match e.kind {
+            XmlKind::Choice(choices) => {
+                let suffix = name.strip_prefix(e.name)?;
+                choices.iter().find(|c| c.suffix == suffix).map(|c| c.kind)
             }
-        }
-        None
+            kind => (e.name == name).then_some(kind),
+        };
+        let from = from.min(elements.len());
+        (from..elements.len())
+            .chain(0..from)
+            .find_map(|i| matches(&elements[i]).map(|kind| (i, &elements[i], kind)))
     }
 }

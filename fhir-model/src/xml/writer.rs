@@ -48,7 +48,6 @@ pub fn json_to_xml(resource: &Value, table: &XmlTable, pretty: bool) -> Result<V
         pretty,
         depth: 0,
         entries: Vec::with_capacity(64),
-        extension: None,
     };
     match w.resource(resource, true) {
         Ok(()) => Ok(w.out),
@@ -123,21 +122,10 @@ fn fail<'a>(message: impl Into<String>) -> Box<Fail<'a>> {
     })
 }
 
-fn found(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[cold]
 #[inline(never)]
 fn expected<'a>(what: &str, v: &Value) -> Box<Fail<'a>> {
-    fail(format!("expected {what}, found {}", found(v)))
+    fail(format!("expected {what}, found {}", v.kind()))
 }
 
 #[cold]
@@ -241,8 +229,6 @@ struct Writer<'t> {
     depth: usize,
     /// A stack of the members of the objects being written, each object's slice in table order.
     entries: Vec<Entry>,
-    /// The index of the Extension type, once looked up.
-    extension: Option<u16>,
 }
 
 const SPACES: &[u8; 64] = b"                                                                ";
@@ -357,7 +343,6 @@ impl Writer<'_> {
         if ty as usize >= self.table.types.len() {
             return Err(fail(format!("the XML table has no type {ty}")));
         }
-        let elements = self.table.types[ty as usize].elements;
         let start = self.entries.len();
         let mut sorted = true;
         let mut last = 0;
@@ -370,8 +355,7 @@ impl Writer<'_> {
                 None => (false, key.as_str()),
             };
             // Members usually come in definition order: look from the last one's element on.
-            let found = find_from(elements, last as usize, xml_name)
-                .or_else(|| self.table.element_for_xml_name(ty, xml_name));
+            let found = self.table.element_from(ty, xml_name, last as usize);
             let Some((index, element, kind)) = found else {
                 return Err(fail(format!("unknown element '{key}'")).member(key));
             };
@@ -396,7 +380,7 @@ impl Writer<'_> {
         if !sorted {
             self.entries[start..end].sort_by_key(|e| e.index);
         }
-        let result = self.members(name, ty, members, start, end);
+        let result = self.members(name, members, start, end);
         self.entries.truncate(start);
         result
     }
@@ -416,7 +400,6 @@ impl Writer<'_> {
     fn members<'a>(
         &mut self,
         name: &str,
-        ty: u16,
         members: &'a [(String, Value)],
         start: usize,
         end: usize,
@@ -449,7 +432,7 @@ impl Writer<'_> {
         while i < end {
             let j = self.group_end(i, end);
             if !self.entries[i].element.attribute {
-                self.group(ty, members, i, j)?;
+                self.group(members, i, j)?;
             }
             i = j;
         }
@@ -484,13 +467,7 @@ impl Writer<'_> {
 
     /// One element's members (`i..j` in the entries): a primitive with its `_` sibling, or the
     /// value(s) of any other element.
-    fn group<'a>(
-        &mut self,
-        ty: u16,
-        members: &'a [(String, Value)],
-        i: usize,
-        j: usize,
-    ) -> Res<'a> {
+    fn group<'a>(&mut self, members: &'a [(String, Value)], i: usize, j: usize) -> Res<'a> {
         let (value, ext) = self.pair(members, i, j)?;
         let e = self.entries[i];
         let value = value.map(|m| {
@@ -508,9 +485,9 @@ impl Writer<'_> {
                 (None, None) => return Ok(()),
             };
             return if e.element.repeated {
-                self.primitives(ty, name, json, value, ext)
+                self.primitives(name, json, value, ext)
             } else {
-                self.primitive(ty, name, json, value, ext)
+                self.primitive(name, json, value, ext)
             };
         }
         let Some((key, v)) = value else {
@@ -596,7 +573,6 @@ impl Writer<'_> {
     /// A singular primitive: `name` and/or `_name`.
     fn primitive<'a>(
         &mut self,
-        ty: u16,
         name: &'a str,
         json: JsonKind,
         value: Option<(&'a str, &'a Value)>,
@@ -613,13 +589,12 @@ impl Writer<'_> {
             Some((k, x)) => (k, Some(prim_ext(x).map_err(|e| e.member(k))?)),
             None => (name, None),
         };
-        self.item(ty, name, json, v, x, xkey, None)
+        self.item(name, json, v, x, xkey, None)
     }
 
     /// A repeating primitive: `name` and/or `_name` arrays, aligned item by item.
     fn primitives<'a>(
         &mut self,
-        ty: u16,
         name: &'a str,
         json: JsonKind,
         value: Option<(&'a str, &'a Value)>,
@@ -654,7 +629,7 @@ impl Writer<'_> {
                 None | Some(Value::Null) => None,
                 Some(x) => Some(prim_ext(x).map_err(|e| e.index(n).member(xkey))?),
             };
-            self.item(ty, name, json, v, x, xkey, Some(n))?;
+            self.item(name, json, v, x, xkey, Some(n))?;
         }
         Ok(())
     }
@@ -664,7 +639,6 @@ impl Writer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn item<'a>(
         &mut self,
-        ty: u16,
         name: &'a str,
         json: JsonKind,
         value: Option<&'a Value>,
@@ -700,7 +674,7 @@ impl Writer<'_> {
             self.out.extend_from_slice(b"/>");
             return Ok(());
         };
-        let ext_ty = self.extension_type(ty)?;
+        let ext_ty = self.table.extension;
         self.out.push(b'>');
         self.depth += 1;
         for (n, x) in extension.iter().enumerate() {
@@ -728,37 +702,6 @@ impl Writer<'_> {
                 self.attribute("value", s)
             }
             _ => Err(expected(json_kind(json), v)),
-        }
-    }
-
-    /// The index of the Extension type: the type of struct `ty`'s `extension` element, or the
-    /// type named `Extension`.
-    fn extension_type<'a>(&mut self, ty: u16) -> Result<u16, Box<Fail<'a>>> {
-        if let Some(t) = self.extension {
-            return Ok(t);
-        }
-        let from_element = self
-            .table
-            .types
-            .get(ty as usize)
-            .and_then(|t| t.elements.iter().find(|e| e.name == "extension"))
-            .and_then(|e| match e.kind {
-                XmlKind::Complex(t) => Some(t),
-                _ => None,
-            });
-        let found = from_element.or_else(|| {
-            self.table
-                .types
-                .iter()
-                .position(|t| t.name == "Extension")
-                .and_then(|i| u16::try_from(i).ok())
-        });
-        match found {
-            Some(t) => {
-                self.extension = Some(t);
-                Ok(t)
-            }
-            None => Err(fail("the XML table has no Extension type")),
         }
     }
 }
@@ -812,32 +755,6 @@ fn non_empty_array(v: &Value) -> Result<&[Value], Box<Fail<'_>>> {
         Value::Array(_) => Err(empty_array()),
         _ => Err(expected("an array", v)),
     }
-}
-
-/// The element named `name` (a choice's name with a type suffix) among `elements[from..]`,
-/// with the kind of that name: the fast path of [`XmlTable::element_for_xml_name`] for members
-/// in definition order. Element names are unique within a type, and no choice name plus type
-/// suffix is another element's name, so a match here is the one the table's lookup finds.
-#[inline]
-fn find_from(
-    elements: &'static [XmlElement],
-    from: usize,
-    name: &str,
-) -> Option<(usize, &'static XmlElement, XmlKind)> {
-    for (i, e) in elements.get(from..)?.iter().enumerate() {
-        match e.kind {
-            XmlKind::Choice(choices) => {
-                if let Some(suffix) = name.strip_prefix(e.name) {
-                    if let Some(c) = choices.iter().find(|c| c.suffix == suffix) {
-                        return Some((from + i, e, c.kind));
-                    }
-                }
-            }
-            kind if e.name == name => return Some((from + i, e, kind)),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// The JSON type a primitive's value must have.
@@ -1170,6 +1087,7 @@ mod tests {
             },
         ],
         resources: &[("Organization", ORGANIZATION), ("Patient", PATIENT)],
+        extension: EXTENSION,
     };
 
     const NS: &str = r#" xmlns="http://hl7.org/fhir""#;
