@@ -414,6 +414,7 @@ fn the_capability_statement_lists_what_is_mounted() {
     let cs = reply.json();
     assert_eq!(cs["resourceType"], "CapabilityStatement");
     assert_eq!(cs["fhirVersion"], "4.0.1");
+    assert_eq!(cs["format"], serde_json::json!(["json", "xml"]));
     assert_eq!(cs["kind"], "instance");
     assert_eq!(cs["software"]["name"], "memory-server");
     assert_eq!(cs["implementation"]["url"].as_str().unwrap(), base());

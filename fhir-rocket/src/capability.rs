@@ -80,8 +80,10 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
     string_member(&mut w, "fhirVersion", R::VERSION.number());
     w.key("format");
     w.begin_array();
-    w.item();
-    w.string("json");
+    for format in ["json", "xml"] {
+        w.item();
+        w.string(format);
+    }
     w.end_array();
     w.key("rest");
     w.begin_array();
