@@ -380,35 +380,32 @@ async fn search_observations(
     code: Option<OrList<TokenParam>>,
     result: ResultParams,
     store: &State<Store>,
-) -> Result<SearchResults<Observation>, FhirError> {
-    let matches: Vec<Observation> = store
-        .all::<Observation>()
-        .into_iter()
-        .filter(|o| {
-            let subject_ok = subject.as_ref().is_none_or(|s| {
-                let reference = subject_of(o);
-                let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
-                s.id.as_deref() == Some(id) && s.resource_type.as_deref().is_none_or(|t| t == ty)
-            });
-            let code_ok = code.as_ref().is_none_or(|list| {
-                let codings: Vec<(Option<&str>, Option<&str>)> = o
-                    .code
-                    .iter()
-                    .flat_map(|c| c.coding.iter())
-                    .map(|c| {
-                        (
-                            c.system.as_ref().and_then(|s| s.value.as_deref()),
-                            c.code.as_ref().and_then(|s| s.value.as_deref()),
-                        )
-                    })
-                    .collect();
-                list.iter().any(|t| token_matches(t, &codings))
-            });
-            subject_ok && code_ok
-        })
-        .collect();
-    // `_include=Observation:subject` adds the Patients the matches refer to.
-    let mut includes: Vec<Resource> = Vec::new();
+) -> Result<SearchResults<Shared<Observation>>, FhirError> {
+    let matches = store.find::<Observation>(|o| {
+        let subject_ok = subject.as_ref().is_none_or(|s| {
+            let reference = subject_of(o);
+            let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
+            s.id.as_deref() == Some(id) && s.resource_type.as_deref().is_none_or(|t| t == ty)
+        });
+        let code_ok = code.as_ref().is_none_or(|list| {
+            let codings: Vec<(Option<&str>, Option<&str>)> = o
+                .code
+                .iter()
+                .flat_map(|c| c.coding.iter())
+                .map(|c| {
+                    (
+                        c.system.as_ref().and_then(|s| s.value.as_deref()),
+                        c.code.as_ref().and_then(|s| s.value.as_deref()),
+                    )
+                })
+                .collect();
+            list.iter().any(|t| token_matches(t, &codings))
+        });
+        subject_ok && code_ok
+    });
+    // `_include=Observation:subject` adds the Patients the matches refer to; the server
+    // writes a Patient that several matches refer to once.
+    let mut patients = Vec::new();
     if result
         .include
         .iter()
@@ -416,16 +413,15 @@ async fn search_observations(
     {
         for o in &matches {
             if let Some(id) = subject_of(o).strip_prefix("Patient/") {
-                if let Some(p) = store.read::<Patient>(id, None)? {
-                    let p = Resource::from((*p).clone());
-                    if !includes.contains(&p) {
-                        includes.push(p);
-                    }
-                }
+                patients.extend(store.read::<Patient>(id, None)?);
             }
         }
     }
-    Ok(SearchResults { matches, includes })
+    let mut found = SearchResults::new(matches);
+    for patient in patients {
+        found.include(patient);
+    }
+    Ok(found)
 }
 
 #[create]

@@ -25,6 +25,14 @@ pub struct Format {
     pub xml: bool,
 }
 
+impl Format {
+    /// Whether the JSON body is indented: an XML answer is built from compact JSON and
+    /// indented when it is written as XML.
+    pub fn pretty_json(&self) -> bool {
+        self.pretty && !self.xml
+    }
+}
+
 /// A media type without its parameters, lower case (`application/fhir+json`).
 fn media_type(media: &str) -> String {
     media
@@ -281,7 +289,7 @@ pub fn resource_reply<R: ServerModel>(
             status,
             operation_outcome("information", "informational", "the resource was stored"),
         ),
-        _ => Reply::json(status, write_json(resource, format.pretty)),
+        _ => Reply::json(status, write_json(resource, format.pretty_json())),
     };
     if let Some(version) = resource.version_id() {
         reply = reply.header("ETag", format!("W/\"{version}\""));

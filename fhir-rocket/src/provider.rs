@@ -174,12 +174,12 @@ pub enum Output<R> {
 
 impl<R> Output<R> {
     /// A provider returned a resource (`T` or [`Shared<T>`](crate::Shared)).
-    pub fn resource<T: IntoShared<R>>(value: T) -> Self {
+    pub fn resource<T: IntoShared<Resource = R>>(value: T) -> Self {
         Output::Resource(value.into_shared())
     }
 
     /// A provider returned an optional resource: `None` is 404.
-    pub fn maybe_resource<T: IntoShared<R>>(value: Option<T>) -> Self {
+    pub fn maybe_resource<T: IntoShared<Resource = R>>(value: Option<T>) -> Self {
         match value {
             Some(v) => Output::Resource(v.into_shared()),
             None => Output::NotFound,
@@ -187,15 +187,15 @@ impl<R> Output<R> {
     }
 
     /// A search provider returned its matches.
-    pub fn matches<T: IntoShared<R>>(values: Vec<T>) -> Self {
+    pub fn matches<T: IntoShared<Resource = R>>(values: Vec<T>) -> Self {
         Output::Matches(values.into_iter().map(IntoShared::into_shared).collect())
     }
 
     /// A search provider returned matches and included resources.
-    pub fn found<T: ResourceType<Resource = R> + Into<R>>(results: SearchResults<T>) -> Self {
+    pub fn found<T: IntoShared<Resource = R>>(results: SearchResults<T>) -> Self {
         Output::Found {
             matches: results.matches.into_iter().map(T::into_shared).collect(),
-            includes: results.includes.into_iter().map(Arc::new).collect(),
+            includes: results.includes,
         }
     }
 
@@ -265,20 +265,48 @@ impl<T> HistoryEntry<T> {
     }
 }
 
-/// What a search provider returns when it also answers `_include` or `_revinclude`.
-pub struct SearchResults<T: ResourceType> {
+/// What a search provider returns when it also answers `_include` or `_revinclude`:
+/// `SearchResults<T>`, or `SearchResults<Shared<T>>` for resources held in memory.
+///
+/// Included resources may be of any type and are shared, so that including a resource the
+/// provider already holds copies nothing. The server writes each resource once: an include
+/// that is also a match, or that was included twice (same type and id), is dropped.
+///
+/// ```
+/// use fhir_rocket::model::r4::{Observation, Patient};
+/// use fhir_rocket::{SearchResults, Shared};
+///
+/// let patient = Shared::new(Patient { id: Some("p1".into()), ..Default::default() });
+/// let mut found = SearchResults::new(vec![Observation::default()]);
+/// found.include(patient.clone());
+/// found.include(Patient { id: Some("p2".into()), ..Default::default() });
+/// assert_eq!(found.includes.len(), 2);
+/// ```
+pub struct SearchResults<T: IntoShared> {
     /// The resources that match the search.
     pub matches: Vec<T>,
     /// The resources included with them, of any type.
-    pub includes: Vec<T::Resource>,
+    pub includes: Vec<Arc<T::Resource>>,
 }
 
-impl<T: ResourceType> Default for SearchResults<T> {
-    fn default() -> Self {
+impl<T: IntoShared> SearchResults<T> {
+    /// The matches, with nothing included yet.
+    pub fn new(matches: Vec<T>) -> Self {
         SearchResults {
-            matches: Vec::new(),
+            matches,
             includes: Vec::new(),
         }
+    }
+
+    /// Adds a resource of any type to the included ones: a resource, or a [`Shared`](crate::Shared) one.
+    pub fn include(&mut self, resource: impl IntoShared<Resource = T::Resource>) {
+        self.includes.push(resource.into_shared());
+    }
+}
+
+impl<T: IntoShared> Default for SearchResults<T> {
+    fn default() -> Self {
+        SearchResults::new(Vec::new())
     }
 }
 

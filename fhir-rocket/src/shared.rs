@@ -90,18 +90,25 @@ impl<T: ResourceType + fmt::Debug> fmt::Debug for Shared<T> {
 }
 
 /// What a provider may return as one resource: the resource itself, or a [`Shared`] one.
-pub trait IntoShared<R> {
+pub trait IntoShared {
+    /// The version's `Resource` enum, which the server holds resources as.
+    type Resource;
+
     /// The resource as the server holds it.
-    fn into_shared(self) -> Arc<R>;
+    fn into_shared(self) -> Arc<Self::Resource>;
 }
 
-impl<T: ResourceType + Into<T::Resource>> IntoShared<T::Resource> for T {
+impl<T: ResourceType + Into<T::Resource>> IntoShared for T {
+    type Resource = T::Resource;
+
     fn into_shared(self) -> Arc<T::Resource> {
         Arc::new(self.into())
     }
 }
 
-impl<T: ResourceType> IntoShared<T::Resource> for Shared<T> {
+impl<T: ResourceType> IntoShared for Shared<T> {
+    type Resource = T::Resource;
+
     fn into_shared(self) -> Arc<T::Resource> {
         self.resource
     }
