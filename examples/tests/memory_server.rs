@@ -553,6 +553,69 @@ fn includes_are_marked_in_the_bundle() {
 }
 
 #[test]
+fn each_page_includes_the_subjects_of_its_own_matches() {
+    // Three Observations with the same code: two on one Patient, one on another.
+    let mut patients = Vec::new();
+    for family in ["PagedA", "PagedB"] {
+        let body = format!(r#"{{"resourceType":"Patient","name":[{{"family":"{family}"}}]}}"#);
+        patients.push(
+            create("Patient", &body).json()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    for subject in [&patients[0], &patients[1], &patients[0]] {
+        let body = format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"coding":[{{"system":"urn:paged","code":"x"}}]}},"subject":{{"reference":"Patient/{subject}"}}}}"#
+        );
+        assert_eq!(create("Observation", &body).status, 201);
+    }
+    let mut url = "/Observation?code=urn:paged|x&_include=Observation:subject&_count=2".to_string();
+    let mut pages = 0;
+    let mut matches = 0;
+    loop {
+        let bundle = get(&url).json();
+        assert_eq!(bundle["total"], 3);
+        let entries = bundle["entry"].as_array().unwrap();
+        let subjects: std::collections::BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e["search"]["mode"] == "match")
+            .map(|e| {
+                e["resource"]["subject"]["reference"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let included: std::collections::BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e["search"]["mode"] == "include")
+            .map(|e| format!("Patient/{}", e["resource"]["id"].as_str().unwrap()))
+            .collect();
+        // Each page has the Patients its own Observations refer to, each once.
+        assert_eq!(included, subjects, "{bundle}");
+        let on_page = entries
+            .iter()
+            .filter(|e| e["search"]["mode"] == "match")
+            .count();
+        assert_eq!(entries.len(), on_page + included.len());
+        matches += on_page;
+        pages += 1;
+        match bundle["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["relation"] == "next")
+        {
+            Some(next) => url = next["url"].as_str().unwrap().to_string(),
+            None => break,
+        }
+    }
+    assert_eq!((pages, matches), (2, 3));
+}
+
+#[test]
 fn includes_a_search_does_not_declare_are_rejected() {
     let reply = get("/Observation?_include=Observation:performer");
     assert_eq!(reply.status, 400);

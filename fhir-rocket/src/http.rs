@@ -353,7 +353,7 @@ pub fn not_modified<R: ServerModel>(req: &Request<'_>, output: &Output<R>) -> Op
 pub struct Found<R> {
     /// The matches, all pages.
     pub matches: Vec<Arc<R>>,
-    /// Included resources (written once, on the first page).
+    /// Included resources, each written on the pages whose matches it belongs with.
     pub includes: Vec<Arc<R>>,
 }
 
@@ -452,8 +452,8 @@ fn full_url(w: &mut JsonWriter, base_url: &str, resource_type: &str, id: &str) {
 }
 
 /// A searchset Bundle of one page of the matches, with `total`, absolute `fullUrl`s and
-/// `self`/`next`/`previous` links; included resources come on the first page, marked
-/// `include`.
+/// `self`/`next`/`previous` links; each page carries the included resources of its own
+/// matches, marked `include`.
 pub fn searchset<R: ServerModel>(
     base_url: &str,
     resource_type: &str,
@@ -466,16 +466,17 @@ pub fn searchset<R: ServerModel>(
     let total = found.matches.len();
     let page = page(base_url, resource_type, query, total, count, offset);
     let matches = &found.matches[page.start..page.end];
-    let includes: &[Arc<R>] = if page.start == 0 {
-        &found.includes
-    } else {
-        &[]
-    };
+    let includes = crate::include::for_page(
+        base_url,
+        &found.matches,
+        page.start..page.end,
+        &found.includes,
+    );
     bundle("searchset", total, &page, pretty, |w| {
         let entries = matches
             .iter()
             .map(|r| (r, "match"))
-            .chain(includes.iter().map(|r| (r, "include")));
+            .chain(includes.iter().map(|r| (*r, "include")));
         for (resource, mode) in entries {
             w.item();
             w.begin_object();

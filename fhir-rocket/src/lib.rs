@@ -12,6 +12,7 @@ pub mod checks;
 mod context;
 mod error;
 pub mod http;
+mod include;
 pub mod patch;
 mod provider;
 pub mod search;

@@ -783,7 +783,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 includes: Vec::new(),
             },
             Output::Found { matches, includes } => {
-                let includes = distinct_includes(&matches, includes);
+                let includes = crate::include::distinct(&matches, includes);
                 http::Found { matches, includes }
             }
             Output::Resource(r) => http::Found {
@@ -945,21 +945,6 @@ async fn read_body<R: ServerModel>(
 /// Every `_include` and `_revinclude` of the request must be one the search provider
 /// declared (`#[search(include = [...], revinclude = [...])]`); 400 otherwise, naming the
 /// ones it answers.
-/// A resource appears once in a searchset: an include that is also a match, or that was
-/// included before, is dropped (HAPI does the same). Resources are told apart by type and id.
-fn distinct_includes<R: ServerModel>(matches: &[Arc<R>], includes: Vec<Arc<R>>) -> Vec<Arc<R>> {
-    if includes.is_empty() {
-        return includes;
-    }
-    let key = |r: &Arc<R>| Some((r.resource_type().to_owned(), r.id()?.to_owned()));
-    let mut seen: std::collections::HashSet<(String, String)> =
-        matches.iter().filter_map(key).collect();
-    includes
-        .into_iter()
-        .filter(|r| key(r).is_none_or(|k| seen.insert(k)))
-        .collect()
-}
-
 fn check_includes<R>(provider: &Provider<R>, result: &ResultParams) -> Result<(), FhirError> {
     for (name, requested, declared) in [
         ("_include", &result.include, provider.includes),
@@ -1134,53 +1119,4 @@ async fn call<R>(
             .collect();
     }
     (provider.handler)(req, input).await
-}
-
-#[cfg(all(test, feature = "r4"))]
-mod tests {
-    use super::*;
-    use fhir_model::r4::{Observation, Patient, Resource};
-
-    fn shared(resource: impl Into<Resource>) -> Arc<Resource> {
-        Arc::new(resource.into())
-    }
-
-    fn patient(id: &str) -> Arc<Resource> {
-        shared(Patient {
-            id: Some(id.into()),
-            ..Default::default()
-        })
-    }
-
-    #[test]
-    fn includes_that_are_matches_or_repeats_are_dropped() {
-        let matches = vec![patient("a"), patient("b")];
-        let observation = shared(Observation {
-            id: Some("a".into()),
-            ..Default::default()
-        });
-        let without_id = shared(Patient::default());
-        let includes = vec![
-            patient("b"),
-            patient("c"),
-            observation.clone(),
-            patient("c"),
-            without_id.clone(),
-            without_id.clone(),
-        ];
-        let kept = distinct_includes(&matches, includes);
-        let ids: Vec<(&str, Option<&str>)> =
-            kept.iter().map(|r| (r.resource_type(), r.id())).collect();
-        // Patient/b is a match, the second Patient/c a repeat; Observation/a is another
-        // resource than Patient/a, and resources without an id cannot be told apart.
-        assert_eq!(
-            ids,
-            [
-                ("Patient", Some("c")),
-                ("Observation", Some("a")),
-                ("Patient", None),
-                ("Patient", None)
-            ]
-        );
-    }
 }
