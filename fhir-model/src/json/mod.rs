@@ -16,6 +16,7 @@
 pub(crate) mod error;
 mod reader;
 pub mod rt;
+mod scan;
 mod value;
 mod writer;
 

@@ -3,6 +3,7 @@
 //! input can overflow the stack.
 
 use super::error::JsonError;
+use super::scan::clean_prefix;
 use super::{JsonResult, ReadOptions};
 use std::borrow::Cow;
 
@@ -269,6 +270,7 @@ impl<'a> JsonReader<'a> {
         let mut i = start;
         // Fast path: no escapes.
         loop {
+            i += clean_prefix(&b[i..]);
             match b.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
@@ -290,6 +292,7 @@ impl<'a> JsonReader<'a> {
         out.push_str(&self.src[start..i]);
         let mut run = i;
         loop {
+            i += clean_prefix(&b[i..]);
             match b.get(i) {
                 Some(b'"') => {
                     out.push_str(&self.src[run..i]);

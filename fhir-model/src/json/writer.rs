@@ -1,6 +1,8 @@
 //! Writes JSON text into a byte buffer. FHIR forbids empty objects and arrays, so a member
 //! whose value turns out empty is taken back out of the buffer ([`JsonWriter::checkpoint`]).
 
+use super::scan::{clean_prefix, ESCAPE};
+
 /// Where the writer was before a member, to take the member back if it is empty.
 #[derive(Clone, Copy)]
 pub struct Checkpoint {
@@ -18,19 +20,6 @@ pub struct JsonWriter {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Bytes that need escaping in a JSON string.
-static ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = true;
-        i += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 impl JsonWriter {
     /// A writer appending to `out`.
@@ -260,55 +249,5 @@ impl JsonWriter {
             start = i + 1;
         }
         self.out.extend_from_slice(&bytes[start..]);
-    }
-}
-
-/// How many leading bytes need no escaping, found eight bytes at a time: most strings a
-/// resource holds need none, and this runs for every string written.
-fn clean_prefix(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // A byte of `x` is zero exactly when its high bit is set here (the classic "has zero
-    // byte" test, exact when no byte is above 0x80 before subtracting, which the `!x` term
-    // takes care of).
-    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let mut i = 0;
-    while i + 8 <= bytes.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[i..i + 8]);
-        let x = u64::from_le_bytes(word);
-        // Control characters: bytes below 0x20 are those with the three top bits clear.
-        let control = zero_bytes(x & (0xe0 * ONES));
-        let quote = zero_bytes(x ^ (b'"' as u64 * ONES));
-        let backslash = zero_bytes(x ^ (b'\\' as u64 * ONES));
-        if control | quote | backslash != 0 {
-            break;
-        }
-        i += 8;
-    }
-    while i < bytes.len() && !ESCAPE[bytes[i] as usize] {
-        i += 1;
-    }
-    i
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clean_prefix_stops_at_the_first_byte_to_escape() {
-        for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
-            for len in 0..24 {
-                for at in 0..len {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = special;
-                    assert_eq!(clean_prefix(&bytes), at, "{special} at {at} of {len}");
-                }
-                assert_eq!(clean_prefix(&vec![b'z'; len]), len);
-            }
-        }
-        // Bytes above 0x7f (UTF-8) and just above the controls need no escape.
-        assert_eq!(clean_prefix("é ! # ~ ü".as_bytes()), "é ! # ~ ü".len());
     }
 }
