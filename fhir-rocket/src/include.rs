@@ -27,7 +27,7 @@ pub(crate) fn distinct<R: ServerModel>(matches: &[Arc<R>], includes: Vec<Arc<R>>
     if includes.is_empty() {
         return includes;
     }
-    let mut seen: HashSet<Key> = matches.iter().filter_map(|r| key(&**r)).collect();
+    let mut seen = keys_of(matches);
     includes
         .into_iter()
         .filter(|r| key(&**r).is_none_or(|k| seen.insert(k)))
@@ -51,41 +51,37 @@ pub(crate) fn for_page<'a, R: ServerModel>(
         return includes.iter().collect();
     }
     let on_page = &matches[page.clone()];
-    let page_keys: HashSet<Key> = on_page.iter().filter_map(|r| key(&**r)).collect();
+    let page_keys = keys_of(on_page);
     let page_refers_to = references_of(on_page, base_url);
-    // Only the first page needs to know what the other pages' matches refer to.
-    let mut all_refer_to: Option<HashSet<Key>> = None;
-    let all_keys: HashSet<Key> = if page.start == 0 {
-        matches.iter().filter_map(|r| key(&**r)).collect()
-    } else {
-        HashSet::new()
-    };
+    // The first page also takes the includes related to no match at all, which needs what
+    // every match is and refers to: worked out once, and only if such a question comes up.
+    let mut every_match: Option<(HashSet<Key>, HashSet<Key>)> = None;
     includes
         .iter()
         .filter(|include| {
             let include_key = key(&***include);
-            if include_key
-                .as_ref()
-                .is_some_and(|k| page_refers_to.contains(k))
-            {
-                return true;
-            }
             let refers_to = references(&***include, base_url);
-            if refers_to.iter().any(|k| page_keys.contains(k)) {
+            let related = |keys: &HashSet<Key>, referred_to: &HashSet<Key>| {
+                include_key
+                    .as_ref()
+                    .is_some_and(|k| referred_to.contains(k))
+                    || refers_to.iter().any(|k| keys.contains(k))
+            };
+            if related(&page_keys, &page_refers_to) {
                 return true;
             }
             if page.start != 0 {
                 return false;
             }
-            let referred = include_key.is_some_and(|k| {
-                all_refer_to
-                    .get_or_insert_with(|| references_of(matches, base_url))
-                    .contains(&k)
-            });
-            let refers = refers_to.iter().any(|k| all_keys.contains(k));
-            !referred && !refers
+            let (keys, referred_to) = every_match
+                .get_or_insert_with(|| (keys_of(matches), references_of(matches, base_url)));
+            !related(keys, referred_to)
         })
         .collect()
+}
+
+fn keys_of<R: ServerModel>(resources: &[Arc<R>]) -> HashSet<Key> {
+    resources.iter().filter_map(|r| key(&**r)).collect()
 }
 
 fn references_of<R: ServerModel>(resources: &[Arc<R>], base_url: &str) -> HashSet<Key> {
