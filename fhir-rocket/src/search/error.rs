@@ -1,4 +1,4 @@
-//! The error type shared by every parser in [`crate::search`].
+//! The error type shared by every parser in [`crate::search`](mod@crate::search).
 
 use std::error::Error;
 use std::fmt;
