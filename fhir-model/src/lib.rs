@@ -41,18 +41,24 @@ pub use serde;
 
 /// FHIR R4 (4.0.1).
 #[cfg(feature = "r4")]
+// The definitions' text is written for the FHIR site: its bare URLs stay plain text here.
+#[allow(rustdoc::bare_urls)]
 pub mod r4 {
     include!(concat!(env!("OUT_DIR"), "/r4.rs"));
 }
 
 /// FHIR R4B (4.3.0).
 #[cfg(feature = "r4b")]
+// The definitions' text is written for the FHIR site: its bare URLs stay plain text here.
+#[allow(rustdoc::bare_urls)]
 pub mod r4b {
     include!(concat!(env!("OUT_DIR"), "/r4b.rs"));
 }
 
 /// FHIR R5 (5.0.0).
 #[cfg(feature = "r5")]
+// The definitions' text is written for the FHIR site: its bare URLs stay plain text here.
+#[allow(rustdoc::bare_urls)]
 pub mod r5 {
     include!(concat!(env!("OUT_DIR"), "/r5.rs"));
 }
