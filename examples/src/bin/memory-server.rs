@@ -1,10 +1,12 @@
 //! An in-memory FHIR server for Patients and Observations: read, vread, search, create,
 //! update and delete, with versions.
 //!
-//!     cargo run --release --bin memory-server
-//!     curl -X POST -H 'Content-Type: application/fhir+json' \
-//!          -d '{"resourceType":"Patient","name":[{"family":"Smith"}]}' \
-//!          http://127.0.0.1:8000/fhir/Patient
+//! ```sh
+//! cargo run --release --bin memory-server
+//! curl -X POST -H 'Content-Type: application/fhir+json' \
+//!      -d '{"resourceType":"Patient","name":[{"family":"Smith"}]}' \
+//!      http://127.0.0.1:8000/fhir/Patient
+//! ```
 
 #[rocket::launch]
 fn rocket() -> _ {

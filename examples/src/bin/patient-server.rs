@@ -1,8 +1,10 @@
 //! The quick Patient provider of HAPI FHIR's documentation, on fhir-rocket: read a Patient by
 //! id, search Patients by family name.
 //!
-//!     cargo run --release --bin patient-server
-//!     curl 'http://127.0.0.1:8000/fhir/Patient?family=smith'
+//! ```sh
+//! cargo run --release --bin patient-server
+//! curl 'http://127.0.0.1:8000/fhir/Patient?family=smith'
+//! ```
 
 use fhir_rocket::model::r4::{HumanName, Patient};
 use fhir_rocket::model::FhirResource;
