@@ -11,22 +11,50 @@ use fhir_rocket::model::{FhirResource, Instant, ResourceType};
 use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
 use fhir_rocket::{
     create, delete, history, operation, patch, providers, read, search, update, FhirError,
-    FhirServer, HistoryEntry, HistoryMethod, HistoryParams, SearchResults, Shared,
+    FhirServer, HistoryEntry, HistoryMethod, HistoryParams, SearchResults, Shared, TransactionHook,
+    TypeName,
 };
 use rocket::State;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-/// Every version of every resource; a deleted version is `None`.
-#[derive(Default)]
+/// Every version of every resource; a deleted version is `None`. Clones share the data (the
+/// transaction hook holds one).
+#[derive(Clone, Default)]
 pub struct Store {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
 }
+
+/// A resource's key in the store: type and id.
+type Key = (&'static str, String);
 
 #[derive(Default)]
 struct Inner {
     next_id: u64,
-    history: BTreeMap<(&'static str, String), Vec<Version>>,
+    history: BTreeMap<Key, Vec<Version>>,
+    /// While a transaction runs: how many versions each resource it wrote had before, in
+    /// write order, and the id counter, to undo it.
+    journal: Option<(u64, Vec<(Key, usize)>)>,
+}
+
+impl Inner {
+    /// The versions of a resource, to add one; remembered for a rollback.
+    fn versions_for_write(&mut self, key: Key) -> &mut Vec<Version> {
+        let before = self.history.get(&key).map_or(0, Vec::len);
+        if let Some((_, journal)) = &mut self.journal {
+            journal.push((key.clone(), before));
+        }
+        self.history.entry(key).or_default()
+    }
+}
+
+/// The resource type name of this version that `name` spells, as the store keys it.
+fn static_type(name: &str) -> Result<&'static str, FhirError> {
+    fhir_rocket::model::r4::RESOURCE_TYPES
+        .iter()
+        .find(|t| **t == name)
+        .copied()
+        .ok_or_else(|| FhirError::not_found(format!("'{name}' is not a resource type")))
 }
 
 /// One version: the resource, or `None` for a deletion, and when it was made.
@@ -59,8 +87,97 @@ impl Store {
             resource: Some(Arc::new(resource.clone().into())),
             at,
         };
-        inner.history.insert((T::TYPE_NAME, id), vec![version]);
+        inner.versions_for_write((T::TYPE_NAME, id)).push(version);
         resource
+    }
+
+    /// Stores a new resource of any type under a fresh id, as version 1.
+    pub fn create_any(&self, mut resource: Resource) -> Result<Arc<Resource>, FhirError> {
+        let resource_type = static_type(resource.resource_type())?;
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = inner.next_id.to_string();
+        let at = now();
+        resource.set_id(Some(id.clone()));
+        resource.set_version(Some("1".into()), Some(at.clone()));
+        let resource = Arc::new(resource);
+        inner.versions_for_write((resource_type, id)).push(Version {
+            resource: Some(resource.clone()),
+            at,
+        });
+        Ok(resource)
+    }
+
+    /// The current version of a resource of any type, or the given one; 410 when deleted.
+    pub fn read_any(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Arc<Resource>>, FhirError> {
+        let inner = self.lock();
+        let Some(versions) = inner
+            .history
+            .get(&(static_type(resource_type)?, id.to_string()))
+        else {
+            return Ok(None);
+        };
+        let entry = match version {
+            None => versions.last(),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n >= 1 => versions.get(n - 1),
+                _ => None,
+            },
+        };
+        match entry.map(|v| &v.resource) {
+            None => Ok(None),
+            Some(None) => Err(FhirError::gone(format!("{resource_type}/{id} was deleted"))),
+            Some(Some(resource)) => Ok(Some(resource.clone())),
+        }
+    }
+
+    /// Stores a new version of a resource of any type (or version 1 of a new id).
+    pub fn update_any(&self, id: &str, mut resource: Resource) -> Result<Arc<Resource>, FhirError> {
+        let resource_type = static_type(resource.resource_type())?;
+        let mut inner = self.lock();
+        let versions = inner.versions_for_write((resource_type, id.to_string()));
+        let at = now();
+        resource.set_id(Some(id.to_string()));
+        resource.set_version(Some((versions.len() + 1).to_string()), Some(at.clone()));
+        let resource = Arc::new(resource);
+        versions.push(Version {
+            resource: Some(resource.clone()),
+            at,
+        });
+        Ok(resource)
+    }
+
+    /// Starts remembering writes, to undo them on [`Store::rollback`].
+    fn begin(&self) {
+        let mut inner = self.lock();
+        let next_id = inner.next_id;
+        inner.journal = Some((next_id, Vec::new()));
+    }
+
+    /// Forgets the writes since [`Store::begin`]: they stay.
+    fn commit(&self) {
+        self.lock().journal = None;
+    }
+
+    /// Undoes every write since [`Store::begin`].
+    fn rollback(&self) {
+        let mut inner = self.lock();
+        let Some((next_id, journal)) = inner.journal.take() else {
+            return;
+        };
+        for (key, before) in journal.into_iter().rev() {
+            if before == 0 {
+                inner.history.remove(&key);
+            } else if let Some(versions) = inner.history.get_mut(&key) {
+                versions.truncate(before);
+            }
+        }
+        inner.next_id = next_id;
     }
 
     /// The current version, or the given one, shared rather than copied; 410 when deleted,
@@ -94,10 +211,7 @@ impl Store {
     /// Stores a new version (or version 1 of a new id: update as create).
     pub fn update<T: ResourceType + Into<Resource> + Clone>(&self, id: &str, mut resource: T) -> T {
         let mut inner = self.lock();
-        let versions = inner
-            .history
-            .entry((T::TYPE_NAME, id.to_string()))
-            .or_default();
+        let versions = inner.versions_for_write((T::TYPE_NAME, id.to_string()));
         let at = now();
         resource.set_id(Some(id.to_string()));
         resource.set_version(Some((versions.len() + 1).to_string()), Some(at.clone()));
@@ -109,11 +223,13 @@ impl Store {
     }
 
     /// Marks a resource deleted; 404 when it is not there.
-    pub fn delete(&self, resource_type: &'static str, id: &str) -> Result<(), FhirError> {
+    pub fn delete(&self, resource_type: &str, id: &str) -> Result<(), FhirError> {
+        let resource_type = static_type(resource_type)?;
         let mut inner = self.lock();
-        match inner.history.get_mut(&(resource_type, id.to_string())) {
+        let key = (resource_type, id.to_string());
+        match inner.history.get(&key) {
             Some(versions) if versions.last().is_some_and(|v| v.resource.is_some()) => {
-                versions.push(Version {
+                inner.versions_for_write(key).push(Version {
                     resource: None,
                     at: now(),
                 });
@@ -129,7 +245,7 @@ impl Store {
     /// (`resource_type` `None`), made at or after `_since`.
     pub fn history<T: TryFrom<Resource>>(
         &self,
-        resource_type: Option<&'static str>,
+        resource_type: Option<&str>,
         id: Option<&str>,
         params: &HistoryParams,
     ) -> Vec<HistoryEntry<T>> {
@@ -499,6 +615,103 @@ async fn echo(parameters: Parameters) -> Result<Parameters, FhirError> {
     Ok(parameters)
 }
 
+/// Reads of every other resource type: a generic provider.
+#[read]
+async fn read_any(
+    resource_type: TypeName,
+    id: String,
+    version: Option<String>,
+    store: &State<Store>,
+) -> Result<Option<Arc<Resource>>, FhirError> {
+    store.read_any(&resource_type, &id, version.as_deref())
+}
+
+#[create]
+async fn create_any(
+    resource_type: TypeName,
+    resource: Resource,
+    store: &State<Store>,
+) -> Result<Arc<Resource>, FhirError> {
+    let _ = resource_type;
+    store.create_any(resource)
+}
+
+#[update]
+async fn update_any(
+    resource_type: TypeName,
+    id: String,
+    resource: Resource,
+    store: &State<Store>,
+) -> Result<Arc<Resource>, FhirError> {
+    let _ = resource_type;
+    store.update_any(&id, resource)
+}
+
+#[patch]
+async fn patch_any(
+    resource_type: TypeName,
+    id: String,
+    patch: Vec<fhir_rocket::patch::PatchOp>,
+    store: &State<Store>,
+) -> Result<Arc<Resource>, FhirError> {
+    let current = store
+        .read_any(&resource_type, &id, None)?
+        .ok_or_else(|| FhirError::not_found(format!("{resource_type}/{id} is not known")))?;
+    let patched = fhir_rocket::patch::apply_to(&*current, &patch)?;
+    if patched.id() != Some(id.as_str()) || patched.resource_type() != &*resource_type {
+        return Err(FhirError::unprocessable(
+            "a patch may not change the id or the resource type",
+        ));
+    }
+    store.update_any(&id, patched)
+}
+
+#[delete(Resource)]
+async fn delete_any(
+    resource_type: TypeName,
+    id: String,
+    store: &State<Store>,
+) -> Result<(), FhirError> {
+    store.delete(&resource_type, &id)
+}
+
+#[history]
+async fn history_any(
+    resource_type: TypeName,
+    id: String,
+    params: HistoryParams,
+    store: &State<Store>,
+) -> Result<Vec<HistoryEntry<Resource>>, FhirError> {
+    Ok(store.history(Some(&resource_type), Some(&id), &params))
+}
+
+#[history]
+async fn type_history_any(
+    resource_type: TypeName,
+    params: HistoryParams,
+    store: &State<Store>,
+) -> Result<Vec<HistoryEntry<Resource>>, FhirError> {
+    Ok(store.history(Some(&resource_type), None, &params))
+}
+
+/// Transactions over the store: writes are journaled from `begin` and undone on `rollback`.
+struct StoreTransactions(Store);
+
+#[rocket::async_trait]
+impl TransactionHook for StoreTransactions {
+    async fn begin(&self) -> Result<(), FhirError> {
+        self.0.begin();
+        Ok(())
+    }
+    async fn commit(&self) -> Result<(), FhirError> {
+        self.0.commit();
+        Ok(())
+    }
+    async fn rollback(&self) {
+        self.0.rollback();
+    }
+}
+
 /// The in-memory Patient and Observation server, ready to launch, with its routes at `/fhir`.
 pub fn memory_server() -> rocket::Rocket<rocket::Build> {
     memory_server_with(Store::default())
@@ -506,7 +719,16 @@ pub fn memory_server() -> rocket::Rocket<rocket::Build> {
 
 /// The in-memory server over a store filled beforehand.
 pub fn memory_server_with(store: Store) -> rocket::Rocket<rocket::Build> {
+    memory_server_limited(store, fhir_rocket::Limits::default())
+}
+
+/// The in-memory server with limits of its own (Bundle entries, body size, deletes).
+pub fn memory_server_limited(
+    store: Store,
+    limits: fhir_rocket::Limits,
+) -> rocket::Rocket<rocket::Build> {
     let server = FhirServer::new("/fhir")
+        .limits(limits)
         .software("memory-server", env!("CARGO_PKG_VERSION"))
         .mount(providers![
             read_patient,
@@ -527,7 +749,18 @@ pub fn memory_server_with(store: Store) -> rocket::Rocket<rocket::Build> {
             create_observation,
             update_observation,
             delete_observation,
-        ]);
+        ])
+        // Every other type of R4, through generic providers.
+        .mount(providers![
+            read_any,
+            create_any,
+            update_any,
+            patch_any,
+            delete_any,
+            history_any,
+            type_history_any,
+        ])
+        .transactions(StoreTransactions(store.clone()));
     server.mount_on(rocket::build().manage(store))
 }
 

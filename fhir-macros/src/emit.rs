@@ -91,25 +91,43 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
     let name = &function.sig.ident;
     let name_text = name.to_string();
     let resource = &p.resource;
-    // A system-level history serves the version's `Resource` enum itself.
-    let system = crate::signature::is_any_resource(resource) && p.kind == Kind::History;
-    let model = if system {
+    let has_type_name = p.params.iter().any(|p| matches!(p.role, Role::TypeName));
+    // A provider of the version's `Resource` enum: system history without a `TypeName`,
+    // otherwise a generic provider serving every type.
+    let any = crate::signature::is_any_resource(resource);
+    let system = any && p.kind == Kind::History && !has_type_name;
+    let generic = any && !system && p.kind != Kind::Operation;
+    if generic && !has_type_name {
+        return Err(syn::Error::new_spanned(
+            &function.sig.ident,
+            "a generic provider (of the version's `Resource` enum) takes a `TypeName` parameter: the resource type of the request",
+        ));
+    }
+    if generic && p.kind == Kind::Search {
+        return Err(syn::Error::new_spanned(
+            resource,
+            "searches are declared per resource type: their parameters depend on it",
+        ));
+    }
+    let model = if any {
         quote!(#resource)
     } else {
         quote!(<#resource as ::fhir_rocket::model::ResourceType>::Resource)
     };
-    let type_name = if system {
-        quote!("")
+    let scope = if system {
+        quote!(::fhir_rocket::Scope::System)
+    } else if generic {
+        quote!(::fhir_rocket::Scope::AnyType)
     } else {
-        quote!(<#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME)
+        quote!(::fhir_rocket::Scope::Type(<#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME))
     };
     let has_id = p.params.iter().any(|p| matches!(p.role, Role::Id));
     let wants_context = p
         .params
         .iter()
         .any(|p| matches!(p.role, Role::Context { .. }));
-    let (type_name, operation) = match &p.operation {
-        None => (type_name, quote!(::std::option::Option::None)),
+    let (scope, operation) = match &p.operation {
+        None => (scope, quote!(::std::option::Option::None)),
         Some(op) => {
             if has_id && op.resource.is_none() {
                 return Err(syn::Error::new_spanned(
@@ -124,12 +142,14 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 .as_ref()
                 .map(|d| d.value())
                 .unwrap_or_default();
-            let type_name = match &op.resource {
-                Some(t) => quote!(<#t as ::fhir_rocket::model::ResourceType>::TYPE_NAME),
-                None => quote!(""),
+            let scope = match &op.resource {
+                Some(t) => {
+                    quote!(::fhir_rocket::Scope::Type(<#t as ::fhir_rocket::model::ResourceType>::TYPE_NAME))
+                }
+                None => quote!(::fhir_rocket::Scope::System),
             };
             (
-                type_name,
+                scope,
                 quote!(::std::option::Option::Some(::fhir_rocket::OperationInfo {
                     name: #name,
                     idempotent: #idempotent,
@@ -155,10 +175,14 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         if matches!(param.role, Role::Body) {
             let ty = &param.ty;
             let arg = format_ident!("__arg{i}");
-            lets.push(quote!(let #arg = __input.body_as::<#ty>()?;));
-            checks.push(quote_spanned! {ty.span()=>
-                const _: () = ::fhir_rocket::checks::same_resource::<#ty, #resource>();
-            });
+            if generic {
+                lets.push(quote!(let #arg: #ty = __input.take_body()?;));
+            } else {
+                lets.push(quote!(let #arg = __input.body_as::<#ty>()?;));
+                checks.push(quote_spanned! {ty.span()=>
+                    const _: () = ::fhir_rocket::checks::same_resource::<#ty, #resource>();
+                });
+            }
         }
     }
     for (i, param) in p.params.iter().enumerate() {
@@ -172,6 +196,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 lets.push(quote!(let #arg = __input.version_id.clone();));
             }
             Role::ResultParams => lets.push(quote!(let #arg = __input.result.clone();)),
+            Role::TypeName => lets.push(quote!(let #arg = __input.type_name();)),
             Role::HistoryParams => lets.push(quote!(let #arg = __input.history.clone();)),
             Role::Patch => lets.push(quote!(let #arg = ::std::mem::take(&mut __input.patch);)),
             Role::Context { by_ref: true } => lets.push(quote!(let #arg = &__input.context;)),
@@ -213,13 +238,51 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
     }
     let includes = quote!(&[#(#includes),*]);
     let revincludes = quote!(&[#(#revincludes),*]);
-    let convert = match p.returns {
-        Returns::One => quote!(::fhir_rocket::Output::resource(__result)),
-        Returns::Maybe => quote!(::fhir_rocket::Output::maybe_resource(__result)),
-        Returns::Many => quote!(::fhir_rocket::Output::matches(__result)),
-        Returns::Found => quote!(::fhir_rocket::Output::found(__result)),
-        Returns::History => quote!(::fhir_rocket::Output::history(__result)),
-        Returns::Nothing => quote!(::fhir_rocket::Output::done(__result)),
+    // One typed handler per interaction: the glue converts what the function returned into
+    // the shape its interaction has.
+    let (variant, output, convert) = match p.kind {
+        Kind::Read => (
+            quote!(Read),
+            quote!(::std::option::Option<::std::sync::Arc<#model>>),
+            match (p.returns, generic) {
+                (Returns::Maybe, false) => quote!(::fhir_rocket::maybe_shared(__result)),
+                (_, false) => quote!(::std::option::Option::Some(::fhir_rocket::shared(__result))),
+                (Returns::Maybe, true) => {
+                    quote!(__result.map(::fhir_rocket::IntoArc::into_arc))
+                }
+                (_, true) => quote!(::std::option::Option::Some(
+                    ::fhir_rocket::IntoArc::into_arc(__result)
+                )),
+            },
+        ),
+        Kind::Search => (
+            quote!(Search),
+            quote!(::fhir_rocket::Found<#model>),
+            match p.returns {
+                Returns::Found => quote!(::fhir_rocket::Found::from_results(__result)),
+                _ => quote!(::fhir_rocket::Found::matches(__result)),
+            },
+        ),
+        Kind::Create | Kind::Update | Kind::Patch => (
+            quote!(Write),
+            quote!(::std::sync::Arc<#model>),
+            if generic {
+                quote!(::fhir_rocket::IntoArc::into_arc(__result))
+            } else {
+                quote!(::fhir_rocket::shared(__result))
+            },
+        ),
+        Kind::Operation => (
+            quote!(Operation),
+            quote!(::std::sync::Arc<#model>),
+            quote!(::fhir_rocket::shared(__result)),
+        ),
+        Kind::Delete => (quote!(Delete), quote!(()), quote!(__result)),
+        Kind::History => (
+            quote!(History),
+            quote!(::std::vec::Vec<::fhir_rocket::HistoryEntry<#model>>),
+            quote!(::fhir_rocket::history_of(__result)),
+        ),
     };
     let interactions = match p.kind {
         Kind::Read if has_version => quote!(Read, VRead),
@@ -261,10 +324,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 fn handler<'r>(
                     __req: &'r ::fhir_rocket::rocket::Request<'_>,
                     mut __input: ::fhir_rocket::Input<#model>,
-                ) -> ::fhir_rocket::rocket::futures::future::BoxFuture<
-                    'r,
-                    ::std::result::Result<::fhir_rocket::Output<#model>, ::fhir_rocket::FhirError>,
-                > {
+                ) -> ::fhir_rocket::Glue<'r, #output> {
                     ::std::boxed::Box::pin(async move {
                         #(#lets)*
                         let __result = #name(#(#args),*).await?;
@@ -275,14 +335,14 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 ::std::vec![#(
                     ::fhir_rocket::Provider {
                         interaction: #interactions,
-                        resource_type: #type_name,
+                        scope: #scope,
                         params: params.clone(),
                         name: #name_text,
                         operation: #operation,
                         wants_context: #wants_context,
                         includes: #includes,
                         revincludes: #revincludes,
-                        handler,
+                        handler: ::fhir_rocket::Handler::#variant(handler),
                     }
                 ),*]
             }

@@ -51,6 +51,8 @@ pub enum Role {
     Patch,
     /// The input of an operation (any resource, usually `Parameters`).
     Parameters,
+    /// The resource type of the request (generic providers).
+    TypeName,
     /// A Rocket request guard.
     Guard,
 }
@@ -206,7 +208,13 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         (Returns::One, Some(ok.clone()))
     };
     // `Shared<T>` serves a `T` without copying it.
-    let resource = resource.map(|t| generic_arg(&t, "Shared").cloned().unwrap_or(t));
+    // `Arc<Resource>` does so for a generic provider.
+    let resource = resource.map(|t| {
+        generic_arg(&t, "Shared")
+            .or_else(|| generic_arg(&t, "Arc"))
+            .cloned()
+            .unwrap_or(t)
+    });
     let fits = match kind {
         Kind::Read => matches!(shape, Returns::One | Returns::Maybe),
         Kind::Search => matches!(shape, Returns::Many | Returns::Found),
@@ -273,6 +281,8 @@ pub fn analyze(
             Role::Patch
         } else if type_name(&ty) == "HistoryParams" && kind == Kind::History {
             Role::HistoryParams
+        } else if type_name(&ty) == "TypeName" {
+            Role::TypeName
         } else if type_name(&ty) == "RequestContext" {
             Role::Context {
                 by_ref: matches!(ty, Type::Reference(_)),

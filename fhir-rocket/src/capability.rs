@@ -1,7 +1,8 @@
 //! The CapabilityStatement at `GET [base]/metadata`, generated from the mounted providers.
 
+use crate::interactions::Engine;
 use crate::provider::Interaction;
-use crate::server::{ServerModel, ServerState};
+use crate::server::ServerModel;
 use fhir_model::json::JsonWriter;
 
 /// The `operation` list of a resource or of the server.
@@ -60,7 +61,7 @@ fn string_list<'a>(w: &mut JsonWriter, key: &str, values: impl Iterator<Item = &
 }
 
 /// The CapabilityStatement as FHIR JSON.
-pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) -> Vec<u8> {
+pub(crate) fn statement<R: ServerModel>(state: &Engine<R>, base_url: &str) -> Vec<u8> {
     let mut w = JsonWriter::new(Vec::with_capacity(8192), false);
     w.begin_object();
     w.resource_type("CapabilityStatement");
@@ -90,10 +91,10 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
     w.item();
     w.begin_object();
     string_member(&mut w, "mode", "server");
-    if !state.providers.is_empty() {
+    if state.registry.types().next().is_some() {
         w.key("resource");
         w.begin_array();
-        for (resource_type, providers) in state.providers.iter().filter(|(t, _)| !t.is_empty()) {
+        for (resource_type, providers) in state.registry.types() {
             w.item();
             w.begin_object();
             string_member(&mut w, "type", resource_type);
@@ -133,10 +134,15 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
             }
             if has(Interaction::Update) {
                 w.key("conditionalUpdate");
-                w.bool(false);
+                w.bool(has(Interaction::Search));
             }
             if has(Interaction::Delete) {
-                string_member(&mut w, "conditionalDelete", "not-supported");
+                let conditional = match (has(Interaction::Search), state.limits.delete_multiple) {
+                    (false, _) => "not-supported",
+                    (true, false) => "single",
+                    (true, true) => "multiple",
+                };
+                string_member(&mut w, "conditionalDelete", conditional);
             }
             string_list(
                 &mut w,
@@ -181,14 +187,27 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
         }
         w.end_array();
     }
-    let system: Vec<&str> = state
-        .providers
-        .get("")
-        .into_iter()
-        .flatten()
-        .filter(|p| p.interaction != Interaction::Operation)
-        .map(|p| p.interaction.code())
-        .collect();
+    // What the server does at system level: batches always, transactions with a hook,
+    // system search over the types that have searches, and its system providers.
+    let mut system: Vec<&str> = vec!["batch"];
+    if state.transactions.is_some() {
+        system.push("transaction");
+    }
+    if state
+        .registry
+        .types()
+        .any(|(_, p)| p.iter().any(|p| p.interaction == Interaction::Search))
+    {
+        system.push("search-system");
+    }
+    system.extend(
+        state
+            .registry
+            .system()
+            .iter()
+            .filter(|p| p.interaction != Interaction::Operation)
+            .map(|p| p.interaction.code()),
+    );
     if !system.is_empty() {
         w.key("interaction");
         w.begin_array();
@@ -200,9 +219,7 @@ pub(crate) fn statement<R: ServerModel>(state: &ServerState<R>, base_url: &str) 
         }
         w.end_array();
     }
-    if let Some(system) = state.providers.get("") {
-        operations(&mut w, system, base_url);
-    }
+    operations(&mut w, state.registry.system(), base_url);
     w.end_object();
     w.end_array();
     w.end_object();

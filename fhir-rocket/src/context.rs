@@ -22,3 +22,26 @@ impl RequestContext {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// The resource type of a request, for generic providers (those that serve every type of a
+/// version with its `Resource` enum).
+///
+/// ```
+/// let t = fhir_rocket::TypeName("Encounter".into());
+/// assert_eq!(&*t, "Encounter");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeName(pub String);
+
+impl std::ops::Deref for TypeName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TypeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}

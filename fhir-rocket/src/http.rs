@@ -2,14 +2,14 @@
 //! conditional reads, OperationOutcome and searchset Bundle bodies.
 
 use crate::error::FhirError;
-use crate::provider::{HistoryEntry, HistoryMethod, Output};
+use crate::interactions::Return;
+use crate::provider::{Found, HistoryEntry, HistoryMethod};
 use crate::server::ServerModel;
 use fhir_model::json::{JsonValue, JsonWriter};
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use std::io::Cursor;
-use std::sync::Arc;
 
 /// The FHIR JSON media type.
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -271,21 +271,17 @@ fn write_json<R: JsonValue>(resource: &R, pretty: bool) -> Vec<u8> {
 
 /// The response for one resource: body, `ETag`, `Last-Modified`, and for writes `Location`
 /// (create) or `Content-Location`; honours `Prefer: return=minimal|OperationOutcome`.
-pub fn resource_reply<R: ServerModel>(
-    req: &Request<'_>,
+pub(crate) fn resource_reply<R: ServerModel>(
     resource: &R,
     status: u16,
     format: &Format,
     base_url: &str,
     written: bool,
+    prefer: Return,
 ) -> Reply {
-    let prefer = req
-        .headers()
-        .get_one("Prefer")
-        .map(|p| p.replace(' ', "").to_ascii_lowercase());
-    let mut reply = match prefer.as_deref() {
-        Some(p) if written && p.contains("return=minimal") => Reply::empty(status),
-        Some(p) if written && p.contains("return=operationoutcome") => Reply::json(
+    let mut reply = match prefer {
+        Return::Minimal if written => Reply::empty(status),
+        Return::OperationOutcome if written => Reply::json(
             status,
             operation_outcome("information", "informational", "the resource was stored"),
         ),
@@ -312,49 +308,6 @@ pub fn resource_reply<R: ServerModel>(
         }
     }
     reply
-}
-
-/// For reads: `304 Not Modified` when `If-None-Match` names the current version or
-/// `If-Modified-Since` is not older than `meta.lastUpdated`.
-pub fn not_modified<R: ServerModel>(req: &Request<'_>, output: &Output<R>) -> Option<Reply> {
-    let Output::Resource(resource) = output else {
-        return None;
-    };
-    if let (Some(tags), Some(version)) = (
-        req.headers().get_one("If-None-Match"),
-        resource.version_id(),
-    ) {
-        let current = format!("W/\"{version}\"");
-        let strong = format!("\"{version}\"");
-        if tags
-            .split(',')
-            .map(str::trim)
-            .any(|t| t == current || t == strong || t == "*")
-        {
-            return Some(Reply::empty(304).header("ETag", current));
-        }
-    }
-    if let (Some(since), Some(updated)) = (
-        req.headers()
-            .get_one("If-Modified-Since")
-            .and_then(parse_http_date),
-        resource
-            .last_updated()
-            .and_then(|i| unix_seconds(i.as_str())),
-    ) {
-        if updated <= since {
-            return Some(Reply::empty(304));
-        }
-    }
-    None
-}
-
-/// What a search found: the matches, and the resources included with them.
-pub struct Found<R> {
-    /// The matches, all pages.
-    pub matches: Vec<Arc<R>>,
-    /// Included resources, each written on the pages whose matches it belongs with.
-    pub includes: Vec<Arc<R>>,
 }
 
 /// A page of a Bundle: which items of the whole list it holds, and its links.
@@ -389,10 +342,11 @@ fn page(
             }
             q.push_str(&format!("_count={count}&_offset={offset}"));
         }
+        let slash = if path.is_empty() { "" } else { "/" };
         if q.is_empty() {
-            format!("{base_url}/{path}")
+            format!("{base_url}{slash}{path}")
         } else {
-            format!("{base_url}/{path}?{q}")
+            format!("{base_url}{slash}{path}?{q}")
         }
     };
     let mut links = vec![("self", link(start))];
@@ -451,12 +405,13 @@ fn full_url(w: &mut JsonWriter, base_url: &str, resource_type: &str, id: &str) {
     w.string_parts(&[base_url, "/", resource_type, "/", id]);
 }
 
-/// A searchset Bundle of one page of the matches, with `total`, absolute `fullUrl`s and
+/// A searchset Bundle of one page of the matches (of `[base]/[path]?query`; an empty path is
+/// a search of the whole server), with `total`, absolute `fullUrl`s and
 /// `self`/`next`/`previous` links; each page carries the included resources of its own
 /// matches, marked `include`.
 pub fn searchset<R: ServerModel>(
     base_url: &str,
-    resource_type: &str,
+    path: &str,
     query: &str,
     found: &Found<R>,
     count: Option<u32>,
@@ -464,7 +419,7 @@ pub fn searchset<R: ServerModel>(
     pretty: bool,
 ) -> Vec<u8> {
     let total = found.matches.len();
-    let page = page(base_url, resource_type, query, total, count, offset);
+    let page = page(base_url, path, query, total, count, offset);
     let matches = &found.matches[page.start..page.end];
     let includes = crate::include::for_page(
         base_url,

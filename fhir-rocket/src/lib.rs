@@ -10,22 +10,30 @@
 mod capability;
 pub mod checks;
 mod context;
+mod dispatch;
 mod error;
 pub mod http;
 mod include;
+mod interactions;
 pub mod patch;
 mod provider;
+mod registry;
+pub mod route;
 pub mod search;
 mod server;
 mod shared;
 
-pub use context::RequestContext;
+pub use context::{RequestContext, TypeName};
 pub use error::FhirError;
 pub use provider::{
-    guard, DeclaredParam, HandlerFn, HistoryEntry, HistoryMethod, HistoryParams, Input,
-    Interaction, OperationInfo, Output, Provider, ProviderInfo, SearchResults,
+    guard, history_of, maybe_shared, shared, DeclaredParam, Found, Glue, Handler, HandlerFn,
+    HistoryEntry, HistoryMethod, HistoryParams, Input, Interaction, IntoArc, OperationInfo,
+    Provider, ProviderInfo, Scope, SearchResults,
 };
-pub use server::{CapabilityHook, FhirServer, ServerModel, Software};
+pub use server::{
+    BundleParts, CapabilityHook, EntryParts, EntryRequest, FhirServer, Limits, ServerModel,
+    Software, TransactionHook,
+};
 pub use shared::{IntoShared, Shared};
 
 pub use fhir_macros::{create, delete, history, operation, patch, read, search, update};

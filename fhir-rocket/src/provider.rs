@@ -103,10 +103,12 @@ impl DeclaredParam {
     }
 }
 
-/// What the server hands a provider's glue code.
+/// What the server hands a provider's glue code: the fields its interaction uses.
 pub struct Input<R> {
     /// The request context.
     pub context: RequestContext,
+    /// The resource type of the request (a generic provider serves several).
+    pub resource_type: String,
     /// The logical id from the URL.
     pub id: Option<String>,
     /// The version id from the URL (`_history/[vid]`).
@@ -124,6 +126,21 @@ pub struct Input<R> {
 }
 
 impl<R> Input<R> {
+    /// An input with nothing but the context and the resource type.
+    pub fn new(context: RequestContext, resource_type: &str) -> Self {
+        Input {
+            context,
+            resource_type: resource_type.to_string(),
+            id: None,
+            version_id: None,
+            query: Query::default(),
+            result: ResultParams::default(),
+            history: HistoryParams::default(),
+            patch: Vec::new(),
+            body: None,
+        }
+    }
+
     /// The id from the URL; an error when the route has none.
     pub fn id(&self) -> Result<String, FhirError> {
         self.id
@@ -131,10 +148,22 @@ impl<R> Input<R> {
             .ok_or_else(|| FhirError::bad_request("the request URL has no resource id"))
     }
 
+    /// The resource type of the request, for generic providers.
+    pub fn type_name(&self) -> crate::TypeName {
+        crate::TypeName(self.resource_type.clone())
+    }
+
+    /// The body as it was read (generic providers).
+    pub fn take_body(&mut self) -> Result<R, FhirError> {
+        self.body
+            .take()
+            .ok_or_else(|| FhirError::bad_request("the request has no resource body"))
+    }
+
     /// The body as the provider's resource type.
     pub fn body_as<T>(&mut self) -> Result<T, FhirError>
     where
-        T: ResourceType + TryFrom<R, Error = R>,
+        T: TryFrom<R, Error = R>,
         R: fhir_model::FhirResource,
     {
         let body = self
@@ -143,71 +172,72 @@ impl<R> Input<R> {
             .ok_or_else(|| FhirError::bad_request("the request has no resource body"))?;
         T::try_from(body).map_err(|other| {
             FhirError::bad_request(format!(
-                "the body is a {}, but this endpoint takes a {}",
+                "the body is a {}, but this endpoint takes another type",
                 other.resource_type(),
-                T::TYPE_NAME
             ))
         })
     }
 }
 
-/// What a provider returned, in the server's terms.
-pub enum Output<R> {
-    /// One resource (read, vread, create, update).
-    Resource(Arc<R>),
-    /// Nothing was found (a read that returned `None`).
-    NotFound,
-    /// Search results.
-    Matches(Vec<Arc<R>>),
-    /// Search results with included resources (`_include`, `_revinclude`).
-    Found {
-        /// The matches.
-        matches: Vec<Arc<R>>,
-        /// Resources they refer to or that refer to them.
-        includes: Vec<Arc<R>>,
-    },
-    /// Done, nothing to return (delete).
-    Done,
-    /// Versions, newest first (history).
-    History(Vec<HistoryEntry<R>>),
+/// What a search provider found, in the server's terms: the matches and the resources
+/// included with them.
+pub struct Found<R> {
+    /// The matches, all pages.
+    pub matches: Vec<Arc<R>>,
+    /// Included resources, each written on the pages whose matches it belongs with.
+    pub includes: Vec<Arc<R>>,
 }
 
-impl<R> Output<R> {
-    /// A provider returned a resource (`T` or [`Shared<T>`](crate::Shared)).
-    pub fn resource<T: IntoShared<Resource = R>>(value: T) -> Self {
-        Output::Resource(value.into_shared())
-    }
-
-    /// A provider returned an optional resource: `None` is 404.
-    pub fn maybe_resource<T: IntoShared<Resource = R>>(value: Option<T>) -> Self {
-        match value {
-            Some(v) => Output::Resource(v.into_shared()),
-            None => Output::NotFound,
+impl<R> Found<R> {
+    /// A search provider returned its matches.
+    pub fn matches<T: IntoShared<Resource = R>>(values: Vec<T>) -> Self {
+        Found {
+            matches: values.into_iter().map(IntoShared::into_shared).collect(),
+            includes: Vec::new(),
         }
     }
 
-    /// A search provider returned its matches.
-    pub fn matches<T: IntoShared<Resource = R>>(values: Vec<T>) -> Self {
-        Output::Matches(values.into_iter().map(IntoShared::into_shared).collect())
-    }
-
     /// A search provider returned matches and included resources.
-    pub fn found<T: IntoShared<Resource = R>>(results: SearchResults<T>) -> Self {
-        Output::Found {
+    pub fn from_results<T: IntoShared<Resource = R>>(results: SearchResults<T>) -> Self {
+        Found {
             matches: results.matches.into_iter().map(T::into_shared).collect(),
             includes: results.includes,
         }
     }
+}
 
-    /// A history provider returned versions.
-    pub fn history<T: Into<R>>(entries: Vec<HistoryEntry<T>>) -> Self {
-        Output::History(entries.into_iter().map(HistoryEntry::convert).collect())
-    }
+/// A provider returned a resource (`T` or [`Shared<T>`](crate::Shared)).
+pub fn shared<T: IntoShared>(value: T) -> Arc<T::Resource> {
+    value.into_shared()
+}
 
-    /// A provider returned nothing.
-    pub fn done(_: ()) -> Self {
-        Output::Done
+/// A provider returned an optional resource: `None` is 404.
+pub fn maybe_shared<T: IntoShared>(value: Option<T>) -> Option<Arc<T::Resource>> {
+    value.map(IntoShared::into_shared)
+}
+
+/// What a generic provider may return as one resource: the version's `Resource` enum, or an
+/// `Arc` of it (shared, not copied).
+pub trait IntoArc<R> {
+    /// The resource as the server holds it.
+    fn into_arc(self) -> Arc<R>;
+}
+
+impl<R> IntoArc<R> for R {
+    fn into_arc(self) -> Arc<R> {
+        Arc::new(self)
     }
+}
+
+impl<R> IntoArc<R> for Arc<R> {
+    fn into_arc(self) -> Arc<R> {
+        self
+    }
+}
+
+/// A history provider returned versions.
+pub fn history_of<T: Into<R>, R>(entries: Vec<HistoryEntry<T>>) -> Vec<HistoryEntry<R>> {
+    entries.into_iter().map(HistoryEntry::convert).collect()
 }
 
 /// The parameters of a history request: `_since`, `_at` and `_count`.
@@ -250,7 +280,8 @@ pub struct HistoryEntry<T> {
 }
 
 impl<T> HistoryEntry<T> {
-    fn convert<R>(self) -> HistoryEntry<R>
+    /// The entry with its resource converted (to the version's `Resource` enum).
+    pub fn convert<R>(self) -> HistoryEntry<R>
     where
         T: Into<R>,
     {
@@ -310,16 +341,56 @@ impl<T: IntoShared> Default for SearchResults<T> {
     }
 }
 
-/// The glue the macros generate for one provider function.
-pub type HandlerFn<R> =
-    for<'r> fn(&'r Request<'_>, Input<R>) -> BoxFuture<'r, Result<Output<R>, FhirError>>;
+/// A boxed future of a provider's glue.
+pub type Glue<'r, T> = BoxFuture<'r, Result<T, FhirError>>;
+
+/// The glue of one provider function, answering `T`.
+pub type HandlerFn<R, T> = for<'r> fn(&'r Request<'_>, Input<R>) -> Glue<'r, T>;
+
+/// The glue the macros generate for one provider function, typed by interaction: a read
+/// that returns a list cannot be mounted as a read.
+pub enum Handler<R> {
+    /// Read and vread: one resource or none (404).
+    Read(HandlerFn<R, Option<Arc<R>>>),
+    /// Search: matches and includes.
+    Search(HandlerFn<R, Found<R>>),
+    /// Create, update and patch: the stored resource.
+    Write(HandlerFn<R, Arc<R>>),
+    /// Delete: nothing.
+    Delete(HandlerFn<R, ()>),
+    /// History: versions, newest first.
+    History(HandlerFn<R, Vec<HistoryEntry<R>>>),
+    /// Operation: the result, any resource.
+    Operation(HandlerFn<R, Arc<R>>),
+}
+
+impl<R> Clone for Handler<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Handler<R> {}
+
+/// What a provider serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole server (system history, system operations).
+    System,
+    /// One resource type.
+    Type(&'static str),
+    /// Every resource type of the version (a generic provider, taking the version's
+    /// `Resource` enum and a [`TypeName`](crate::TypeName)); per-type providers of the same
+    /// interaction take precedence.
+    AnyType,
+}
 
 /// One provider function, as the server routes to it.
 pub struct Provider<R> {
     /// The interaction it implements.
     pub interaction: Interaction,
-    /// The resource type it serves.
-    pub resource_type: &'static str,
+    /// What it serves.
+    pub scope: Scope,
     /// For searches: the parameters it takes.
     pub params: Vec<DeclaredParam>,
     /// The function's name, for messages.
@@ -333,7 +404,23 @@ pub struct Provider<R> {
     /// For searches: the `_revinclude` values it answers.
     pub revincludes: &'static [&'static str],
     /// Its glue.
-    pub handler: HandlerFn<R>,
+    pub handler: Handler<R>,
+}
+
+impl<R> Clone for Provider<R> {
+    fn clone(&self) -> Self {
+        Provider {
+            interaction: self.interaction,
+            scope: self.scope,
+            params: self.params.clone(),
+            name: self.name,
+            operation: self.operation,
+            wants_context: self.wants_context,
+            includes: self.includes,
+            revincludes: self.revincludes,
+            handler: self.handler,
+        }
+    }
 }
 
 /// An operation (`$everything`, `$validate`, ...).

@@ -3,8 +3,9 @@
 //! the framework's own ceiling.
 
 use fhir_examples::{memory_server_with, Store};
-use fhir_rocket::http::{searchset, Found};
+use fhir_rocket::http::searchset;
 use fhir_rocket::model::r4::{HumanName, Patient, Resource};
+use fhir_rocket::Found;
 use rocket::http::ContentType;
 use rocket::{get, routes, State};
 

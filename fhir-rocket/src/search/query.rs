@@ -209,7 +209,52 @@ pub const RESULT_PARAMETERS: [&str; 14] = [
     "_containedType",
 ];
 
+/// Percent-encodes a query component: everything but unreserved characters and the ones
+/// FHIR queries use plainly (`:` `/` `,` `|` `$` `*`).
+fn form_encode(text: &str, out: &mut String) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/,|$*".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
 impl Query {
+    /// The query as a URL query string (percent-encoded, in order), without the parameters
+    /// named in `leave_out`: what links to the same search are written from.
+    ///
+    /// ```
+    /// use fhir_rocket::search::parse_query;
+    /// let q = parse_query("name:exact=Van+der+Berg&_count=2&subject.name=a%26b").unwrap();
+    /// assert_eq!(q.to_url_query_without(&["_count"]), "name:exact=Van%20der%20Berg&subject.name=a%26b");
+    /// ```
+    pub fn to_url_query_without(&self, leave_out: &[&str]) -> String {
+        let mut out = String::new();
+        for p in self
+            .params
+            .iter()
+            .filter(|p| !leave_out.contains(&p.name.as_str()))
+        {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            form_encode(&p.name, &mut out);
+            match p.modifier.as_deref() {
+                Some(m) if m.starts_with('.') => form_encode(m, &mut out),
+                Some(m) => {
+                    out.push(':');
+                    form_encode(m, &mut out);
+                }
+                None => {}
+            }
+            out.push('=');
+            form_encode(&p.value, &mut out);
+        }
+        out
+    }
+
     /// All parameters, in query order.
     pub fn params(&self) -> &[QueryParam] {
         &self.params

@@ -1,0 +1,279 @@
+//! The HTTP edge: a Rocket request becomes a routed [`Call`], its body is read for its
+//! interaction, and the [`Answer`] becomes a response in the negotiated format.
+
+use crate::context::RequestContext;
+use crate::error::FhirError;
+use crate::http::{self, Format, Reply};
+use crate::interactions::{Answer, Body, Call, Conditions, Engine, Return};
+use crate::route::{route, FhirRequest, Method};
+use crate::search::parse_query;
+use crate::server::ServerModel;
+use rocket::data::ToByteUnit;
+use rocket::route::{Handler, Outcome};
+use rocket::{Data, Request};
+use std::sync::Arc;
+
+pub(crate) struct Dispatcher<R> {
+    pub(crate) engine: Arc<Engine<R>>,
+}
+
+impl<R> Clone for Dispatcher<R> {
+    fn clone(&self) -> Self {
+        Dispatcher {
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<R: ServerModel> Handler for Dispatcher<R> {
+    async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
+        let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
+        let negotiated = http::negotiate(req, raw_query);
+        let reply = match &negotiated {
+            Ok(format) => match self.dispatch(req, data, raw_query, format).await {
+                Ok(reply) => reply,
+                Err(e) => Reply::error(&e),
+            },
+            Err(e) => Reply::error(e),
+        };
+        let reply = match negotiated {
+            Ok(Format {
+                xml: true, pretty, ..
+            }) => reply.into_xml(<R as fhir_model::xml::XmlResource>::xml_table(), pretty),
+            _ => reply,
+        };
+        Outcome::from(req, reply.into_response())
+    }
+}
+
+fn method_of(method: rocket::http::Method) -> Option<Method> {
+    use rocket::http::Method as M;
+    Some(match method {
+        M::Get => Method::Get,
+        M::Head => Method::Head,
+        M::Post => Method::Post,
+        M::Put => Method::Put,
+        M::Delete => Method::Delete,
+        M::Patch => Method::Patch,
+        _ => return None,
+    })
+}
+
+impl<R: ServerModel> Dispatcher<R> {
+    fn base_url(&self, req: &Request<'_>, tenant: Option<&str>) -> String {
+        let host = req.headers().get_one("Host").unwrap_or("localhost");
+        let mut base = format!("http://{host}{}", self.engine.base_path);
+        if let Some(tenant) = tenant {
+            base.push('/');
+            base.push_str(tenant);
+        }
+        base
+    }
+
+    async fn dispatch<'r>(
+        &self,
+        req: &'r Request<'_>,
+        data: Data<'r>,
+        raw_query: &str,
+        format: &Format,
+    ) -> Result<Reply, FhirError> {
+        let path = req.uri().path().as_str();
+        let mut path = path
+            .strip_prefix(self.engine.base_path.as_str())
+            .unwrap_or(path)
+            .trim_start_matches('/');
+        let tenant = if self.engine.multi_tenant {
+            let (tenant, rest) = path.split_once('/').unwrap_or((path, ""));
+            if tenant.is_empty() {
+                return Err(FhirError::bad_request(
+                    "this server is multi-tenant: name the tenant first, as in [base]/TENANT/Patient",
+                ));
+            }
+            path = rest;
+            Some(tenant)
+        } else {
+            None
+        };
+        let method = method_of(req.method()).ok_or_else(|| {
+            FhirError::method_not_allowed(
+                format!("{} is not a FHIR method", req.method()),
+                "GET, POST, PUT, PATCH, DELETE",
+            )
+        })?;
+        let request = route(method, path, raw_query)?;
+        self.engine.precheck(&request)?;
+        let headers = req.headers();
+        let conditions = Conditions {
+            if_match: headers.get_one("If-Match").map(str::to_string),
+            if_none_match: headers.get_one("If-None-Match").map(str::to_string),
+            if_modified_since: headers
+                .get_one("If-Modified-Since")
+                .and_then(http::parse_http_date),
+            if_none_exist: headers.get_one("If-None-Exist").map(str::to_string),
+        };
+        let body = match &request {
+            FhirRequest::Create { .. } | FhirRequest::Update { .. } | FhirRequest::Bundle => {
+                Body::Resource(self.read_resource(req, data).await?)
+            }
+            FhirRequest::Operation { get: false, .. } => {
+                Body::Resource(self.read_resource(req, data).await?)
+            }
+            FhirRequest::Patch { .. } => Body::Patch(self.read_patch(req, data).await?),
+            FhirRequest::Search { post: true, .. } => Body::Form(self.read_form(req, data).await?),
+            _ => Body::None,
+        };
+        let context = RequestContext {
+            base_url: self.base_url(req, tenant),
+            headers: Vec::new(),
+            raw_query: raw_query.to_string(),
+            tenant: tenant.map(str::to_string),
+        };
+        let base_url = context.base_url.clone();
+        let call = Call {
+            request,
+            conditions,
+            body,
+            context,
+        };
+        let answer = self.engine.execute(req, call, format.pretty_json()).await?;
+        Ok(match answer {
+            Answer::Resource {
+                status,
+                resource,
+                written,
+            } => http::resource_reply(
+                &*resource,
+                status,
+                format,
+                &base_url,
+                written,
+                Return::from_prefer(headers.get_one("Prefer")),
+            ),
+            Answer::NotModified { etag } => {
+                let reply = Reply::empty(304);
+                match etag {
+                    Some(etag) => reply.header("ETag", etag),
+                    None => reply,
+                }
+            }
+            Answer::Empty(status) => Reply::empty(status),
+            Answer::Json { status, body } => Reply::json(status, body),
+        })
+    }
+
+    /// The body's bytes, up to the limit (Rocket's `limits.fhir`, else the server's); 413
+    /// beyond it.
+    async fn read_bytes(&self, req: &Request<'_>, data: Data<'_>) -> Result<Vec<u8>, FhirError> {
+        let limit = req
+            .limits()
+            .get("fhir")
+            .unwrap_or_else(|| self.engine.limits.body.bytes());
+        let bytes = data
+            .open(limit)
+            .into_bytes()
+            .await
+            .map_err(|e| FhirError::bad_request(format!("cannot read the body: {e}")))?;
+        if !bytes.is_complete() {
+            return Err(FhirError::new(
+                413,
+                "too-costly",
+                format!("the body is larger than this server takes ({limit})"),
+            ));
+        }
+        Ok(bytes.into_inner())
+    }
+
+    /// Reads a resource body, JSON or XML by its `Content-Type`.
+    async fn read_resource(&self, req: &Request<'_>, data: Data<'_>) -> Result<R, FhirError> {
+        let format = http::body_format(req)?;
+        let bytes = self.read_bytes(req, data).await?;
+        Ok(if format.xml {
+            fhir_model::xml::from_slice_with(&bytes, fhir_model::json::ReadOptions::STRICT)?
+        } else {
+            fhir_model::json::from_slice(&bytes)?
+        })
+    }
+
+    /// Reads a JSON Patch body (`application/json-patch+json`).
+    async fn read_patch(
+        &self,
+        req: &Request<'_>,
+        data: Data<'_>,
+    ) -> Result<Vec<crate::patch::PatchOp>, FhirError> {
+        let media = req.headers().get_one("Content-Type").unwrap_or("");
+        if media.split(';').next().unwrap_or("").trim() != "application/json-patch+json" {
+            return Err(FhirError::unsupported_media_type(format!(
+                "a patch is sent as application/json-patch+json, not '{media}'"
+            )));
+        }
+        let bytes = self.read_bytes(req, data).await?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| FhirError::bad_request("the patch is not UTF-8"))?;
+        crate::patch::parse_patch(text)
+            .map_err(|e| FhirError::bad_request(format!("invalid JSON Patch: {e}")))
+    }
+
+    /// Reads the form of a `POST .../_search` (`application/x-www-form-urlencoded`; an empty
+    /// body needs no type).
+    async fn read_form(
+        &self,
+        req: &Request<'_>,
+        data: Data<'_>,
+    ) -> Result<crate::search::Query, FhirError> {
+        let media = req.headers().get_one("Content-Type");
+        let bytes = self.read_bytes(req, data).await?;
+        if bytes.is_empty() {
+            return Ok(Default::default());
+        }
+        if media.map(|m| {
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        }) != Some("application/x-www-form-urlencoded".into())
+        {
+            return Err(FhirError::unsupported_media_type(format!(
+                "a search by POST sends its parameters as application/x-www-form-urlencoded, not '{}'",
+                media.unwrap_or("none")
+            )));
+        }
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| FhirError::bad_request("the form is not UTF-8"))?;
+        parse_query(text).map_err(|e| FhirError::bad_request(e.to_string()))
+    }
+}
+
+/// Answers every error Rocket raises under the base path (unmatched routes, panics, failed
+/// guards) with an OperationOutcome, in XML when the client asked for XML; a 500 says no more
+/// than that.
+pub(crate) fn outcome_catcher<'r, R: ServerModel>(
+    status: rocket::http::Status,
+    req: &'r Request<'_>,
+) -> rocket::catcher::BoxFuture<'r> {
+    let message = if status.code >= 500 {
+        "internal server error".to_string()
+    } else {
+        status.reason_lossy().to_string()
+    };
+    let code = match status.code {
+        404 => "not-found",
+        401 => "login",
+        403 => "forbidden",
+        500.. => "exception",
+        _ => "processing",
+    };
+    let mut reply = Reply::error(&FhirError::new(status.code, code, message));
+    let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
+    if let Ok(Format {
+        xml: true, pretty, ..
+    }) = http::negotiate(req, raw_query)
+    {
+        reply = reply.into_xml(<R as fhir_model::xml::XmlResource>::xml_table(), pretty);
+    }
+    Box::pin(async move {
+        use rocket::response::Responder;
+        reply.into_response().respond_to(req)
+    })
+}

@@ -1,0 +1,677 @@
+//! Batch and transaction Bundles (FHIR RESTful API, "batch/transaction"): every entry is
+//! routed like an HTTP request and executed by the same interactions. A transaction runs
+//! DELETE, POST, PUT/PATCH, then GET/HEAD entries, replaces `urn:uuid:`/`urn:oid:` fullUrls
+//! and conditional references in every reference, and is all-or-nothing through the server's
+//! [`TransactionHook`](crate::TransactionHook).
+
+use super::references;
+use super::{Answer, Body, Call, Conditions, Engine, Return};
+use crate::context::RequestContext;
+use crate::error::FhirError;
+use crate::route::{route, split_url, FhirRequest, Method, Target};
+use crate::search::parse_query;
+use crate::server::{EntryParts, EntryRequest, ServerModel};
+use fhir_model::json::{JsonWriter, Value};
+use rocket::Request;
+use std::collections::HashMap;
+
+/// One entry, checked and routed.
+struct Entry<R> {
+    index: usize,
+    full_url: Option<String>,
+    method: Method,
+    request: FhirRequest,
+    conditions: Conditions,
+    body: Body<R>,
+}
+
+/// How an entry ended: its answer, or its error.
+type Outcome<R> = Result<Answer<R>, FhirError>;
+
+fn entry_error(index: usize, message: impl std::fmt::Display) -> FhirError {
+    FhirError::bad_request(format!("Bundle.entry[{index}]: {message}"))
+}
+
+impl<R: ServerModel> Engine<R> {
+    pub(super) async fn bundle(
+        &self,
+        req: &Request<'_>,
+        bundle: R,
+        context: RequestContext,
+        pretty: bool,
+    ) -> Result<Answer<R>, FhirError> {
+        let parts = bundle.into_bundle().map_err(|other| {
+            FhirError::bad_request(format!(
+                "POST to the base takes a Bundle of type batch or transaction, not a {}",
+                other.resource_type()
+            ))
+        })?;
+        let transaction = match parts.kind.as_deref() {
+            Some("batch") => false,
+            Some("transaction") => true,
+            other => {
+                return Err(FhirError::bad_request(format!(
+                    "POST to the base takes a Bundle of type batch or transaction, not {}",
+                    other.unwrap_or("one without a type")
+                )))
+            }
+        };
+        if parts.entries.len() > self.limits.bundle_entries {
+            return Err(FhirError::new(
+                413,
+                "too-costly",
+                format!(
+                    "the Bundle has {} entries; this server takes at most {}",
+                    parts.entries.len(),
+                    self.limits.bundle_entries
+                ),
+            ));
+        }
+        let prefer = Return::from_prefer(req.headers().get_one("Prefer"));
+        if transaction {
+            let Some(hook) = self.transactions.clone() else {
+                return Err(FhirError::new(
+                    501,
+                    "not-supported",
+                    "this server cannot make a transaction all-or-nothing (its storage has no transaction hook); send a batch instead",
+                ));
+            };
+            let entries = parts
+                .entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| self.entry(i, e, &context))
+                .collect::<Result<Vec<_>, _>>()?;
+            check_distinct(&entries)?;
+            let _exclusive = self.gate.write().await;
+            hook.begin().await?;
+            match self.transaction(req, entries, &context).await {
+                Ok(outcomes) => {
+                    if let Err(e) = hook.commit().await {
+                        hook.rollback().await;
+                        return Err(e);
+                    }
+                    Ok(Answer::Json {
+                        status: 200,
+                        body: response_bundle(
+                            "transaction-response",
+                            &outcomes,
+                            &context.base_url,
+                            prefer,
+                            pretty,
+                        ),
+                    })
+                }
+                Err(e) => {
+                    hook.rollback().await;
+                    Err(e)
+                }
+            }
+        } else {
+            let mut outcomes = Vec::with_capacity(parts.entries.len());
+            for (i, e) in parts.entries.into_iter().enumerate() {
+                let outcome = match self.entry(i, e, &context) {
+                    Ok(entry) => {
+                        let _gate = match &self.transactions {
+                            Some(_) => Some(self.gate.read().await),
+                            None => None,
+                        };
+                        self.execute_entry(req, call(entry, &context), false).await
+                    }
+                    Err(e) => Err(e),
+                };
+                outcomes.push(outcome);
+            }
+            Ok(Answer::Json {
+                status: 200,
+                body: response_bundle(
+                    "batch-response",
+                    &outcomes,
+                    &context.base_url,
+                    prefer,
+                    pretty,
+                ),
+            })
+        }
+    }
+
+    /// Checks and routes one entry; a 400 naming the entry when it is malformed.
+    fn entry(
+        &self,
+        index: usize,
+        entry: EntryParts<R>,
+        context: &RequestContext,
+    ) -> Result<Entry<R>, FhirError> {
+        let EntryRequest {
+            method,
+            url,
+            if_none_match,
+            if_modified_since,
+            if_match,
+            if_none_exist,
+        } = entry
+            .request
+            .ok_or_else(|| entry_error(index, "the entry has no request"))?;
+        let method = method
+            .as_deref()
+            .and_then(Method::parse)
+            .ok_or_else(|| entry_error(index, "request.method is missing or not an HTTP method"))?;
+        let url = url.ok_or_else(|| entry_error(index, "request.url is missing"))?;
+        let relative = match url.strip_prefix(&context.base_url) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') => rest,
+            _ if url.contains("://") => {
+                return Err(entry_error(
+                    index,
+                    format!(
+                        "request.url '{url}' is absolute to another server; entries name URLs relative to this server's base ({})",
+                        context.base_url
+                    ),
+                ))
+            }
+            _ => url.as_str(),
+        };
+        let (path, query) = split_url(relative);
+        let request = route(method, path, query)
+            .map_err(|e| entry_error(index, format!("{method} {url}: {}", e.message())))?;
+        if request == FhirRequest::Bundle {
+            return Err(entry_error(
+                index,
+                "a batch or transaction cannot be nested in another",
+            ));
+        }
+        let body = match (&request, entry.resource) {
+            (FhirRequest::Patch { .. }, Some(resource)) => {
+                Body::Patch(json_patch_of(&resource).map_err(|m| entry_error(index, m))?)
+            }
+            (FhirRequest::Patch { .. }, None) => {
+                return Err(entry_error(
+                    index,
+                    "a PATCH entry carries its patch as a Binary resource",
+                ))
+            }
+            (FhirRequest::Create { .. } | FhirRequest::Update { .. }, None) => {
+                return Err(entry_error(
+                    index,
+                    format!("{method} {url} needs a resource"),
+                ))
+            }
+            (FhirRequest::Search { post: true, .. }, _) => Body::Form(Default::default()),
+            (_, Some(resource)) => Body::Resource(resource),
+            (_, None) => Body::None,
+        };
+        let if_modified_since = match if_modified_since {
+            Some(instant) => Some(crate::http::unix_seconds(&instant).ok_or_else(|| {
+                entry_error(
+                    index,
+                    format!("request.ifModifiedSince '{instant}' is not an instant"),
+                )
+            })?),
+            None => None,
+        };
+        Ok(Entry {
+            index,
+            full_url: entry.full_url,
+            method,
+            request,
+            conditions: Conditions {
+                if_match,
+                if_none_match,
+                if_modified_since,
+                if_none_exist,
+            },
+            body,
+        })
+    }
+
+    /// Runs a transaction's entries in the order the specification sets, replacing
+    /// references; the first failure ends it.
+    async fn transaction(
+        &self,
+        req: &Request<'_>,
+        mut entries: Vec<Entry<R>>,
+        context: &RequestContext,
+    ) -> Result<Vec<Outcome<R>>, FhirError> {
+        // What each fullUrl and conditional reference becomes: `Type/id`.
+        let mut map: HashMap<String, String> = HashMap::new();
+        for e in &entries {
+            if let (
+                Some(full_url),
+                FhirRequest::Update {
+                    resource_type,
+                    target: Target::Id(id),
+                },
+            ) = (&e.full_url, &e.request)
+            {
+                map.insert(full_url.clone(), format!("{resource_type}/{id}"));
+            }
+        }
+        // The JSON form of every resource with references to replace.
+        let mut forms: Vec<Option<Value>> = Vec::with_capacity(entries.len());
+        for e in &entries {
+            forms.push(match &e.body {
+                Body::Resource(r) => {
+                    let value: Value =
+                        fhir_model::json::from_slice(&fhir_model::json::to_vec(r, false))
+                            .map_err(FhirError::internal)?;
+                    let refs = references::references(&value);
+                    let rewrites = refs.iter().any(|r| {
+                        r.starts_with("urn:")
+                            || references::is_conditional(r)
+                            || map.contains_key(*r)
+                    }) || entries
+                        .iter()
+                        .any(|o| o.full_url.as_deref().is_some_and(|u| refs.contains(&u)));
+                    rewrites.then_some(value)
+                }
+                _ => None,
+            });
+        }
+        // Conditional references, resolved by search.
+        for (e, form) in entries.iter().zip(&forms) {
+            let Some(form) = form else { continue };
+            for reference in references::references(form) {
+                if !references::is_conditional(reference) || map.contains_key(reference) {
+                    continue;
+                }
+                let (resource_type, query) = split_url(reference);
+                let condition = parse_query(query).map_err(|err| {
+                    entry_error(e.index, format!("reference '{reference}': {err}"))
+                })?;
+                let matches = self
+                    .find_matches(req, resource_type, condition, context)
+                    .await
+                    .map_err(|err| {
+                        entry_error(
+                            e.index,
+                            format!("reference '{reference}': {}", err.message()),
+                        )
+                    })?;
+                match matches.as_slice() {
+                    [one] => {
+                        map.insert(
+                            reference.to_string(),
+                            format!("{resource_type}/{}", one.id().unwrap_or_default()),
+                        );
+                    }
+                    found => {
+                        return Err(FhirError::precondition_failed(format!(
+                            "Bundle.entry[{}]: the conditional reference '{reference}' matches {} resources; it must match exactly one",
+                            e.index,
+                            found.len()
+                        )))
+                    }
+                }
+            }
+        }
+        let order = processing_order(&entries, &forms)?;
+        let mut outcomes: Vec<Option<Outcome<R>>> = (0..entries.len()).map(|_| None).collect();
+        let mut slots: Vec<Option<Entry<R>>> = entries.drain(..).map(Some).collect();
+        for i in order {
+            let mut entry = slots[i].take().expect("each entry runs once");
+            if let (Some(mut form), Body::Resource(_)) = (forms[i].take(), &entry.body) {
+                references::rewrite(&mut form, &map);
+                let rewritten: R =
+                    fhir_model::json::from_slice(&fhir_model::json::to_vec(&form, false))
+                        .map_err(|e| entry_error(i, e))?;
+                entry.body = Body::Resource(rewritten);
+            }
+            let (index, method, full_url) = (entry.index, entry.method, entry.full_url.clone());
+            let what = format!("{method} {}", describe(&entry.request));
+            let answer = self
+                .execute_entry(req, call(entry, context), false)
+                .await
+                .map_err(|e| {
+                    FhirError::new(
+                        e.status(),
+                        e.issue_code(),
+                        format!("Bundle.entry[{index}] ({what}): {}", e.message()),
+                    )
+                })?;
+            if let (Some(full_url), Answer::Resource { resource, .. }) = (&full_url, &answer) {
+                if let Some(id) = resource.id() {
+                    map.insert(
+                        full_url.clone(),
+                        format!("{}/{id}", resource.resource_type()),
+                    );
+                }
+            }
+            outcomes[index] = Some(Ok(answer));
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every entry ran"))
+            .collect())
+    }
+}
+
+fn call<R>(entry: Entry<R>, context: &RequestContext) -> Call<R> {
+    let mut context = context.clone();
+    if let FhirRequest::Search { query, .. } = &entry.request {
+        context.raw_query = query.to_url_query_without(&[]);
+    }
+    Call {
+        request: entry.request,
+        conditions: entry.conditions,
+        body: entry.body,
+        context,
+    }
+}
+
+fn describe(request: &FhirRequest) -> String {
+    match request {
+        FhirRequest::Read { resource_type, id } => format!("{resource_type}/{id}"),
+        FhirRequest::Update {
+            resource_type,
+            target: Target::Id(id),
+        }
+        | FhirRequest::Patch {
+            resource_type,
+            target: Target::Id(id),
+        }
+        | FhirRequest::Delete {
+            resource_type,
+            target: Target::Id(id),
+        } => {
+            format!("{resource_type}/{id}")
+        }
+        other => other.resource_type().unwrap_or("").to_string(),
+    }
+}
+
+/// Two entries of a transaction may not change the same resource.
+fn check_distinct<R>(entries: &[Entry<R>]) -> Result<(), FhirError> {
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for e in entries {
+        let key = match &e.request {
+            FhirRequest::Update {
+                resource_type,
+                target: Target::Id(id),
+            }
+            | FhirRequest::Patch {
+                resource_type,
+                target: Target::Id(id),
+            }
+            | FhirRequest::Delete {
+                resource_type,
+                target: Target::Id(id),
+            } => (resource_type.clone(), id.clone()),
+            _ => continue,
+        };
+        if let Some(first) = seen.insert(key.clone(), e.index) {
+            return Err(FhirError::bad_request(format!(
+                "Bundle.entry[{first}] and Bundle.entry[{}] both change {}/{}: a transaction changes each resource once",
+                e.index, key.0, key.1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// DELETE, then POST (an entry after those whose fullUrls it refers to), then PUT and PATCH,
+/// then GET and HEAD, each group in Bundle order.
+fn processing_order<R>(
+    entries: &[Entry<R>],
+    forms: &[Option<Value>],
+) -> Result<Vec<usize>, FhirError> {
+    let group = |e: &Entry<R>| match e.method {
+        Method::Delete => 0,
+        Method::Post => 1,
+        Method::Put | Method::Patch => 2,
+        Method::Get | Method::Head => 3,
+    };
+    let mut order: Vec<usize> = Vec::with_capacity(entries.len());
+    for g in 0..4 {
+        let members: Vec<usize> = (0..entries.len())
+            .filter(|&i| group(&entries[i]) == g)
+            .collect();
+        if g != 1 {
+            order.extend(members);
+            continue;
+        }
+        // Creates: each after the creates whose fullUrl it refers to.
+        let by_url: HashMap<&str, usize> = members
+            .iter()
+            .filter_map(|&i| entries[i].full_url.as_deref().map(|u| (u, i)))
+            .collect();
+        let depends: HashMap<usize, Vec<usize>> = members
+            .iter()
+            .map(|&i| {
+                let refs = forms[i]
+                    .as_ref()
+                    .map(references::references)
+                    .unwrap_or_default();
+                let deps = refs
+                    .iter()
+                    .filter_map(|r| by_url.get(r).copied())
+                    .filter(|&d| d != i)
+                    .collect();
+                (i, deps)
+            })
+            .collect();
+        let mut done = vec![false; entries.len()];
+        let mut placed = 0;
+        while placed < members.len() {
+            let before = placed;
+            for &i in &members {
+                if !done[i] && depends[&i].iter().all(|&d| done[d]) {
+                    done[i] = true;
+                    order.push(i);
+                    placed += 1;
+                }
+            }
+            if placed == before {
+                let cycle: Vec<String> = members
+                    .iter()
+                    .filter(|&&i| !done[i])
+                    .map(|i| i.to_string())
+                    .collect();
+                return Err(FhirError::new(
+                    422,
+                    "not-supported",
+                    format!(
+                        "the created entries {} refer to each other in a cycle; this server creates an entry only after those it refers to",
+                        cycle.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// The JSON Patch of a PATCH entry: a Binary of type `application/json-patch+json`.
+fn json_patch_of<R: ServerModel>(resource: &R) -> Result<Vec<crate::patch::PatchOp>, String> {
+    if resource.resource_type() != "Binary" {
+        return Err(format!(
+            "a PATCH entry carries a JSON Patch as a Binary resource, not a {} (FHIRPath Patch is not supported)",
+            resource.resource_type()
+        ));
+    }
+    let value: Value = fhir_model::json::from_slice(&fhir_model::json::to_vec(resource, false))
+        .map_err(|e| e.to_string())?;
+    let content_type = value.get("contentType").and_then(|v| match v {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    });
+    if content_type.map(|c| c.split(';').next().unwrap_or("").trim())
+        != Some("application/json-patch+json")
+    {
+        return Err(
+            "the PATCH entry's Binary must have contentType application/json-patch+json".into(),
+        );
+    }
+    let Some(Value::String(data)) = value.get("data") else {
+        return Err("the PATCH entry's Binary has no data".into());
+    };
+    let bytes = base64_decode(data).ok_or("the PATCH entry's Binary data is not base64")?;
+    let text = String::from_utf8(bytes).map_err(|_| "the JSON Patch is not UTF-8".to_string())?;
+    crate::patch::parse_patch(&text).map_err(|e| format!("invalid JSON Patch: {e}"))
+}
+
+/// Decodes standard base64 (with or without padding, whitespace ignored).
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' | b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn status_line(status: u16) -> String {
+    let reason = rocket::http::Status::new(status).reason().unwrap_or("");
+    if reason.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} {reason}")
+    }
+}
+
+/// The `batch-response` or `transaction-response` Bundle, entries in request order.
+fn response_bundle<R: ServerModel>(
+    kind: &str,
+    outcomes: &[Outcome<R>],
+    base_url: &str,
+    prefer: Return,
+    pretty: bool,
+) -> Vec<u8> {
+    let mut w = JsonWriter::new(Vec::with_capacity(256 + outcomes.len() * 256), pretty);
+    w.begin_object();
+    w.resource_type("Bundle");
+    w.key("type");
+    w.string(kind);
+    let cp = w.checkpoint();
+    w.key("entry");
+    w.begin_array();
+    for outcome in outcomes {
+        w.item();
+        w.begin_object();
+        match outcome {
+            Ok(Answer::Resource {
+                status,
+                resource,
+                written,
+            }) => {
+                if let Some(id) = resource.id() {
+                    w.key("fullUrl");
+                    w.string_parts(&[base_url, "/", resource.resource_type(), "/", id]);
+                }
+                let show = !*written || prefer == Return::Representation;
+                if show {
+                    w.key("resource");
+                    resource.write_json(&mut w);
+                }
+                w.key("response");
+                w.begin_object();
+                w.key("status");
+                w.string(&status_line(*status));
+                if *written {
+                    if let Some(id) = resource.id() {
+                        let mut location = format!("{}/{id}", resource.resource_type());
+                        if let Some(v) = resource.version_id() {
+                            location.push_str("/_history/");
+                            location.push_str(v);
+                        }
+                        w.key("location");
+                        w.string(&location);
+                    }
+                }
+                if let Some(v) = resource.version_id() {
+                    w.key("etag");
+                    w.string(&format!("W/\"{v}\""));
+                }
+                if let Some(updated) = resource.last_updated() {
+                    w.key("lastModified");
+                    w.string(updated.as_str());
+                }
+                if *written && prefer == Return::OperationOutcome {
+                    w.key("outcome");
+                    w.raw_number(&String::from_utf8_lossy(&crate::http::operation_outcome(
+                        "information",
+                        "informational",
+                        "the resource was stored",
+                    )));
+                }
+                w.end_object();
+            }
+            Ok(Answer::NotModified { etag }) => {
+                w.key("response");
+                w.begin_object();
+                w.key("status");
+                w.string(&status_line(304));
+                if let Some(etag) = etag {
+                    w.key("etag");
+                    w.string(etag);
+                }
+                w.end_object();
+            }
+            Ok(Answer::Empty(status)) => {
+                w.key("response");
+                w.begin_object();
+                w.key("status");
+                w.string(&status_line(*status));
+                w.end_object();
+            }
+            Ok(Answer::Json { status, body }) => {
+                // A searchset, history or other Bundle: written as it was made.
+                w.key("resource");
+                w.raw_number(&String::from_utf8_lossy(body));
+                w.key("response");
+                w.begin_object();
+                w.key("status");
+                w.string(&status_line(*status));
+                w.end_object();
+            }
+            Err(e) => {
+                w.key("response");
+                w.begin_object();
+                w.key("status");
+                w.string(&status_line(e.status()));
+                w.key("outcome");
+                w.raw_number(&String::from_utf8_lossy(&crate::http::operation_outcome(
+                    "error",
+                    e.issue_code(),
+                    e.message(),
+                )));
+                w.end_object();
+            }
+        }
+        w.end_object();
+    }
+    if !w.end_array() {
+        w.rollback(cp);
+    }
+    w.end_object();
+    w.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64_decode;
+
+    #[test]
+    fn base64() {
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64_decode("aGVsbG8").unwrap(), b"hello");
+        assert_eq!(
+            base64_decode("W3sib3AiOiJhZGQifV0=").unwrap(),
+            br#"[{"op":"add"}]"#
+        );
+        assert!(base64_decode("a$b").is_none());
+    }
+}

@@ -1,0 +1,93 @@
+//! History of an instance, a type or the whole server.
+
+use super::{call_history, Answer, Engine};
+use crate::context::RequestContext;
+use crate::error::FhirError;
+use crate::provider::{HistoryParams, Input, Interaction};
+use crate::search::Query;
+use crate::server::ServerModel;
+use rocket::Request;
+
+impl<R: ServerModel> Engine<R> {
+    pub(super) async fn history(
+        &self,
+        req: &Request<'_>,
+        resource_type: Option<String>,
+        id: Option<String>,
+        query: Query,
+        context: RequestContext,
+        pretty: bool,
+    ) -> Result<Answer<R>, FhirError> {
+        let link_query = query.to_url_query_without(&["_count", "_offset"]);
+        let (params, offset) = history_params(&query)?;
+        let (provider, path) = match (&resource_type, &id) {
+            (None, _) => {
+                let provider = self
+                    .registry
+                    .system()
+                    .iter()
+                    .find(|p| p.interaction == Interaction::HistorySystem)
+                    .ok_or_else(|| {
+                        FhirError::method_not_allowed("this server has no system history", "")
+                    })?;
+                (provider, "_history".to_string())
+            }
+            (Some(t), None) => (
+                self.registry.find(t, Interaction::HistoryType)?,
+                format!("{t}/_history"),
+            ),
+            (Some(t), Some(id)) => (
+                self.registry.find(t, Interaction::HistoryInstance)?,
+                format!("{t}/{id}/_history"),
+            ),
+        };
+        let base_url = context.base_url.clone();
+        let count = params.count;
+        let mut input = Input::new(context, resource_type.as_deref().unwrap_or(""));
+        input.id = id;
+        input.history = params;
+        let entries = call_history(req, provider, input).await?;
+        Ok(Answer::Json {
+            status: 200,
+            body: crate::http::history(
+                &base_url,
+                &path,
+                &link_query,
+                &entries,
+                count,
+                offset,
+                pretty,
+            ),
+        })
+    }
+}
+
+/// `_since`, `_at` and `_count` of a history request, and the page's `_offset`; anything
+/// else is an error.
+fn history_params(query: &Query) -> Result<(HistoryParams, usize), FhirError> {
+    use crate::search::{DateParam, SearchValue};
+    let mut params = HistoryParams::default();
+    let mut offset = 0;
+    for p in query.params() {
+        let bad =
+            |what: &str| FhirError::bad_request(format!("{}: '{}' is not {what}", p.name, p.value));
+        match p.name.as_str() {
+            "_since" => params.since = Some(p.value.parse().map_err(|_| bad("an instant"))?),
+            "_at" => {
+                params.at = Some(
+                    DateParam::parse(p.modifier.as_deref(), &p.value)
+                        .map_err(|e| FhirError::bad_request(format!("_at: {e}")))?,
+                )
+            }
+            "_count" => params.count = Some(p.value.parse().map_err(|_| bad("a count"))?),
+            "_offset" => offset = p.value.parse().map_err(|_| bad("an offset"))?,
+            "_format" | "_pretty" => {}
+            other => {
+                return Err(FhirError::bad_request(format!(
+                    "history takes _since, _at and _count, not '{other}'"
+                )))
+            }
+        }
+    }
+    Ok((params, offset))
+}

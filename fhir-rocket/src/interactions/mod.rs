@@ -1,0 +1,338 @@
+//! The interactions: what the server does for each kind of [`FhirRequest`], one module per
+//! family, the same for an HTTP request and for an entry of a batch or transaction.
+
+mod batch;
+mod history;
+mod operation;
+mod read;
+pub(crate) mod references;
+mod search;
+mod write;
+
+use crate::context::RequestContext;
+use crate::error::FhirError;
+use crate::patch::PatchOp;
+use crate::provider::{Handler, Input, Provider};
+use crate::registry::Registry;
+use crate::route::FhirRequest;
+use crate::search::Query;
+use crate::server::{CapabilityHook, Limits, ServerModel, Software, TransactionHook};
+use rocket::Request;
+use std::sync::Arc;
+
+/// The server's state: its providers, settings and hooks.
+pub(crate) struct Engine<R> {
+    pub(crate) base_path: String,
+    pub(crate) software: Software,
+    pub(crate) capability_hook: Option<CapabilityHook>,
+    pub(crate) registry: Registry<R>,
+    /// Whether the first path segment after the base names a tenant.
+    pub(crate) multi_tenant: bool,
+    pub(crate) transactions: Option<Arc<dyn TransactionHook>>,
+    /// Held shared by every request and exclusively by a transaction, so that no request
+    /// sees a transaction half done. Taken only when the server has a transaction hook.
+    pub(crate) gate: rocket::tokio::sync::RwLock<()>,
+    pub(crate) limits: Limits,
+}
+
+/// What `Prefer: return=...` asks a write to answer with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Return {
+    /// The resource (the default).
+    #[default]
+    Representation,
+    /// No body.
+    Minimal,
+    /// An OperationOutcome.
+    OperationOutcome,
+}
+
+impl Return {
+    pub(crate) fn from_prefer(prefer: Option<&str>) -> Return {
+        let Some(prefer) = prefer else {
+            return Return::Representation;
+        };
+        let prefer = prefer.replace(' ', "").to_ascii_lowercase();
+        if prefer.contains("return=minimal") {
+            Return::Minimal
+        } else if prefer.contains("return=operationoutcome") {
+            Return::OperationOutcome
+        } else {
+            Return::Representation
+        }
+    }
+}
+
+/// The conditional headers of a request, or the matching fields of a Bundle entry's request.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Conditions {
+    pub(crate) if_match: Option<String>,
+    pub(crate) if_none_match: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub(crate) if_modified_since: Option<i64>,
+    pub(crate) if_none_exist: Option<String>,
+}
+
+/// The body of a request, read according to its interaction.
+pub(crate) enum Body<R> {
+    None,
+    Resource(R),
+    Patch(Vec<PatchOp>),
+    /// The parameters of a `POST .../_search` form.
+    Form(Query),
+}
+
+/// One request to execute: routed, with its conditions and body.
+pub(crate) struct Call<R> {
+    pub(crate) request: FhirRequest,
+    pub(crate) conditions: Conditions,
+    pub(crate) body: Body<R>,
+    pub(crate) context: RequestContext,
+}
+
+/// What an interaction answers, before it is written as HTTP or as a Bundle entry.
+pub(crate) enum Answer<R> {
+    /// One resource; `written` adds `Location`/`Content-Location` and honours `Prefer`.
+    Resource {
+        status: u16,
+        resource: Arc<R>,
+        written: bool,
+    },
+    /// `304 Not Modified`.
+    NotModified { etag: Option<String> },
+    /// A status without a body (delete).
+    Empty(u16),
+    /// A body written already: a Bundle, the CapabilityStatement, an OperationOutcome.
+    Json { status: u16, body: Vec<u8> },
+}
+
+impl<R: ServerModel> Engine<R> {
+    /// Executes one routed request. Batches and transactions come here too, once; their
+    /// entries come through [`Engine::execute_entry`].
+    pub(crate) async fn execute(
+        &self,
+        req: &Request<'_>,
+        call: Call<R>,
+        pretty: bool,
+    ) -> Result<Answer<R>, FhirError> {
+        if let FhirRequest::Bundle = call.request {
+            let Body::Resource(bundle) = call.body else {
+                return Err(FhirError::bad_request(
+                    "POST to the base takes a Bundle of type batch or transaction",
+                ));
+            };
+            return self.bundle(req, bundle, call.context, pretty).await;
+        }
+        // Outside a transaction, wait for any transaction to finish.
+        let _gate = match &self.transactions {
+            Some(_) => Some(self.gate.read().await),
+            None => None,
+        };
+        self.execute_entry(req, call, pretty).await
+    }
+
+    /// Executes a request that is not a Bundle (an HTTP request, or a Bundle's entry).
+    pub(crate) async fn execute_entry(
+        &self,
+        req: &Request<'_>,
+        call: Call<R>,
+        pretty: bool,
+    ) -> Result<Answer<R>, FhirError> {
+        let Call {
+            request,
+            conditions,
+            body,
+            context,
+        } = call;
+        match request {
+            FhirRequest::Capabilities => self.metadata(&context.base_url, pretty),
+            FhirRequest::Read { resource_type, id } => {
+                self.read(req, &resource_type, id, None, &conditions, context)
+                    .await
+            }
+            FhirRequest::VRead {
+                resource_type,
+                id,
+                version,
+            } => {
+                self.read(req, &resource_type, id, Some(version), &conditions, context)
+                    .await
+            }
+            FhirRequest::Search { scope, query, .. } => {
+                let query = match body {
+                    Body::Form(form) => query.into_iter().chain(form.iter()).cloned().collect(),
+                    _ => query,
+                };
+                self.search(req, scope, query, context, pretty).await
+            }
+            FhirRequest::Create { resource_type } => {
+                self.create(req, &resource_type, body, &conditions, context)
+                    .await
+            }
+            FhirRequest::Update {
+                resource_type,
+                target,
+            } => {
+                self.update(req, &resource_type, target, body, &conditions, context)
+                    .await
+            }
+            FhirRequest::Patch {
+                resource_type,
+                target,
+            } => {
+                self.patch(req, &resource_type, target, body, &conditions, context)
+                    .await
+            }
+            FhirRequest::Delete {
+                resource_type,
+                target,
+            } => self.delete(req, &resource_type, target, context).await,
+            FhirRequest::History {
+                resource_type,
+                id,
+                query,
+            } => {
+                self.history(req, resource_type, id, query, context, pretty)
+                    .await
+            }
+            FhirRequest::Operation {
+                resource_type,
+                id,
+                name,
+                query,
+                get,
+            } => {
+                self.operation(req, resource_type, id, &name, query, get, body, context)
+                    .await
+            }
+            FhirRequest::Bundle => Err(FhirError::bad_request(
+                "a batch or transaction cannot be nested in another",
+            )),
+        }
+    }
+
+    /// Whether anything serves the request's interaction, checked before its body is read
+    /// (404 for a type not served, 405 for an interaction it lacks).
+    pub(crate) fn precheck(&self, request: &FhirRequest) -> Result<(), FhirError> {
+        use crate::provider::Interaction as I;
+        let (resource_type, interaction) = match request {
+            FhirRequest::Create { resource_type } => (resource_type, I::Create),
+            FhirRequest::Update { resource_type, .. } => (resource_type, I::Update),
+            FhirRequest::Patch { resource_type, .. } => (resource_type, I::Patch),
+            FhirRequest::Delete { resource_type, .. } => (resource_type, I::Delete),
+            FhirRequest::Read { resource_type, .. } => (resource_type, I::Read),
+            FhirRequest::VRead { resource_type, .. } => (resource_type, I::VRead),
+            _ => return Ok(()),
+        };
+        self.registry.find(resource_type, interaction).map(|_| ())
+    }
+
+    /// The CapabilityStatement, after the server's hook.
+    fn metadata(&self, base_url: &str, pretty: bool) -> Result<Answer<R>, FhirError> {
+        let generated = crate::capability::statement::<R>(self, base_url);
+        let Some(hook) = &self.capability_hook else {
+            return Ok(Answer::Json {
+                status: 200,
+                body: generated,
+            });
+        };
+        let mut value: fhir_model::json::Value =
+            fhir_model::json::from_slice(&generated).map_err(FhirError::internal)?;
+        hook(&mut value);
+        let statement: R = fhir_model::json::from_str(&fhir_model::json::to_string(&value))
+            .map_err(|e| {
+                FhirError::internal(format!(
+                    "the capability hook made an invalid CapabilityStatement: {e}"
+                ))
+            })?;
+        Ok(Answer::Json {
+            status: 200,
+            body: fhir_model::json::to_vec(&statement, pretty),
+        })
+    }
+}
+
+/// Calls a provider, giving it the request headers when it takes the request context (copying
+/// them costs on every request, so only then).
+fn with_headers<R>(req: &Request<'_>, provider: &Provider<R>, input: &mut Input<R>) {
+    if provider.wants_context && input.context.headers.is_empty() {
+        input.context.headers = req
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.name().as_str().to_ascii_lowercase(),
+                    h.value().to_string(),
+                )
+            })
+            .collect();
+    }
+}
+
+/// A provider's handler was not of the kind its interaction needs: the registry only pairs
+/// them right, so this is a bug in the kit.
+fn wrong_handler(provider: &str) -> FhirError {
+    FhirError::internal(format!(
+        "provider {provider} is mounted for an interaction its handler does not serve"
+    ))
+}
+
+pub(crate) async fn call_read<R>(
+    req: &Request<'_>,
+    provider: &Provider<R>,
+    mut input: Input<R>,
+) -> Result<Option<Arc<R>>, FhirError> {
+    with_headers(req, provider, &mut input);
+    match provider.handler {
+        Handler::Read(f) => f(req, input).await,
+        _ => Err(wrong_handler(provider.name)),
+    }
+}
+
+pub(crate) async fn call_search<R>(
+    req: &Request<'_>,
+    provider: &Provider<R>,
+    mut input: Input<R>,
+) -> Result<crate::provider::Found<R>, FhirError> {
+    with_headers(req, provider, &mut input);
+    match provider.handler {
+        Handler::Search(f) => f(req, input).await,
+        _ => Err(wrong_handler(provider.name)),
+    }
+}
+
+pub(crate) async fn call_write<R>(
+    req: &Request<'_>,
+    provider: &Provider<R>,
+    mut input: Input<R>,
+) -> Result<Arc<R>, FhirError> {
+    with_headers(req, provider, &mut input);
+    match provider.handler {
+        Handler::Write(f) | Handler::Operation(f) => f(req, input).await,
+        _ => Err(wrong_handler(provider.name)),
+    }
+}
+
+pub(crate) async fn call_delete<R>(
+    req: &Request<'_>,
+    provider: &Provider<R>,
+    mut input: Input<R>,
+) -> Result<(), FhirError> {
+    with_headers(req, provider, &mut input);
+    match provider.handler {
+        Handler::Delete(f) => f(req, input).await,
+        _ => Err(wrong_handler(provider.name)),
+    }
+}
+
+pub(crate) async fn call_history<R>(
+    req: &Request<'_>,
+    provider: &Provider<R>,
+    mut input: Input<R>,
+) -> Result<Vec<crate::provider::HistoryEntry<R>>, FhirError> {
+    with_headers(req, provider, &mut input);
+    match provider.handler {
+        Handler::History(f) => f(req, input).await,
+        _ => Err(wrong_handler(provider.name)),
+    }
+}

@@ -1,0 +1,243 @@
+//! Searches: of a type, of the whole server (`_type`), and the search behind conditional
+//! interactions. The provider whose parameters cover the query is chosen; links are written
+//! from the parsed query.
+
+use super::{call_search, Answer, Engine};
+use crate::context::RequestContext;
+use crate::error::FhirError;
+use crate::provider::{Found, Input, Interaction, Provider};
+use crate::registry::find_in;
+use crate::route::SearchScope;
+use crate::search::{Query, ResultParams};
+use crate::server::ServerModel;
+use rocket::Request;
+
+impl<R: ServerModel> Engine<R> {
+    pub(super) async fn search(
+        &self,
+        req: &Request<'_>,
+        scope: SearchScope,
+        query: Query,
+        context: RequestContext,
+        pretty: bool,
+    ) -> Result<Answer<R>, FhirError> {
+        let base_url = context.base_url.clone();
+        // The links repeat the query as it was given, less the paging the links set.
+        let link_query = query.to_url_query_without(&["_count", "_offset"]);
+        let (path, found, result) = match scope {
+            SearchScope::Type(resource_type) => {
+                let (found, result) = self.run_search(req, &resource_type, query, context).await?;
+                (resource_type, found, result)
+            }
+            SearchScope::System => {
+                let (found, result) = self.system_search(req, query, context).await?;
+                (String::new(), found, result)
+            }
+            SearchScope::Compartment { .. } => {
+                return Err(FhirError::new(
+                    501,
+                    "not-supported",
+                    "compartment search is not implemented by this server",
+                ))
+            }
+        };
+        let offset = result.offset.unwrap_or(0) as usize;
+        Ok(Answer::Json {
+            status: 200,
+            body: crate::http::searchset(
+                &base_url,
+                &path,
+                &link_query,
+                &found,
+                result.count,
+                offset,
+                pretty,
+            ),
+        })
+    }
+
+    /// `GET [base]?_type=A,B&...`: the search of each type named (or of every type with a
+    /// search provider), merged. Every type searched must take every parameter given.
+    async fn system_search(
+        &self,
+        req: &Request<'_>,
+        mut query: Query,
+        context: RequestContext,
+    ) -> Result<(Found<R>, ResultParams), FhirError> {
+        let mut types: Vec<String> = Vec::new();
+        for value in query.remove("_type") {
+            for t in value.value.split(',').filter(|t| !t.is_empty()) {
+                if !R::is_resource_type(t) {
+                    return Err(FhirError::bad_request(format!(
+                        "_type: '{t}' is not a resource type of FHIR {}",
+                        R::VERSION.number()
+                    )));
+                }
+                types.push(t.to_string());
+            }
+        }
+        if types.is_empty() {
+            types = self
+                .registry
+                .types()
+                .filter(|(_, providers)| {
+                    providers
+                        .iter()
+                        .any(|p| p.interaction == Interaction::Search)
+                })
+                .map(|(t, _)| t.to_string())
+                .collect();
+        }
+        let mut query = query;
+        let result = query
+            .take_result_params()
+            .map_err(|e| FhirError::bad_request(e.to_string()))?;
+        if !result.include.is_empty() || !result.revinclude.is_empty() || !result.sort.is_empty() {
+            return Err(FhirError::bad_request(
+                "a search of several types takes no _include, _revinclude or _sort here",
+            ));
+        }
+        let mut all = Found {
+            matches: Vec::new(),
+            includes: Vec::new(),
+        };
+        for t in &types {
+            let providers = self.registry.of_type(t)?;
+            let provider = choose(providers, t, &query)?;
+            let mut input = Input::new(context.clone(), t);
+            input.query = query.clone();
+            input.result = ResultParams::default();
+            let found = call_search(req, provider, input).await?;
+            all.matches.extend(found.matches);
+        }
+        Ok((all, result))
+    }
+
+    /// Picks the search provider for the query's parameters and runs it.
+    pub(super) async fn run_search(
+        &self,
+        req: &Request<'_>,
+        resource_type: &str,
+        mut query: Query,
+        context: RequestContext,
+    ) -> Result<(Found<R>, ResultParams), FhirError> {
+        let result = query
+            .take_result_params()
+            .map_err(|e| FhirError::bad_request(e.to_string()))?;
+        let providers = self.registry.of_type(resource_type)?;
+        let provider = choose(providers, resource_type, &query)?;
+        check_includes(provider, &result)?;
+        let mut input = Input::new(context, resource_type);
+        input.query = query;
+        input.result = result.clone();
+        let mut found = call_search(req, provider, input).await?;
+        if !found.includes.is_empty() {
+            found.includes = crate::include::distinct(&found.matches, found.includes);
+        }
+        Ok((found, result))
+    }
+
+    /// The resources a condition (`If-None-Exist`, `PUT [type]?...`) finds.
+    pub(super) async fn find_matches(
+        &self,
+        req: &Request<'_>,
+        resource_type: &str,
+        condition: Query,
+        context: &RequestContext,
+    ) -> Result<Vec<std::sync::Arc<R>>, FhirError> {
+        let (found, _) = self
+            .run_search(req, resource_type, condition, context.clone())
+            .await?;
+        Ok(found.matches)
+    }
+}
+
+/// The first search provider whose required parameters are all given and whose parameters
+/// cover every given one; 400 naming the searches there are otherwise.
+fn choose<'a, R>(
+    providers: &'a [Provider<R>],
+    resource_type: &str,
+    query: &Query,
+) -> Result<&'a Provider<R>, FhirError> {
+    let searches = providers
+        .iter()
+        .filter(|p| p.interaction == Interaction::Search);
+    if searches.clone().next().is_none() {
+        return match find_in(providers, Interaction::Search, resource_type) {
+            Err(e) => Err(e),
+            Ok(_) => unreachable!("there is no search provider"),
+        };
+    }
+    let given = query.params();
+    let chosen = searches.clone().find(|p| {
+        p.params
+            .iter()
+            .filter(|d| d.required)
+            .all(|d| given.iter().any(|g| g.name == d.name))
+            && given
+                .iter()
+                .all(|g| p.params.iter().any(|d| d.name == g.name))
+    });
+    chosen.ok_or_else(|| {
+        let supported: Vec<String> = searches
+            .map(|p| {
+                let params: Vec<String> = p
+                    .params
+                    .iter()
+                    .map(|d| {
+                        if d.required {
+                            format!("{} (required)", d.name)
+                        } else {
+                            d.name.to_string()
+                        }
+                    })
+                    .collect();
+                format!("[{}]", params.join(", "))
+            })
+            .collect();
+        FhirError::bad_request(format!(
+            "no search of {resource_type} takes the parameters [{}]; supported searches: {}",
+            query.names().into_iter().collect::<Vec<_>>().join(", "),
+            supported.join(" or ")
+        ))
+    })
+}
+
+/// Every `_include` and `_revinclude` of the request must be one the search provider
+/// declared (`#[search(include = [...], revinclude = [...])]`); 400 otherwise, naming the
+/// ones it answers.
+fn check_includes<R>(provider: &Provider<R>, result: &ResultParams) -> Result<(), FhirError> {
+    for (name, requested, declared) in [
+        ("_include", &result.include, provider.includes),
+        ("_revinclude", &result.revinclude, provider.revincludes),
+    ] {
+        for include in requested {
+            let answered = declared.iter().any(|d| {
+                let mut parts = d.split(':');
+                *d == "*"
+                    || (parts.next() == Some(include.source_type.as_str())
+                        && parts.next().is_some_and(|p| p == "*" || p == include.param)
+                        && parts
+                            .next()
+                            .is_none_or(|t| include.target_type.as_deref() == Some(t)))
+            });
+            if !answered {
+                let target = include
+                    .target_type
+                    .as_deref()
+                    .map(|t| format!(":{t}"))
+                    .unwrap_or_default();
+                let valid = if declared.is_empty() {
+                    "none".to_string()
+                } else {
+                    declared.join(", ")
+                };
+                return Err(FhirError::bad_request(format!(
+                    "{name}={}:{}{target} is not supported by this search; supported values: {valid}",
+                    include.source_type, include.param
+                )));
+            }
+        }
+    }
+    Ok(())
+}
