@@ -90,11 +90,11 @@ fn a_request_without_a_tenant_is_rejected() {
         outcome["issue"][0]["diagnostics"],
         "this server is multi-tenant: name the tenant first, as in [base]/TENANT/Patient"
     );
-    // Without a tenant, `Patient` is taken for one and `7` for the resource type.
+    // Without a tenant, `Patient` is taken for one, and `7` names no interaction.
     let (status, outcome) = get("/fhir/Patient/7");
     assert_eq!(status, 404);
-    assert!(outcome["issue"][0]["diagnostics"]
-        .as_str()
-        .unwrap()
-        .starts_with("resource type '7' is not a FHIR resource type"));
+    assert_eq!(
+        outcome["issue"][0]["diagnostics"],
+        "no FHIR interaction at GET /7"
+    );
 }
