@@ -229,7 +229,8 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
     Ok((shape, resource))
 }
 
-/// Reads the signature; errors point at the offending tokens.
+/// Reads the signature; errors point at the offending tokens, and every error of the
+/// function is reported, not only the first.
 pub fn analyze(
     kind: Kind,
     mut function: ItemFn,
@@ -237,37 +238,53 @@ pub fn analyze(
     operation: Option<crate::attr::OperationAttr>,
     search: crate::attr::SearchAttr,
 ) -> syn::Result<ProviderFn> {
+    let mut errors: Vec<syn::Error> = Vec::new();
     if function.sig.asyncness.is_none() {
-        return Err(syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
             function.sig.fn_token,
             format!("a {} provider must be an `async fn`", kind.name()),
         ));
     }
-    let (shape, returned) = returns(kind, &function.sig.output)?;
+    let (shape, returned) = match returns(kind, &function.sig.output) {
+        Ok(found) => found,
+        Err(e) => {
+            errors.push(e);
+            (Returns::Nothing, None)
+        }
+    };
     let mut params = Vec::new();
     let mut body_type = None;
     for arg in function.sig.inputs.iter_mut() {
         let FnArg::Typed(arg) = arg else {
-            return Err(syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                 arg,
                 "a provider is a free function, not a method",
             ));
+            continue;
         };
-        let explicit = take_param_attribute(&mut arg.attrs)?;
+        let explicit = match take_param_attribute(&mut arg.attrs) {
+            Ok(name) => name,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         let Pat::Ident(pat) = &*arg.pat else {
-            return Err(syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                 &arg.pat,
                 "provider parameters must be plain names",
             ));
+            continue;
         };
         let ident = pat.ident.to_string();
         let ty = (*arg.ty).clone();
         let role = if explicit.is_some() || (kind == Kind::Search && is_search_type(&ty)) {
             if kind != Kind::Search {
-                return Err(syn::Error::new_spanned(
+                errors.push(syn::Error::new_spanned(
                     &arg.ty,
                     "search parameters belong to #[search] providers",
                 ));
+                continue;
             }
             Role::SearchParam {
                 name: explicit.unwrap_or_else(|| param_name(&ident)),
@@ -299,7 +316,7 @@ pub fn analyze(
             )
         {
             if type_name(&ty) != "String" {
-                return Err(syn::Error::new_spanned(
+                errors.push(syn::Error::new_spanned(
                     &arg.ty,
                     "the id parameter is a `String`",
                 ));
@@ -307,7 +324,7 @@ pub fn analyze(
             Role::Id
         } else if ident == "version" && kind == Kind::Read {
             if generic_arg(&ty, "Option").map(type_name).as_deref() != Some("String") {
-                return Err(syn::Error::new_spanned(
+                errors.push(syn::Error::new_spanned(
                     &arg.ty,
                     "the version parameter is an `Option<String>` (None for a read, the version for a vread)",
                 ));
@@ -325,13 +342,13 @@ pub fn analyze(
     if matches!(kind, Kind::Read | Kind::Update | Kind::Delete | Kind::Patch)
         && !has(|r| matches!(r, Role::Id))
     {
-        return Err(syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
             &function.sig.ident,
             format!("a {} provider needs an `id: String` parameter", kind.name()),
         ));
     }
     if matches!(kind, Kind::Create | Kind::Update) && body_type.is_none() {
-        return Err(syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
             &function.sig.ident,
             format!(
                 "a {} provider needs a `resource` parameter: the resource in the request body",
@@ -340,13 +357,29 @@ pub fn analyze(
         ));
     }
     let resource = match (returned, body_type, declared) {
-        (Some(t), _, _) | (None, Some(t), _) | (None, None, Some(t)) => t,
+        (Some(t), _, _) | (None, Some(t), _) | (None, None, Some(t)) => Some(t),
         (None, None, None) => {
-            return Err(syn::Error::new_spanned(
-                &function.sig.ident,
-                "a delete provider names its resource type: #[delete(Patient)]",
-            ))
+            if kind == Kind::Delete {
+                errors.push(syn::Error::new_spanned(
+                    &function.sig.ident,
+                    "a delete provider names its resource type: #[delete(Patient)]",
+                ));
+            }
+            None
         }
+    };
+    let mut errors = errors.into_iter();
+    if let Some(mut first) = errors.next() {
+        for e in errors {
+            first.combine(e);
+        }
+        return Err(first);
+    }
+    let Some(resource) = resource else {
+        return Err(syn::Error::new_spanned(
+            &function.sig.ident,
+            "the provider's resource type is not known",
+        ));
     };
     Ok(ProviderFn {
         kind,

@@ -12,4 +12,6 @@ fn provider_checks() {
     t.compile_fail("tests/ui/not_async.rs");
     t.compile_fail("tests/ui/wrong_return_shape.rs");
     t.compile_fail("tests/ui/bad_include.rs");
+    t.compile_fail("tests/ui/several_errors.rs");
+    t.compile_fail("tests/ui/generic_without_type_name.rs");
 }

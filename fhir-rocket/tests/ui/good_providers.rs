@@ -42,8 +42,35 @@ async fn search_shared_with_includes(telecom: TokenParam) -> Result<SearchResult
     Ok(found)
 }
 
+// Generic providers: every resource type of the version, by its `Resource` enum.
+#[fhir_rocket::read]
+async fn read_any(
+    resource_type: fhir_rocket::TypeName,
+    id: String,
+    version: Option<String>,
+) -> Result<Option<std::sync::Arc<fhir_rocket::model::r4::Resource>>, FhirError> {
+    let _ = (resource_type, id, version);
+    Ok(None)
+}
+
+#[fhir_rocket::create]
+async fn create_any(
+    resource_type: fhir_rocket::TypeName,
+    resource: fhir_rocket::model::r4::Resource,
+) -> Result<fhir_rocket::model::r4::Resource, FhirError> {
+    let _ = resource_type;
+    Ok(resource)
+}
+
+#[fhir_rocket::delete(fhir_rocket::model::r4::Resource)]
+async fn delete_any(resource_type: fhir_rocket::TypeName, id: String) -> Result<(), FhirError> {
+    let _ = (resource_type, id);
+    Ok(())
+}
+
 fn main() {
     let _ = FhirServer::new("/fhir")
         .mount(providers![read_patient, search_patients, search_shared, search_with_includes, search_shared_with_includes])
+        .mount(providers![read_any, create_any, delete_any])
         .routes();
 }
