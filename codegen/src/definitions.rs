@@ -459,7 +459,9 @@ fn prune_compartments(definitions: &[Value]) -> Result<BTreeMap<String, Compartm
             resources,
         };
         if compartments.insert(code.to_string(), compartment).is_some() {
-            return Err(format!("two CompartmentDefinitions for the compartment {code}"));
+            return Err(format!(
+                "two CompartmentDefinitions for the compartment {code}"
+            ));
         }
     }
     Ok(compartments)
@@ -478,7 +480,11 @@ fn compartments_text(compartments: &BTreeMap<String, Compartment>) -> String {
         );
         for (j, (ty, params)) in c.resources.iter().enumerate() {
             let _ = write!(s, "  {}:{}", json!(ty), json!(params));
-            s.push_str(if j + 1 < c.resources.len() { ",\n" } else { "\n" });
+            s.push_str(if j + 1 < c.resources.len() {
+                ",\n"
+            } else {
+                "\n"
+            });
         }
         s.push_str("}}");
         s.push_str(if i + 1 < compartments.len() {
