@@ -1,7 +1,7 @@
 //! Generates the enabled FHIR versions from `definitions/` into OUT_DIR.
 
 use fhir_codegen::definitions::{
-    RELEASES, SEARCH_PARAMETERS_FILE, STRUCTURES_FILE, VALUE_SETS_FILE,
+    COMPARTMENTS_FILE, RELEASES, SEARCH_PARAMETERS_FILE, STRUCTURES_FILE, VALUE_SETS_FILE,
 };
 use std::path::PathBuf;
 
@@ -19,7 +19,12 @@ fn main() {
             continue;
         }
         let dir = definitions.join(release.key);
-        for file in [STRUCTURES_FILE, SEARCH_PARAMETERS_FILE, VALUE_SETS_FILE] {
+        for file in [
+            STRUCTURES_FILE,
+            SEARCH_PARAMETERS_FILE,
+            VALUE_SETS_FILE,
+            COMPARTMENTS_FILE,
+        ] {
             println!("cargo:rerun-if-changed={}", dir.join(file).display());
         }
         let schema = match fhir_codegen::schema::Schema::load(&dir) {

@@ -2,9 +2,10 @@
 //!
 //! The packages are large (75 to 190 MB unpacked each); the model generator needs a small part
 //! of them. This module reads an unpacked package, keeps what the generator and the server kit
-//! read (the StructureDefinitions of datatypes and resources, the SearchParameters, and the
-//! ValueSets behind required bindings, expanded to their codes) and writes it as compact JSON,
-//! one element per line so that a change between package versions reads well in a diff.
+//! read (the StructureDefinitions of datatypes and resources, the SearchParameters, the
+//! ValueSets behind required bindings, expanded to their codes, and the CompartmentDefinitions)
+//! and writes it as compact JSON, one element per line so that a change between package versions
+//! reads well in a diff.
 
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -64,8 +65,11 @@ pub const STRUCTURES_FILE: &str = "structure-definitions.json";
 pub const SEARCH_PARAMETERS_FILE: &str = "search-parameters.json";
 /// See [`STRUCTURES_FILE`].
 pub const VALUE_SETS_FILE: &str = "value-sets.json";
+/// See [`STRUCTURES_FILE`].
+pub const COMPARTMENTS_FILE: &str = "compartments.json";
 
 const CORE: &str = "http://hl7.org/fhir/StructureDefinition/";
+const COMPARTMENT_BASE: &str = "http://hl7.org/fhir/CompartmentDefinition/";
 const FHIR_TYPE_EXT: &str = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type";
 
 /// What [`prune_package`] kept.
@@ -80,6 +84,10 @@ pub struct PruneSummary {
     /// Value sets behind required bindings that could not be closed (external code systems,
     /// filters), kept as plain codes in the model.
     pub open_value_sets: usize,
+    /// CompartmentDefinitions written (one per compartment: Patient, Encounter, ...).
+    pub compartments: usize,
+    /// Resource types in a compartment (with at least one `param`), over all compartments.
+    pub compartment_entries: usize,
 }
 
 /// Reads the unpacked package at `package_dir` (the folder holding `package.json`) and writes the
@@ -89,12 +97,17 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
     let mut search_parameters = Vec::new();
     let mut value_sets = HashMap::new();
     let mut code_systems = HashMap::new();
+    let mut compartment_definitions = Vec::new();
     for path in package_resource_files(package_dir)? {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let kind = name.split('-').next().unwrap_or("");
         if !matches!(
             kind,
-            "StructureDefinition" | "SearchParameter" | "ValueSet" | "CodeSystem"
+            "StructureDefinition"
+                | "SearchParameter"
+                | "ValueSet"
+                | "CodeSystem"
+                | "CompartmentDefinition"
         ) {
             continue;
         }
@@ -111,6 +124,7 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
             "CodeSystem" => {
                 code_systems.insert(url, value);
             }
+            "CompartmentDefinition" => compartment_definitions.push(value),
             _ => {}
         }
     }
@@ -137,9 +151,12 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
         .collect();
     kept_parameters.sort_by(|a, b| str_of(a, "url").cmp(str_of(b, "url")));
 
+    let compartments = prune_compartments(&compartment_definitions)?;
     let mut summary = PruneSummary {
         structures: kept_structures.len(),
         search_parameters: kept_parameters.len(),
+        compartments: compartments.len(),
+        compartment_entries: compartments.values().map(|c| c.resources.len()).sum(),
         ..PruneSummary::default()
     };
     let expander = Expander {
@@ -184,6 +201,10 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
     write_file(
         &out_dir.join(VALUE_SETS_FILE),
         &lines_text(&kept_value_sets),
+    )?;
+    write_file(
+        &out_dir.join(COMPARTMENTS_FILE),
+        &compartments_text(&compartments),
     )?;
     Ok(summary)
 }
@@ -394,6 +415,86 @@ fn prune_search_parameter(sp: &Value) -> Value {
         out.insert("component".into(), Value::Array(components));
     }
     Value::Object(out)
+}
+
+/// One compartment of the core specification, as kept in [`COMPARTMENTS_FILE`].
+#[derive(Debug)]
+struct Compartment {
+    url: String,
+    /// Resource type -> the search parameters linking it to the compartment's owner, in the
+    /// definition's order (`{def}` stands for the owner itself). Types listed without a
+    /// parameter are not in the compartment and are left out.
+    resources: BTreeMap<String, Vec<String>>,
+}
+
+/// Keeps the core CompartmentDefinitions, by compartment code. The package also holds an
+/// example (`CompartmentDefinition/example`, code `Device`); a core definition is the one whose
+/// URL is named after its code (`.../CompartmentDefinition/relatedPerson` for `RelatedPerson`).
+fn prune_compartments(definitions: &[Value]) -> Result<BTreeMap<String, Compartment>, String> {
+    let mut compartments = BTreeMap::new();
+    for cd in definitions {
+        let code = str_of(cd, "code");
+        let url = str_of(cd, "url");
+        let own_url = format!("{COMPARTMENT_BASE}{code}");
+        if code.is_empty() || !url.eq_ignore_ascii_case(&own_url) {
+            continue;
+        }
+        let mut resources = BTreeMap::new();
+        for resource in array_of(cd, "resource") {
+            let params: Vec<String> = array_of(resource, "param")
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect();
+            if params.is_empty() {
+                continue;
+            }
+            let ty = str_of(resource, "code");
+            if resources.insert(ty.to_string(), params).is_some() {
+                return Err(format!("{url}: resource type {ty} is listed twice"));
+            }
+        }
+        let compartment = Compartment {
+            url: url.to_string(),
+            resources,
+        };
+        if compartments.insert(code.to_string(), compartment).is_some() {
+            return Err(format!(
+                "two CompartmentDefinitions for the compartment {code}"
+            ));
+        }
+    }
+    Ok(compartments)
+}
+
+/// The compartments, sorted by code, with one resource type per line, sorted by name:
+/// `{"code":"Patient","url":"...","resource":{"Account":["subject"],...}}`.
+fn compartments_text(compartments: &BTreeMap<String, Compartment>) -> String {
+    let mut s = String::from("[\n");
+    for (i, (code, c)) in compartments.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{{\"code\":{},\"url\":{},\"resource\":{{",
+            json!(code),
+            json!(c.url)
+        );
+        for (j, (ty, params)) in c.resources.iter().enumerate() {
+            let _ = write!(s, "  {}:{}", json!(ty), json!(params));
+            s.push_str(if j + 1 < c.resources.len() {
+                ",\n"
+            } else {
+                "\n"
+            });
+        }
+        s.push_str("}}");
+        s.push_str(if i + 1 < compartments.len() {
+            ",\n"
+        } else {
+            "\n"
+        });
+    }
+    s.push_str("]\n");
+    s
 }
 
 /// Expands value sets to closed lists of codes, from the code systems in the same package.

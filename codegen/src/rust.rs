@@ -48,6 +48,7 @@ pub fn generate(schema: &Schema, version: &str, fhir_version: &str) -> String {
     for resource in &schema.resources {
         resource_type_impl(&mut out, schema, resource);
     }
+    compartments(&mut out, schema, version, fhir_version);
     out.push_str(&crate::xml_table::generate(schema));
     out
 }
@@ -425,4 +426,111 @@ fn resource_enum(out: &mut String, resources: &[String], variant: &str) {
         let _ = writeln!(out, "    {r:?},");
     }
     out.push_str("];\n");
+}
+
+/// The compartments: one sorted table of (compartment, resource type, params), searched by
+/// halves, and the functions reading it.
+fn compartments(out: &mut String, schema: &Schema, version: &str, fhir_version: &str) {
+    let codes: Vec<&str> = schema
+        .compartments
+        .iter()
+        .map(|c| c.code.as_str())
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n/// The compartments of FHIR {fhir_version}, sorted: the codes of its core \
+         CompartmentDefinitions, each the resource type of the compartment's owner.\n\
+         pub const COMPARTMENTS: &[&str] = &{codes:?};\n"
+    );
+    out.push_str(
+        "/// (compartment, resource type, params), sorted by compartment and type.\n\
+         static COMPARTMENT_TABLE: &[(&str, &str, &[&str])] = &[\n",
+    );
+    for c in &schema.compartments {
+        for (ty, params) in &c.resources {
+            let _ = writeln!(out, "    ({:?}, {ty:?}, &{params:?}),", c.code);
+        }
+    }
+    out.push_str("];\n\n");
+
+    // The examples use this version's own data.
+    // How each compartment lists its owner's own type, as the definitions have it.
+    let mut owner_note = String::from(
+        "///\n/// The owner's own type in its compartment, as the definitions list it:\n",
+    );
+    for c in &schema.compartments {
+        let params = c
+            .resources
+            .iter()
+            .find(|(ty, _)| *ty == c.code)
+            .map(|(_, params)| {
+                let list: Vec<String> = params.iter().map(|p| format!("`{p}`")).collect();
+                list.join(", ")
+            })
+            .unwrap_or_else(|| "not listed".into());
+        let _ = writeln!(owner_note, "/// - `{}`: {params}", c.code);
+    }
+    let example = schema
+        .compartments
+        .iter()
+        .find(|c| c.code == "Patient")
+        .or(schema.compartments.first());
+    let mut doc_example = String::new();
+    if let Some(c) = example {
+        let (ty, params) = c
+            .resources
+            .iter()
+            .find(|(ty, _)| ty == "Observation")
+            .or(c.resources.first())
+            .expect("a compartment has resource types");
+        let outside = ["Medication"]
+            .iter()
+            .map(|t| t.to_string())
+            .chain(schema.resources.iter().cloned())
+            .find(|t| schema.resources.contains(t) && c.resources.iter().all(|(r, _)| r != t));
+        let _ = writeln!(
+            doc_example,
+            "/// ```\n/// assert_eq!(\n///     fhir_model::{version}::compartment_params({:?}, {ty:?}),\n///     Some(&{params:?}[..])\n/// );",
+            c.code
+        );
+        if let Some(outside) = outside {
+            let _ = writeln!(
+                doc_example,
+                "/// assert_eq!(fhir_model::{version}::compartment_params({:?}, {outside:?}), None);",
+                c.code
+            );
+        }
+        let _ = writeln!(
+            doc_example,
+            "/// assert!(fhir_model::{version}::compartment_types({:?}).any(|t| t == {ty:?}));\n/// ```",
+            c.code
+        );
+    }
+    let _ = writeln!(
+        out,
+        "/// The search parameters that put a resource of type `resource_type` in the compartment\n\
+         /// `compartment` (one of [`COMPARTMENTS`]), as the core CompartmentDefinitions of FHIR\n\
+         /// {fhir_version} give them: a resource is in the compartment of, say, `Patient/123` when\n\
+         /// any of these parameters, searched with the value `Patient/123`, matches it.\n\
+         /// `{{def}}` stands for the owner itself (its id is the compartment's id).\n\
+         {owner_note}\
+         ///\n\
+         /// `None` when the type is not in the compartment (the definition gives it no\n\
+         /// parameter) or there is no such compartment. Codes are case-sensitive.\n\
+         ///\n\
+         {doc_example}\
+         pub fn compartment_params(compartment: &str, resource_type: &str) -> Option<&'static [&'static str]> {{\n\
+         \x20   COMPARTMENT_TABLE\n\
+         \x20       .binary_search_by(|(c, t, _)| (*c, *t).cmp(&(compartment, resource_type)))\n\
+         \x20       .ok()\n\
+         \x20       .map(|i| COMPARTMENT_TABLE[i].2)\n\
+         }}\n\n\
+         /// The resource types in the compartment `compartment`, sorted: those for which\n\
+         /// [`compartment_params`] is `Some`. Empty when there is no such compartment.\n\
+         pub fn compartment_types(compartment: &str) -> impl Iterator<Item = &'static str> {{\n\
+         \x20   let start = COMPARTMENT_TABLE.partition_point(|(c, _, _)| *c < compartment);\n\
+         \x20   let len = COMPARTMENT_TABLE[start..].partition_point(|(c, _, _)| *c == compartment);\n\
+         \x20   COMPARTMENT_TABLE[start..start + len].iter().map(|(_, t, _)| *t)\n\
+         }}\n"
+    );
 }

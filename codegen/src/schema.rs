@@ -4,7 +4,9 @@
 //! becomes an enum, required bindings to closed value sets become code enums, and fields that
 //! would make a type contain itself are boxed.
 
-use crate::definitions::{SEARCH_PARAMETERS_FILE, STRUCTURES_FILE, VALUE_SETS_FILE};
+use crate::definitions::{
+    COMPARTMENTS_FILE, SEARCH_PARAMETERS_FILE, STRUCTURES_FILE, VALUE_SETS_FILE,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
@@ -25,6 +27,20 @@ pub struct Schema {
     pub codes: Vec<CodeEnum>,
     /// The search parameters of the resources, as in the definitions.
     pub search_parameters: Vec<SearchParameter>,
+    /// The compartments of the core CompartmentDefinitions, sorted by code.
+    pub compartments: Vec<Compartment>,
+}
+
+/// A compartment (`Patient`, `Encounter`, ...) and the resource types in it.
+#[derive(Debug, Clone)]
+pub struct Compartment {
+    /// The compartment's code: the resource type of its owner.
+    pub code: String,
+    /// Canonical URL of its CompartmentDefinition.
+    pub url: String,
+    /// Each resource type in the compartment, sorted, with the search parameters that link it
+    /// to the owner, in the definition's order (`{def}` stands for the owner itself).
+    pub resources: Vec<(String, Vec<String>)>,
 }
 
 /// What a struct stands for.
@@ -327,6 +343,7 @@ impl Schema {
         let structures = read_json(&dir.join(STRUCTURES_FILE))?;
         let value_sets = read_json(&dir.join(VALUE_SETS_FILE))?;
         let search_parameters = read_json(&dir.join(SEARCH_PARAMETERS_FILE))?;
+        let compartments = read_json(&dir.join(COMPARTMENTS_FILE))?;
         let mut loader = Loader {
             structures: BTreeMap::new(),
             primitive_types: HashSet::new(),
@@ -367,6 +384,8 @@ impl Schema {
                     .collect(),
             })
             .collect();
+        loader.schema.compartments = load_compartments(&compartments)
+            .map_err(|e| format!("{}: {e}", dir.join(COMPARTMENTS_FILE).display()))?;
         Ok(loader.schema)
     }
 
@@ -392,6 +411,47 @@ impl Schema {
     pub fn struct_def(&self, name: &str) -> Option<&StructDef> {
         self.structs.iter().find(|s| s.name == name)
     }
+}
+
+/// Reads `compartments.json`, checking that compartments and their types are sorted and unique
+/// (the generated table is searched by halves).
+fn load_compartments(value: &Value) -> Result<Vec<Compartment>, String> {
+    let list = value
+        .as_array()
+        .ok_or_else(|| "expected an array".to_string())?;
+    let mut out: Vec<Compartment> = Vec::new();
+    for c in list {
+        let code = s(c, "code");
+        if out.last().is_some_and(|prev| prev.code.as_str() >= code) || code.is_empty() {
+            return Err(format!("compartment '{code}' is out of order"));
+        }
+        let resources = c
+            .get("resource")
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("compartment {code}: no resource object"))?;
+        let mut types: Vec<(String, Vec<String>)> = Vec::new();
+        for (ty, params) in resources {
+            let params: Vec<String> = params
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect();
+            if params.is_empty() {
+                return Err(format!("compartment {code}: {ty} has no param"));
+            }
+            types.push((ty.clone(), params));
+        }
+        // serde_json keeps the file's order only with its preserve_order feature.
+        types.sort_by(|a, b| a.0.cmp(&b.0));
+        out.push(Compartment {
+            code: code.to_string(),
+            url: s(c, "url").to_string(),
+            resources: types,
+        });
+    }
+    Ok(out)
 }
 
 impl Loader {
