@@ -347,14 +347,33 @@ fn any_value<'a, V: 'a>(
         .any(|p| p.value.as_ref().is_some_and(&test))
 }
 
+/// Whether a reference (`Patient/1`) is the one a reference parameter names.
+fn refers_to(reference: &str, param: &ReferenceParam) -> bool {
+    let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
+    param.id.as_deref() == Some(id) && param.resource_type.as_deref().is_none_or(|t| t == ty)
+}
+
 #[search]
 async fn search_patients(
     family: Option<StringParam>,
     given: Option<StringParam>,
     gender: Option<TokenParam>,
+    link: Option<ReferenceParam>,
     store: &State<Store>,
 ) -> Result<Vec<Shared<Patient>>, FhirError> {
     Ok(store.find::<Patient>(|p| {
+        let link_ok = link.as_ref().is_none_or(|l| {
+            p.link.iter().any(|k| {
+                k.other
+                    .as_ref()
+                    .and_then(|o| o.reference.as_ref())
+                    .and_then(|r| r.value.as_deref())
+                    .is_some_and(|r| refers_to(r, l))
+            })
+        });
+        if !link_ok {
+            return false;
+        }
         let family_ok = family.as_ref().is_none_or(|f| {
             any_value(p.name.iter().filter_map(|n| n.family.as_ref()), |v| {
                 f.matches(v)
@@ -493,16 +512,24 @@ fn subject_of(o: &Observation) -> &str {
 #[search(include = ["Observation:subject"])]
 async fn search_observations(
     subject: Option<ReferenceParam>,
+    performer: Option<ReferenceParam>,
     code: Option<OrList<TokenParam>>,
     result: ResultParams,
     store: &State<Store>,
 ) -> Result<SearchResults<Shared<Observation>>, FhirError> {
     let matches = store.find::<Observation>(|o| {
-        let subject_ok = subject.as_ref().is_none_or(|s| {
-            let reference = subject_of(o);
-            let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
-            s.id.as_deref() == Some(id) && s.resource_type.as_deref().is_none_or(|t| t == ty)
+        let subject_ok = subject.as_ref().is_none_or(|s| refers_to(subject_of(o), s));
+        let performer_ok = performer.as_ref().is_none_or(|p| {
+            o.performer.iter().any(|r| {
+                r.reference
+                    .as_ref()
+                    .and_then(|r| r.value.as_deref())
+                    .is_some_and(|r| refers_to(r, p))
+            })
         });
+        if !performer_ok {
+            return false;
+        }
         let code_ok = code.as_ref().is_none_or(|list| {
             let codings: Vec<(Option<&str>, Option<&str>)> = o
                 .code

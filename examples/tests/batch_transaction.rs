@@ -638,3 +638,90 @@ fn ids_are_decoded_and_checked() {
     }
     assert_eq!(request("GET", "/Basic/a%5Fb", &[], None).status, 400);
 }
+
+#[test]
+fn compartment_search() {
+    let patient = request(
+        "POST",
+        "/Patient",
+        &[JSON],
+        Some(r#"{"resourceType":"Patient"}"#),
+    )
+    .json();
+    let id = patient["id"].as_str().unwrap().to_string();
+    let other = request(
+        "POST",
+        "/Patient",
+        &[JSON],
+        Some(r#"{"resourceType":"Patient"}"#),
+    )
+    .json();
+    let other_id = other["id"].as_str().unwrap().to_string();
+    let observation = |subject: &str, performer: &str, code: &str| {
+        let body = json!({"resourceType": "Observation", "status": "final",
+                          "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                          "subject": {"reference": subject},
+                          "performer": [{"reference": performer}]});
+        request("POST", "/Observation", &[JSON], Some(&body.to_string())).json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let by_subject = observation(&format!("Patient/{id}"), "Practitioner/x", "1-1");
+    let by_performer = observation(
+        &format!("Patient/{other_id}"),
+        &format!("Patient/{id}"),
+        "2-2",
+    );
+    let unrelated = observation(&format!("Patient/{other_id}"), "Practitioner/x", "1-1");
+    let ids = |bundle: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = bundle["entry"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    // Subject and performer both put an Observation in the Patient compartment.
+    let found = get(&format!("/Patient/{id}/Observation"));
+    let mut expected = vec![by_subject.clone(), by_performer.clone()];
+    expected.sort();
+    assert_eq!(ids(&found), expected);
+    assert!(!ids(&found).contains(&unrelated));
+    assert!(found["link"][0]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/Patient/{id}/Observation")));
+    // The query further restricts it.
+    let coded = get(&format!(
+        "/Patient/{id}/Observation?code=http://loinc.org|1-1"
+    ));
+    assert_eq!(ids(&coded), vec![by_subject.clone()]);
+    // Every type of the compartment this server searches.
+    let everything = get(&format!("/Patient/{id}/*"));
+    assert!(ids(&everything).contains(&by_performer));
+    // Not a compartment, or not in it: 400.
+    let bad = request(
+        "GET",
+        &format!("/Observation/{by_subject}/Patient"),
+        &[],
+        None,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.diagnostics().contains("not a compartment"));
+    let outside = request("GET", &format!("/Patient/{id}/Medication"), &[], None);
+    assert_eq!(outside.status, 400);
+    assert!(outside
+        .diagnostics()
+        .contains("not in the Patient compartment"));
+    // A type whose search cannot take the compartment's parameter: 400, not a partial answer.
+    let encounters = request("GET", &format!("/Patient/{id}/Encounter"), &[], None);
+    assert_eq!(encounters.status, 400, "{}", encounters.body);
+    assert!(encounters
+        .diagnostics()
+        .contains("links Encounter by 'patient'"));
+}

@@ -359,7 +359,7 @@ fn search_returns_searchset_bundles_with_paging() {
     assert!(
         unsupported
             .diagnostics()
-            .contains("supported searches: [family, given, gender]"),
+            .contains("supported searches: [family, given, gender, link]"),
         "{}",
         unsupported.body
     );
@@ -848,7 +848,7 @@ fn the_search_provider_is_chosen_by_the_parameters() {
     assert_eq!(both.status, 400);
     assert!(
         both.diagnostics()
-            .contains("[family, given, gender] or [identifier (required)]"),
+            .contains("[family, given, gender, link] or [identifier (required)]"),
         "{}",
         both.body
     );

@@ -24,6 +24,14 @@ pub trait ServerModel:
     fn is_resource_type(name: &str) -> bool {
         Self::RESOURCE_TYPES.binary_search(&name).is_ok()
     }
+    /// The compartments of the version (`Patient`, `Encounter`, ...).
+    const COMPARTMENTS: &'static [&'static str];
+    /// The search parameters that put a resource of `resource_type` in `compartment`, from
+    /// the version's CompartmentDefinitions; `None` when the type is not in it.
+    fn compartment_params(
+        compartment: &str,
+        resource_type: &str,
+    ) -> Option<&'static [&'static str]>;
     /// The parts of a Bundle that batch and transaction processing reads; the resource
     /// itself back when it is no Bundle.
     fn into_bundle(self) -> Result<BundleParts<Self>, Self>;
@@ -72,6 +80,14 @@ macro_rules! server_model {
         impl ServerModel for fhir_model::$module::Resource {
             const VERSION: FhirVersion = FhirVersion::$version;
             const RESOURCE_TYPES: &'static [&'static str] = fhir_model::$module::RESOURCE_TYPES;
+            const COMPARTMENTS: &'static [&'static str] = fhir_model::$module::COMPARTMENTS;
+
+            fn compartment_params(
+                compartment: &str,
+                resource_type: &str,
+            ) -> Option<&'static [&'static str]> {
+                fhir_model::$module::compartment_params(compartment, resource_type)
+            }
 
             fn into_bundle(self) -> Result<BundleParts<Self>, Self> {
                 let bundle = fhir_model::$module::Bundle::try_from(self)?;

@@ -33,12 +33,19 @@ impl<R: ServerModel> Engine<R> {
                 let (found, result) = self.system_search(req, query, context).await?;
                 (String::new(), found, result)
             }
-            SearchScope::Compartment { .. } => {
-                return Err(FhirError::new(
-                    501,
-                    "not-supported",
-                    "compartment search is not implemented by this server",
-                ))
+            SearchScope::Compartment {
+                compartment,
+                id,
+                resource_type,
+            } => {
+                let path = format!(
+                    "{compartment}/{id}/{}",
+                    resource_type.as_deref().unwrap_or("*")
+                );
+                let (found, result) = self
+                    .compartment_search(req, &compartment, &id, resource_type, query, context)
+                    .await?;
+                (path, found, result)
             }
         };
         let offset = result.offset.unwrap_or(0) as usize;
@@ -109,6 +116,102 @@ impl<R: ServerModel> Engine<R> {
             input.result = ResultParams::default();
             let found = call_search(req, provider, input).await?;
             all.matches.extend(found.matches);
+        }
+        Ok((all, result))
+    }
+
+    /// `[Compartment]/[id]/[type]?...` and `[Compartment]/[id]/*`: for each type searched, the
+    /// search of that type once per parameter that links it to the compartment (from the
+    /// version's CompartmentDefinitions) with the compartment's owner as the parameter's
+    /// value, merged. A search provider that does not take such a parameter makes it a 400:
+    /// an answer without those resources would be wrong.
+    async fn compartment_search(
+        &self,
+        req: &Request<'_>,
+        compartment: &str,
+        id: &str,
+        resource_type: Option<String>,
+        mut query: Query,
+        context: RequestContext,
+    ) -> Result<(Found<R>, ResultParams), FhirError> {
+        if !R::COMPARTMENTS.contains(&compartment) {
+            return Err(FhirError::bad_request(format!(
+                "{compartment} is not a compartment of FHIR {}; the compartments are {}",
+                R::VERSION.number(),
+                R::COMPARTMENTS.join(", ")
+            )));
+        }
+        let result = query
+            .take_result_params()
+            .map_err(|e| FhirError::bad_request(e.to_string()))?;
+        if !result.include.is_empty() || !result.revinclude.is_empty() || !result.sort.is_empty() {
+            return Err(FhirError::bad_request(
+                "a compartment search takes no _include, _revinclude or _sort here",
+            ));
+        }
+        let types: Vec<(&str, &'static [&'static str])> = match &resource_type {
+            Some(t) => match R::compartment_params(compartment, t) {
+                Some(params) => vec![(t.as_str(), params)],
+                None => {
+                    return Err(FhirError::bad_request(format!(
+                        "{t} is not in the {compartment} compartment of FHIR {}",
+                        R::VERSION.number()
+                    )))
+                }
+            },
+            // Every type in the compartment that this server searches.
+            None => self
+                .registry
+                .types()
+                .filter(|(_, providers)| {
+                    providers
+                        .iter()
+                        .any(|p| p.interaction == Interaction::Search)
+                })
+                .filter_map(|(t, _)| R::compartment_params(compartment, t).map(|p| (t, p)))
+                .collect(),
+        };
+        let owner = format!("{compartment}/{id}");
+        let mut all = Found {
+            matches: Vec::new(),
+            includes: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (t, params) in types {
+            for param in params {
+                let found = if *param == "{def}" {
+                    // The compartment's owner itself.
+                    self.current(req, t, id, &context)
+                        .await?
+                        .into_iter()
+                        .collect()
+                } else {
+                    let providers = self.registry.of_type(t)?;
+                    let mut restricted = query.clone();
+                    restricted.push(
+                        crate::search::QueryParam::new(param, owner.clone())
+                            .map_err(|e| FhirError::internal(e.to_string()))?,
+                    );
+                    let provider = choose(providers, t, &restricted).map_err(|e| {
+                        FhirError::bad_request(format!(
+                            "the {compartment} compartment links {t} by '{param}', which no search of {t} here takes with these parameters: {}",
+                            e.message()
+                        ))
+                    })?;
+                    let mut input = Input::new(context.clone(), t);
+                    input.query = restricted;
+                    call_search(req, provider, input).await?.matches
+                };
+                for resource in found {
+                    let key = (
+                        resource.resource_type().to_string(),
+                        resource.id().unwrap_or_default().to_string(),
+                    );
+                    if seen.insert(key) {
+                        all.matches.push(resource);
+                    }
+                }
+            }
         }
         Ok((all, result))
     }

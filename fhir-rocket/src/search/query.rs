@@ -255,6 +255,11 @@ impl Query {
         out
     }
 
+    /// Adds a parameter at the end.
+    pub fn push(&mut self, param: QueryParam) {
+        self.params.push(param);
+    }
+
     /// All parameters, in query order.
     pub fn params(&self) -> &[QueryParam] {
         &self.params
