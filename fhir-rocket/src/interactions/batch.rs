@@ -245,31 +245,25 @@ impl<R: ServerModel> Engine<R> {
                 map.insert(full_url.clone(), format!("{resource_type}/{id}"));
             }
         }
-        // The JSON form of every resource with references to replace.
-        let mut forms: Vec<Option<Value>> = Vec::with_capacity(entries.len());
-        for e in &entries {
-            forms.push(match &e.body {
-                Body::Resource(r) => {
-                    let value: Value =
-                        fhir_model::json::from_slice(&fhir_model::json::to_vec(r, false))
-                            .map_err(FhirError::internal)?;
-                    let refs = references::references(&value);
-                    let rewrites = refs.iter().any(|r| {
-                        r.starts_with("urn:")
-                            || references::is_conditional(r)
-                            || map.contains_key(*r)
-                    }) || entries
-                        .iter()
-                        .any(|o| o.full_url.as_deref().is_some_and(|u| refs.contains(&u)));
-                    rewrites.then_some(value)
-                }
+        // Every resource as compact JSON, and the references in it.
+        let mut texts: Vec<Option<Vec<u8>>> = entries
+            .iter()
+            .map(|e| match &e.body {
+                Body::Resource(r) => Some(fhir_model::json::to_vec(r, false)),
                 _ => None,
-            });
-        }
+            })
+            .collect();
+        let refs: Vec<Vec<String>> = texts
+            .iter()
+            .map(|t| {
+                t.as_deref()
+                    .map(references::references_in_json)
+                    .unwrap_or_default()
+            })
+            .collect();
         // Conditional references, resolved by search.
-        for (e, form) in entries.iter().zip(&forms) {
-            let Some(form) = form else { continue };
-            for reference in references::references(form) {
+        for (e, refs) in entries.iter().zip(&refs) {
+            for reference in refs.iter().map(String::as_str) {
                 if !references::is_conditional(reference) || map.contains_key(reference) {
                     continue;
                 }
@@ -303,17 +297,18 @@ impl<R: ServerModel> Engine<R> {
                 }
             }
         }
-        let order = processing_order(&entries, &forms)?;
+        let order = processing_order(&entries, &refs)?;
         let mut outcomes: Vec<Option<Outcome<R>>> = (0..entries.len()).map(|_| None).collect();
         let mut slots: Vec<Option<Entry<R>>> = entries.drain(..).map(Some).collect();
         for i in order {
             let mut entry = slots[i].take().expect("each entry runs once");
-            if let (Some(mut form), Body::Resource(_)) = (forms[i].take(), &entry.body) {
-                references::rewrite(&mut form, &map);
-                let rewritten: R =
-                    fhir_model::json::from_slice(&fhir_model::json::to_vec(&form, false))
-                        .map_err(|e| entry_error(i, e))?;
-                entry.body = Body::Resource(rewritten);
+            // Only a resource with references to replace is read again.
+            if let Some(text) = texts[i].take() {
+                if let Some(rewritten) = references::rewrite_json(&text, &map) {
+                    let resource: R =
+                        fhir_model::json::from_slice(&rewritten).map_err(|e| entry_error(i, e))?;
+                    entry.body = Body::Resource(resource);
+                }
             }
             let (index, method, full_url) = (entry.index, entry.method, entry.full_url.clone());
             let what = format!("{method} {}", describe(&entry.request));
@@ -411,7 +406,7 @@ fn check_distinct<R>(entries: &[Entry<R>]) -> Result<(), FhirError> {
 /// then GET and HEAD, each group in Bundle order.
 fn processing_order<R>(
     entries: &[Entry<R>],
-    forms: &[Option<Value>],
+    refs: &[Vec<String>],
 ) -> Result<Vec<usize>, FhirError> {
     let group = |e: &Entry<R>| match e.method {
         Method::Delete => 0,
@@ -436,13 +431,9 @@ fn processing_order<R>(
         let depends: HashMap<usize, Vec<usize>> = members
             .iter()
             .map(|&i| {
-                let refs = forms[i]
-                    .as_ref()
-                    .map(references::references)
-                    .unwrap_or_default();
-                let deps = refs
+                let deps = refs[i]
                     .iter()
-                    .filter_map(|r| by_url.get(r).copied())
+                    .filter_map(|r| by_url.get(r.as_str()).copied())
                     .filter(|&d| d != i)
                     .collect();
                 (i, deps)

@@ -1,11 +1,13 @@
 //! References in resources: finding them and rewriting them, for transactions. Works on the
-//! JSON form, so that every place a reference can be (nested, repeated, in contained
-//! resources, in extensions) is reached by one walk.
+//! compact JSON the model writes, so that every place a reference can be (nested, repeated,
+//! in contained resources, in extensions) is reached by one scan, and a resource is read
+//! again only when one of its references changed.
 
 use fhir_model::json::Value;
 use std::collections::HashMap;
 
 /// Calls `visit` with every `reference` string of a `Reference` in the value, mutably.
+#[cfg(test)]
 fn each_reference(value: &mut Value, visit: &mut impl FnMut(&mut String)) {
     match value {
         Value::Object(members) => {
@@ -27,6 +29,7 @@ fn each_reference(value: &mut Value, visit: &mut impl FnMut(&mut String)) {
 }
 
 /// Every reference string in the value, in document order.
+#[cfg(test)]
 pub(crate) fn references(value: &Value) -> Vec<&str> {
     fn walk<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
         match value {
@@ -50,7 +53,8 @@ pub(crate) fn references(value: &Value) -> Vec<&str> {
 
 /// Replaces every reference that `map` has a replacement for (a `urn:uuid:`, a `urn:oid:`,
 /// a conditional `Type?query`, a full URL), keeping a `#fragment` after it. Returns how
-/// many were replaced.
+/// many were replaced. The walk over the JSON form that [`rewrite_json`] is checked against.
+#[cfg(test)]
 pub(crate) fn rewrite(value: &mut Value, map: &HashMap<String, String>) -> usize {
     let mut replaced = 0;
     each_reference(value, &mut |reference| {
@@ -65,6 +69,88 @@ pub(crate) fn rewrite(value: &mut Value, map: &HashMap<String, String>) -> usize
         }
     });
     replaced
+}
+
+/// The member key that starts a reference's value in compact JSON. In JSON the model's
+/// writer made, a `"` inside a string is always escaped, so these bytes occur only as a key
+/// followed by its string value.
+const KEY: &[u8] = b"\"reference\":\"";
+
+/// The byte ranges of the (still escaped) string values of every `reference` member of
+/// compact JSON written by the model's writer, in document order.
+fn reference_values(json: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(i) = find(&json[at..], KEY) {
+        let start = at + i + KEY.len();
+        let mut end = start;
+        while end < json.len() && json[end] != b'"' {
+            // Skip an escaped character, so that `\"` does not end the string.
+            end += if json[end] == b'\\' { 2 } else { 1 };
+        }
+        let end = end.min(json.len());
+        found.push(start..end);
+        at = end;
+    }
+    found
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A string value's text: as it is when it has no escapes, else decoded.
+fn unescape(raw: &[u8]) -> Option<String> {
+    if !raw.contains(&b'\\') {
+        return String::from_utf8(raw.to_vec()).ok();
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    match fhir_model::json::from_slice::<Value>(&quoted) {
+        Ok(Value::String(text)) => Some(text),
+        _ => None,
+    }
+}
+
+/// Every reference in compact JSON written by the model's writer, decoded.
+pub(crate) fn references_in_json(json: &[u8]) -> Vec<String> {
+    reference_values(json)
+        .into_iter()
+        .filter_map(|r| unescape(&json[r]))
+        .collect()
+}
+
+/// Replaces, in compact JSON written by the model's writer, every reference that `map` has a
+/// replacement for (keeping a `#fragment` after it); `None` when there is none to replace,
+/// so the caller keeps what it has.
+pub(crate) fn rewrite_json(json: &[u8], map: &HashMap<String, String>) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    for range in reference_values(json) {
+        let Some(text) = unescape(&json[range.clone()]) else {
+            continue;
+        };
+        let (target, fragment) = match text.find('#') {
+            Some(0) | None => (text.as_str(), ""),
+            Some(i) => text.split_at(i),
+        };
+        let Some(new) = map.get(target) else {
+            continue;
+        };
+        let buffer = out.get_or_insert_with(|| Vec::with_capacity(json.len() + 64));
+        buffer.extend_from_slice(&json[copied..range.start]);
+        let mut writer = fhir_model::json::JsonWriter::new(Vec::new(), false);
+        writer.string(&format!("{new}{fragment}"));
+        let quoted = writer.into_inner();
+        buffer.extend_from_slice(&quoted[1..quoted.len() - 1]);
+        copied = range.end;
+    }
+    out.map(|mut buffer| {
+        buffer.extend_from_slice(&json[copied..]);
+        buffer
+    })
 }
 
 /// Whether a reference is conditional: `Patient?identifier=...`.
@@ -124,6 +210,36 @@ mod tests {
         assert!(text.contains(r#"{"url":"z","valueReference":{"reference":"Practitioner/2"}}"#));
         assert!(text.contains(r#""focus":[{"reference":"Patient/9"}]"#));
         assert_eq!(references(&v).len(), 10);
+    }
+
+    #[test]
+    fn rewrites_compact_json_as_the_value_walk_does() {
+        let text = r##"{"resourceType":"Observation","contained":[{"resourceType":"Provenance","target":[{"reference":"urn:uuid:a"}]}],"subject":{"reference":"urn:uuid:a#x","display":"\"reference\":\"urn:uuid:a\""},"performer":[{"reference":"Practitioner/7"},{"reference":"urn:uuid:b"}],"hasMember":[{"reference":"#p1"}],"extension":[{"url":"u","valueReference":{"reference":"urn:oid:1.2.3"}}],"focus":[{"reference":"Patient?identifier=a|\"q\""}]}"##;
+        let replacements = map(&[
+            ("urn:uuid:a", "Patient/1"),
+            ("urn:uuid:b", "Practitioner/2"),
+            ("urn:oid:1.2.3", "Organization/3"),
+            ("Patient?identifier=a|\"q\"", "Patient/9"),
+        ]);
+        assert_eq!(
+            references_in_json(text.as_bytes()),
+            [
+                "urn:uuid:a",
+                "urn:uuid:a#x",
+                "Practitioner/7",
+                "urn:uuid:b",
+                "#p1",
+                "urn:oid:1.2.3",
+                "Patient?identifier=a|\"q\""
+            ]
+        );
+        let rewritten =
+            String::from_utf8(rewrite_json(text.as_bytes(), &replacements).unwrap()).unwrap();
+        let mut walked: Value = json::from_str(text).unwrap();
+        rewrite(&mut walked, &replacements);
+        assert_eq!(rewritten, json::to_string(&walked));
+        assert!(rewritten.contains(r#""display":"\"reference\":\"urn:uuid:a\"""#));
+        assert!(rewrite_json(b"{\"reference\":\"Patient/1\"}", &replacements).is_none());
     }
 
     #[test]
