@@ -288,6 +288,30 @@ pub enum SearchParamKind {
 }
 
 impl SearchParamKind {
+    /// Every type.
+    pub const ALL: [SearchParamKind; 9] = [
+        SearchParamKind::Number,
+        SearchParamKind::Date,
+        SearchParamKind::String,
+        SearchParamKind::Token,
+        SearchParamKind::Reference,
+        SearchParamKind::Composite,
+        SearchParamKind::Quantity,
+        SearchParamKind::Uri,
+        SearchParamKind::Special,
+    ];
+
+    /// The type with the given FHIR code (`"token"`), if any.
+    ///
+    /// ```
+    /// use fhir_model::SearchParamKind;
+    /// assert_eq!(SearchParamKind::from_code("token"), Some(SearchParamKind::Token));
+    /// assert_eq!(SearchParamKind::from_code("Token"), None);
+    /// ```
+    pub fn from_code(code: &str) -> Option<SearchParamKind> {
+        SearchParamKind::ALL.into_iter().find(|t| t.code() == code)
+    }
+
     /// The FHIR code of the type (`token`).
     pub const fn code(self) -> &'static str {
         match self {
@@ -301,6 +325,12 @@ impl SearchParamKind {
             SearchParamKind::Uri => "uri",
             SearchParamKind::Special => "special",
         }
+    }
+}
+
+impl std::fmt::Display for SearchParamKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
     }
 }
 

@@ -4,10 +4,7 @@
 
 #![doc(hidden)]
 
-use crate::search::{
-    AndList, CompositeParam, DateParam, DateRange, HasParam, IdParam, NumberParam, OrList,
-    QuantityParam, ReferenceParam, SearchValue, StringParam, TokenParam, UriParam,
-};
+use crate::search::{AndList, DateRange, OrList, SearchValue};
 use fhir_model::{ResourceType, SearchParamKind};
 
 /// The FHIR search parameter type a Rust parameter type stands for.
@@ -16,29 +13,13 @@ pub trait ParamKindOf {
     const KIND: SearchParamKind;
 }
 
-macro_rules! kind_of {
-    ($($ty:ty => $kind:ident),* $(,)?) => {
-        $(impl ParamKindOf for $ty {
-            const KIND: SearchParamKind = SearchParamKind::$kind;
-        })*
-    };
+// Each search value type says its kind once, in `SearchValue::TYPE`.
+impl<T: SearchValue> ParamKindOf for T {
+    const KIND: SearchParamKind = T::TYPE;
 }
 
-kind_of! {
-    StringParam => String,
-    TokenParam => Token,
-    DateParam => Date,
-    DateRange => Date,
-    NumberParam => Number,
-    QuantityParam => Quantity,
-    UriParam => Uri,
-    ReferenceParam => Reference,
-    HasParam => Special,
-    IdParam => Token,
-}
-
-impl<A: SearchValue, B: SearchValue> ParamKindOf for CompositeParam<A, B> {
-    const KIND: SearchParamKind = SearchParamKind::Composite;
+impl ParamKindOf for DateRange {
+    const KIND: SearchParamKind = SearchParamKind::Date;
 }
 
 impl<T: ParamKindOf> ParamKindOf for Option<T> {

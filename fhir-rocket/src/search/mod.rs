@@ -72,8 +72,6 @@ pub mod uri;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
-
 pub use composite::CompositeParam;
 pub use date::{DateParam, DatePrecision, DateRange, Timestamp};
 pub use error::SearchError;
@@ -88,76 +86,15 @@ pub use string::StringParam;
 pub use token::{IdParam, TokenModifier, TokenParam, TokenSystem};
 pub use uri::{SpecialParam, UriModifier, UriParam};
 
-/// The FHIR search parameter types (`SearchParameter.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ParamType {
-    /// `string`
-    String,
-    /// `token`
-    Token,
-    /// `date`
-    Date,
-    /// `number`
-    Number,
-    /// `quantity`
-    Quantity,
-    /// `uri`
-    Uri,
-    /// `reference`
-    Reference,
-    /// `composite`
-    Composite,
-    /// `special`
-    Special,
-}
-
-impl ParamType {
-    /// All types.
-    pub const ALL: [ParamType; 9] = [
-        ParamType::String,
-        ParamType::Token,
-        ParamType::Date,
-        ParamType::Number,
-        ParamType::Quantity,
-        ParamType::Uri,
-        ParamType::Reference,
-        ParamType::Composite,
-        ParamType::Special,
-    ];
-
-    /// The type with the given FHIR code (`"string"`, `"token"`, ...).
-    ///
-    /// ```
-    /// use fhir_rocket::search::ParamType;
-    ///
-    /// assert_eq!(ParamType::from_code("token"), Some(ParamType::Token));
-    /// assert_eq!(ParamType::from_code("Token"), None);
-    /// ```
-    pub fn from_code(code: &str) -> Option<ParamType> {
-        ParamType::ALL.into_iter().find(|t| t.code() == code)
-    }
-
-    /// The FHIR code of the type.
-    pub fn code(self) -> &'static str {
-        match self {
-            ParamType::String => "string",
-            ParamType::Token => "token",
-            ParamType::Date => "date",
-            ParamType::Number => "number",
-            ParamType::Quantity => "quantity",
-            ParamType::Uri => "uri",
-            ParamType::Reference => "reference",
-            ParamType::Composite => "composite",
-            ParamType::Special => "special",
-        }
-    }
-}
-
-impl fmt::Display for ParamType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
+/// The FHIR search parameter types (`SearchParameter.type`): the model's own
+/// [`SearchParamKind`](fhir_model::SearchParamKind), so that there is one list of them.
+///
+/// ```
+/// use fhir_rocket::search::ParamType;
+///
+/// assert_eq!(ParamType::from_code("token"), Some(ParamType::Token));
+/// ```
+pub type ParamType = fhir_model::SearchParamKind;
 
 /// A typed search value: one item of an OR list, parsed with the parameter's
 /// modifier.
