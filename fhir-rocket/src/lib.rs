@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod capability;
+pub mod connection;
 pub mod checks;
 mod context;
 mod error;
