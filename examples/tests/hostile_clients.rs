@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 const HEADER_TIMEOUT: f64 = 1.0;
 const IDLE_TIMEOUT: f64 = 0.5;
 const BODY_TIMEOUT: f64 = 1.0;
+const SEND_TIMEOUT: f64 = 1.0;
 /// No test waits longer than this for the server to close a connection.
 const LIMIT: Duration = Duration::from_secs(6);
 
@@ -28,11 +29,12 @@ fn port() -> u16 {
             .merge(("connection.header_timeout", HEADER_TIMEOUT))
             .merge(("connection.idle_timeout", IDLE_TIMEOUT))
             .merge(("connection.body_timeout", BODY_TIMEOUT))
+            .merge(("connection.send_timeout", SEND_TIMEOUT))
             .merge(("connection.max_uri_length", "2 KiB"))
             .merge(("connection.max_header_bytes", "4 KiB"))
             .merge(("connection.max_body", "64 KiB"));
         let rocket = fhir_examples::memory_server()
-            .mount("/test", rocket::routes![slow])
+            .mount("/test", rocket::routes![slow, big])
             .configure(figment);
         std::thread::spawn(move || {
             let _ = rocket::execute(fhir_rocket::connection::launch(rocket));
@@ -193,6 +195,37 @@ fn a_keep_alive_connection_serves_requests_within_the_idle_timeout() {
 async fn slow() -> &'static str {
     rocket::tokio::time::sleep(secs(IDLE_TIMEOUT * 3.0)).await;
     "done"
+}
+
+/// More than the socket buffers of a loopback connection hold.
+const BIG: usize = 32 << 20;
+
+#[rocket::get("/big")]
+fn big() -> String {
+    "b".repeat(BIG)
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
+    let mut s = connect();
+    s.write_all(b"GET /test/big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    // Not reading: the server's writes wait until the send timeout closes the connection.
+    std::thread::sleep(secs(SEND_TIMEOUT + 2.0));
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let start = Instant::now();
+    let mut total = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        assert!(start.elapsed() < LIMIT, "{total} bytes read, still open");
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("{e} after {total} bytes"),
+        }
+    }
+    assert!(total < BIG, "{total} bytes: the whole response came");
 }
 
 #[test]

@@ -25,6 +25,8 @@
 //!   connections between requests, request heads that stop).
 //! * `body_timeout` (30 s): the whole body must arrive within it after the head; otherwise
 //!   `408` with an OperationOutcome, and the connection is closed.
+//! * `send_timeout` (30 s): a response write that the client does not take (it stopped
+//!   reading, and the socket buffers are full) for this long closes the connection.
 //! * `max_uri_length` (8 KiB), `max_header_bytes` (32 KiB, names and values), `max_headers`
 //!   (100): `414` and `431` with an OperationOutcome, and the connection is closed.
 //! * `max_body` (32 MiB): `413` with an OperationOutcome. Bodies are read in full by the front
@@ -85,6 +87,9 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// The time to receive a whole request body, from the end of its head. Zero: no limit.
     pub body_timeout: Duration,
+    /// The longest a write of the response may wait for the client to read. Zero: no
+    /// limit.
+    pub send_timeout: Duration,
     /// The longest request target (path and query), in bytes.
     pub max_uri_length: usize,
     /// The most bytes of header names and values (with `": "` and CRLF) in a request.
@@ -101,6 +106,7 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(30),
             max_uri_length: 8 << 10,
             max_header_bytes: 32 << 10,
             max_headers: 100,
@@ -116,6 +122,7 @@ struct RawLimits {
     header_timeout: f64,
     idle_timeout: f64,
     body_timeout: f64,
+    send_timeout: f64,
     max_uri_length: ByteUnit,
     max_header_bytes: ByteUnit,
     max_headers: usize,
@@ -129,6 +136,7 @@ impl Default for RawLimits {
             header_timeout: d.header_timeout.as_secs_f64(),
             idle_timeout: d.idle_timeout.as_secs_f64(),
             body_timeout: d.body_timeout.as_secs_f64(),
+            send_timeout: d.send_timeout.as_secs_f64(),
             max_uri_length: ByteUnit::from(d.max_uri_length),
             max_header_bytes: ByteUnit::from(d.max_header_bytes),
             max_headers: d.max_headers,
@@ -160,6 +168,7 @@ impl ConnectionLimits {
             header_timeout: secs("header_timeout", raw.header_timeout)?,
             idle_timeout: secs("idle_timeout", raw.idle_timeout)?,
             body_timeout: secs("body_timeout", raw.body_timeout)?,
+            send_timeout: secs("send_timeout", raw.send_timeout)?,
             max_uri_length: raw.max_uri_length.as_u64() as usize,
             max_header_bytes: raw.max_header_bytes.as_u64() as usize,
             max_headers: raw.max_headers,
@@ -291,10 +300,11 @@ impl fmt::Display for ConnectionLimits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "timeouts: header {:?}, idle {:?}, body {:?}; limits: URI {} B, headers {} B / {}, body {} B",
+            "timeouts: header {:?}, idle {:?}, body {:?}, send {:?}; limits: URI {} B, headers {} B / {}, body {} B",
             self.header_timeout,
             self.idle_timeout,
             self.body_timeout,
+            self.send_timeout,
             self.max_uri_length,
             self.max_header_bytes,
             self.max_headers,
@@ -337,6 +347,8 @@ struct Activity {
     start: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// When a write to the client started to wait (ms since `start`, plus one); 0: none is.
+    blocked_ms: AtomicU64,
 }
 
 impl Activity {
@@ -345,6 +357,7 @@ impl Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            blocked_ms: AtomicU64::new(0),
         }
     }
 
@@ -358,19 +371,51 @@ impl Activity {
         self.start.elapsed().saturating_sub(last)
     }
 
+    fn write_blocked(&self, blocked: bool) {
+        let now = if blocked {
+            self.start.elapsed().as_millis() as u64 + 1
+        } else {
+            0
+        };
+        let was = self.blocked_ms.load(Ordering::Relaxed);
+        if blocked != (was != 0) {
+            self.blocked_ms.store(now, Ordering::Relaxed);
+        }
+    }
+
     /// Resolves when the connection has had no request in progress and no traffic for
-    /// `idle`; never if `idle` is zero.
-    async fn idle_expired(&self, idle: Duration) {
-        if idle.is_zero() {
+    /// `idle`, or a write has waited for the client for `send`; zero turns either off.
+    async fn expired(&self, idle: Duration, send: Duration) {
+        if idle.is_zero() && send.is_zero() {
             return std::future::pending().await;
         }
         loop {
-            let quiet = self.quiet_for();
-            if self.in_flight.load(Ordering::Acquire) == 0 && quiet >= idle {
-                return;
+            let mut wait = Duration::from_secs(3600);
+            if !idle.is_zero() {
+                let quiet = self.quiet_for();
+                if self.in_flight.load(Ordering::Acquire) == 0 {
+                    if quiet >= idle {
+                        return;
+                    }
+                    wait = wait.min(idle - quiet);
+                } else {
+                    wait = wait.min(idle);
+                }
             }
-            let wait = idle.saturating_sub(quiet).max(Duration::from_millis(10));
-            tokio::time::sleep(wait).await;
+            if !send.is_zero() {
+                match self.blocked_ms.load(Ordering::Relaxed) {
+                    0 => wait = wait.min(send),
+                    since => {
+                        let since = Duration::from_millis(since - 1);
+                        let blocked = self.start.elapsed().saturating_sub(since);
+                        if blocked >= send {
+                            return;
+                        }
+                        wait = wait.min(send - blocked);
+                    }
+                }
+            }
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
         }
     }
 }
@@ -423,6 +468,21 @@ impl AsyncRead for Watched {
     }
 }
 
+impl Watched {
+    fn wrote(&self, poll: &Poll<std::io::Result<usize>>) {
+        match poll {
+            Poll::Ready(Ok(n)) => {
+                if *n > 0 {
+                    self.activity.touch();
+                }
+                self.activity.write_blocked(false);
+            }
+            Poll::Ready(Err(_)) => self.activity.write_blocked(false),
+            Poll::Pending => self.activity.write_blocked(true),
+        }
+    }
+}
+
 impl AsyncWrite for Watched {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -430,9 +490,7 @@ impl AsyncWrite for Watched {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let poll = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.wrote(&poll);
         poll
     }
 
@@ -442,9 +500,7 @@ impl AsyncWrite for Watched {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.wrote(&poll);
         poll
     }
 
@@ -541,7 +597,7 @@ async fn serve_connection(
     tokio::select! {
         _ = conn.as_mut() => {}
         // Dropping the connection closes the socket.
-        _ = activity.idle_expired(shared.limits.idle_timeout) => {}
+        _ = activity.expired(shared.limits.idle_timeout, shared.limits.send_timeout) => {}
         _ = shutdown => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
