@@ -41,7 +41,10 @@ fn port() -> u16 {
         });
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start in 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start in 20 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         port
@@ -50,7 +53,8 @@ fn port() -> u16 {
 
 fn connect() -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port())).expect("connect");
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     s
 }
 
@@ -126,7 +130,10 @@ fn a_body_that_stops_half_way_gets_408_and_is_closed() {
     s.write_all(&body[..body.len() / 2]).unwrap();
     let (got, answered, closed) = answer_and_close(&mut s, |_| {});
     assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
-    assert!(got.contains("\"resourceType\":\"OperationOutcome\""), "{got}");
+    assert!(
+        got.contains("\"resourceType\":\"OperationOutcome\""),
+        "{got}"
+    );
     assert!(got.contains("\"code\":\"timeout\""), "{got}");
     let answered = answered.unwrap();
     assert!(answered >= secs(BODY_TIMEOUT * 0.8), "{answered:?}");
@@ -273,7 +280,10 @@ fn a_uri_over_the_limit_gets_414_with_an_operation_outcome() {
     let family = "x".repeat(3000);
     let (status, content_type, body) = get(&format!("/fhir/Patient?family={family}"), &[]);
     assert_eq!(status, 414, "{body}");
-    assert!(content_type.starts_with("application/fhir+json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/fhir+json"),
+        "{content_type}"
+    );
     assert!(diagnostics(&body).contains("at most 2048 bytes"), "{body}");
 
     let (status, content_type, body) = get(
@@ -281,8 +291,14 @@ fn a_uri_over_the_limit_gets_414_with_an_operation_outcome() {
         &[("Accept", "application/fhir+xml")],
     );
     assert_eq!(status, 414);
-    assert!(content_type.starts_with("application/fhir+xml"), "{content_type}");
-    assert!(body.starts_with("<OperationOutcome xmlns=\"http://hl7.org/fhir\">"), "{body}");
+    assert!(
+        content_type.starts_with("application/fhir+xml"),
+        "{content_type}"
+    );
+    assert!(
+        body.starts_with("<OperationOutcome xmlns=\"http://hl7.org/fhir\">"),
+        "{body}"
+    );
 }
 
 #[test]
@@ -290,8 +306,14 @@ fn headers_over_the_limit_get_431_with_an_operation_outcome() {
     let big = "y".repeat(5000);
     let (status, content_type, body) = get("/fhir/metadata", &[("X-Big", &big)]);
     assert_eq!(status, 431, "{body}");
-    assert!(content_type.starts_with("application/fhir+json"), "{content_type}");
-    assert!(diagnostics(&body).contains("at most 100 fields of 4096 bytes"), "{body}");
+    assert!(
+        content_type.starts_with("application/fhir+json"),
+        "{content_type}"
+    );
+    assert!(
+        diagnostics(&body).contains("at most 100 fields of 4096 bytes"),
+        "{body}"
+    );
 }
 
 #[test]

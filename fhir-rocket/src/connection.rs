@@ -53,8 +53,8 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::net::SocketAddr;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -150,18 +150,18 @@ impl ConnectionLimits {
     pub const CONFIG_KEY: &'static str = "connection";
 
     /// The limits in the `connection` table of `figment`, the defaults for what it leaves out.
-    pub fn from_figment(figment: &Figment) -> Result<Self, rocket::figment::Error> {
+    pub fn from_figment(figment: &Figment) -> Result<Self, Box<rocket::figment::Error>> {
         let raw: RawLimits = if figment.contains(Self::CONFIG_KEY) {
-            figment.extract_inner(Self::CONFIG_KEY)?
+            figment.extract_inner(Self::CONFIG_KEY).map_err(Box::new)?
         } else {
             RawLimits::default()
         };
         let secs = |name: &str, s: f64| {
             Duration::try_from_secs_f64(s).map_err(|_| {
-                rocket::figment::Error::from(format!(
+                Box::new(rocket::figment::Error::from(format!(
                     "{}.{name}: {s} is not a number of seconds",
                     Self::CONFIG_KEY
-                ))
+                )))
             })
         };
         Ok(ConnectionLimits {
@@ -181,7 +181,7 @@ impl ConnectionLimits {
 #[derive(Debug)]
 pub enum LaunchError {
     /// The configuration (`address`, `port` or the `connection` table) is not valid.
-    Config(rocket::figment::Error),
+    Config(Box<rocket::figment::Error>),
     /// The public address could not be bound.
     Bind(SocketAddr, std::io::Error),
     /// Rocket failed to launch or to shut down.
@@ -217,7 +217,7 @@ impl std::error::Error for LaunchError {}
 pub async fn launch(rocket: Rocket<Build>) -> Result<(), LaunchError> {
     let figment = rocket.figment().clone();
     let limits = ConnectionLimits::from_figment(&figment).map_err(LaunchError::Config)?;
-    let config = rocket::Config::try_from(figment).map_err(LaunchError::Config)?;
+    let config = rocket::Config::try_from(figment).map_err(|e| LaunchError::Config(Box::new(e)))?;
     let public = SocketAddr::new(config.address, config.port);
     let listener = TcpListener::bind(public)
         .await
@@ -512,10 +512,7 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
         if this.linger.is_none() {
             std::task::ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;

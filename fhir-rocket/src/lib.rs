@@ -8,8 +8,8 @@
 #![warn(missing_docs)]
 
 mod capability;
-pub mod connection;
 pub mod checks;
+pub mod connection;
 mod context;
 mod error;
 pub mod http;
