@@ -7,7 +7,10 @@
 //! keys and ignored), and its only way to serve a custom listener, `Rocket::http_server`, is
 //! `pub(crate)`. An idle socket, a request head sent a byte at a time or a body that stops
 //! half way therefore holds its connection (and file descriptor) for ever, and hyper's own
-//! `414` and `431` answers have no body.
+//! `414` and `431` answers have no body. A timeout around `Data::open(..)` in a handler does
+//! not help either: before any fairing or handler runs, Rocket's `preprocess_request` waits,
+//! without a timeout, for the first 14 bytes of every body (its `_method` form check), so a
+//! body that stops before them never reaches the handler.
 //!
 //! [`launch`] serves Rocket on a hyper HTTP/1.1 server of its own, in the same process and
 //! on the configured address and port, with the limits below. The one public way to hand a
@@ -20,6 +23,8 @@
 //!
 //! * `header_timeout` (10 s): the whole request head must arrive within it (slow headers,
 //!   "slowloris"); hyper's `header_read_timeout`. The connection is closed without a reply.
+//!   hyper also starts it when a keep-alive connection waits for its next request, so with
+//!   `idle_timeout = 0` idle connections still close after `header_timeout`.
 //! * `idle_timeout` (5 s): a connection with no request in progress and no bytes in either
 //!   direction for this long is closed (new connections that send nothing, keep-alive
 //!   connections between requests, request heads that stop).
@@ -28,7 +33,10 @@
 //! * `send_timeout` (30 s): a response write that the client does not take (it stopped
 //!   reading, and the socket buffers are full) for this long closes the connection.
 //! * `max_uri_length` (8 KiB), `max_header_bytes` (32 KiB, names and values), `max_headers`
-//!   (100): `414` and `431` with an OperationOutcome, and the connection is closed.
+//!   (100): `414` and `431` with an OperationOutcome, and the connection is closed. hyper's
+//!   own limits stay above them and still answer without a body: a request target over
+//!   65534 bytes (`MAX_URI_LEN`, hyper's `proto/h1/role.rs`) and a head larger than the read
+//!   buffer, set to twice `max_uri_length + max_header_bytes` (at least 64 KiB).
 //! * `max_body` (32 MiB): `413` with an OperationOutcome. Bodies are read in full by the front
 //!   end before Rocket sees them, so Rocket's data limits still apply on top.
 //!
@@ -40,7 +48,11 @@
 //! header_timeout = 10
 //! idle_timeout = 5
 //! body_timeout = 30
+//! send_timeout = 30
 //! max_uri_length = "8 KiB"
+//! max_header_bytes = "32 KiB"
+//! max_headers = 100
+//! max_body = "32 MiB"
 //! ```
 //!
 //! or `ROCKET_CONNECTION='{header_timeout=10,idle_timeout=5}'`.
