@@ -806,7 +806,7 @@ pub fn launch_on_loopback(rocket: rocket::Rocket<rocket::Build>) -> String {
         .merge(("log_level", "off"));
     let rocket = rocket.configure(figment);
     std::thread::spawn(move || {
-        let _ = rocket::execute(rocket.launch());
+        let _ = rocket::execute(fhir_rocket::connection::launch(rocket));
     });
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -9,6 +9,7 @@
 
 mod capability;
 pub mod checks;
+pub mod connection;
 mod context;
 mod dispatch;
 mod error;

@@ -8,7 +8,11 @@
 //!      http://127.0.0.1:8000/fhir/Patient
 //! ```
 
-#[rocket::launch]
-fn rocket() -> _ {
-    fhir_examples::memory_server()
+#[rocket::main]
+async fn main() {
+    // In place of `rocket.launch()`: closes idle and slow connections (fhir_rocket::connection).
+    if let Err(e) = fhir_rocket::connection::launch(fhir_examples::memory_server()).await {
+        eprintln!("memory-server: {e}");
+        std::process::exit(1);
+    }
 }
