@@ -37,7 +37,7 @@
 //!   own limits stay above them and still answer without a body: a request target over
 //!   65534 bytes (`MAX_URI_LEN`, hyper's `proto/h1/role.rs`) and a head larger than the read
 //!   buffer, set to twice `max_uri_length + max_header_bytes` (at least 64 KiB).
-//! * `max_body` (32 MiB): `413` with an OperationOutcome. Bodies are read in full by the front
+//! * `max_body` (64 MiB, as `Limits::body`): `413` with an OperationOutcome. Bodies are read in full by the front
 //!   end before Rocket sees them, so Rocket's data limits still apply on top.
 //!
 //! A timeout of `0` turns it off. They are read from Rocket's configuration, table
@@ -52,7 +52,7 @@
 //! max_uri_length = "8 KiB"
 //! max_header_bytes = "32 KiB"
 //! max_headers = 100
-//! max_body = "32 MiB"
+//! max_body = "64 MiB"
 //! ```
 //!
 //! or `ROCKET_CONNECTION='{header_timeout=10,idle_timeout=5}'`.
@@ -122,7 +122,7 @@ impl Default for ConnectionLimits {
             max_uri_length: 8 << 10,
             max_header_bytes: 32 << 10,
             max_headers: 100,
-            max_body: 32 << 20,
+            max_body: 64 << 20,
         }
     }
 }
