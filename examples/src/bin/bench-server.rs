@@ -30,8 +30,23 @@ fn bare_search(bare: &State<Bare>) -> (ContentType, Vec<u8>) {
     )
 }
 
-#[rocket::launch]
-fn rocket() -> _ {
+/// With `BENCH_FRONT_END=1`, served through `fhir_rocket::connection` (the timeouts front
+/// end the memory server runs behind), both its FHIR and its bare routes.
+#[rocket::main]
+async fn main() {
+    let rocket = rocket();
+    let result = if std::env::var("BENCH_FRONT_END").is_ok_and(|v| v == "1") {
+        fhir_rocket::connection::launch(rocket).await.map_err(|e| e.to_string())
+    } else {
+        rocket.launch().await.map(|_| ()).map_err(|e| e.to_string())
+    };
+    if let Err(e) = result {
+        eprintln!("bench-server: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn rocket() -> rocket::Rocket<rocket::Build> {
     let store = Store::default();
     let mut patients = Vec::new();
     for i in 0..20 {
