@@ -337,7 +337,10 @@ fn main() {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(32)
         << 20;
-    println!("Strict reading (`ReadOptions::STRICT`), {} MiB bodies:", size >> 20);
+    println!(
+        "Strict reading (`ReadOptions::STRICT`), {} MiB bodies:",
+        size >> 20
+    );
     table(size, filter.as_deref(), ReadOptions::STRICT);
     if std::env::var_os("MEMORY_BENCH_UNLIMITED").is_some() {
         println!();
@@ -398,10 +401,16 @@ fn rejected(size: usize) {
     unsafe { malloc_trim(0) };
     for (name, item) in [
         ("one-character given list", r#""a""#),
-        ("given list of 16-character strings", r#""aaaaaaaaaaaaaaaa""#),
+        (
+            "given list of 16-character strings",
+            r#""aaaaaaaaaaaaaaaa""#,
+        ),
     ] {
         println!();
-        println!("Rejected body: {name}, {} MiB, its last `}}` replaced by `x`:", size >> 20);
+        println!(
+            "Rejected body: {name}, {} MiB, its last `}}` replaced by `x`:",
+            size >> 20
+        );
         let rss_before = rss();
         let live_before = CURRENT.load(Relaxed);
         reset_peaks();
@@ -467,7 +476,10 @@ fn examples() {
     for min in [16 << 10, 256 << 10] {
         let worst = ratios.iter().find(|r| r.1 >= min);
         if let Some((r, len, _)) = worst {
-            println!("- worst of the files of at least {} KiB: {r:.1}x ({len} bytes)", min >> 10);
+            println!(
+                "- worst of the files of at least {} KiB: {r:.1}x ({len} bytes)",
+                min >> 10
+            );
         }
     }
 }

@@ -49,8 +49,8 @@ pub fn from_str_with<T: XmlResource>(xml: &str, options: ReadOptions) -> Result<
     // count it against the memory limit, which is for the XML document.
     json.shrink_to_fit();
     let limit = options.memory_limit(xml.len()).saturating_sub(json.len());
-    let text = std::str::from_utf8(&json)
-        .map_err(|_| XmlError::new("the JSON form is not UTF-8", "$"))?;
+    let text =
+        std::str::from_utf8(&json).map_err(|_| XmlError::new("the JSON form is not UTF-8", "$"))?;
     json::from_str_limited(text, json_options(options), limit).map_err(|e| located(xml, table, e))
 }
 
