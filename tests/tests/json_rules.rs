@@ -457,6 +457,10 @@ fn memory_is_bounded_by_the_body_size() {
     let text = many_given_names(1 << 19);
     let e = json::from_str::<Resource>(&text).unwrap_err();
     assert!(e.message().contains("bytes of memory"), "{e}");
+    assert!(e.is_over_memory_limit());
+    assert!(!json::from_str::<Resource>("{}")
+        .unwrap_err()
+        .is_over_memory_limit());
     assert!(e.path().starts_with("Patient.name[0].given["), "{e}");
     // The limit can be lifted, and small bodies always fit.
     let unlimited = ReadOptions {

@@ -196,6 +196,7 @@ fn memory_is_bounded_by_the_document_size() {
     xml.push_str("</name></Patient>");
     let e = fhir_model::xml::from_str::<Resource>(&xml).unwrap_err();
     assert!(e.to_string().contains("bytes of memory"), "{e}");
+    assert!(e.is_over_memory_limit());
     let unlimited = ReadOptions {
         max_memory_factor: 0,
         ..ReadOptions::STRICT

@@ -78,6 +78,7 @@ impl<'a> JsonReader<'a> {
             self.memory_limit,
             self.src.len()
         ))
+        .memory_limit()
     }
 
     /// Whether unknown members are errors.

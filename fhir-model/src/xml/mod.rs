@@ -118,8 +118,9 @@ fn json_options(options: ReadOptions) -> ReadOptions {
 #[cold]
 fn located(xml: &str, table: &XmlTable, e: json::JsonError) -> XmlError {
     let segments: Vec<json::PathSegment> = e.segments().cloned().collect();
-    match reader::locate(xml, table, &segments) {
+    let error = match reader::locate(xml, table, &segments) {
         Some((pos, path)) => XmlError::at(e.message().to_string(), path, xml, pos),
         None => XmlError::at(e.message().to_string(), e.path(), xml, 0),
-    }
+    };
+    error.memory_limit(e.is_over_memory_limit())
 }
