@@ -216,6 +216,18 @@ fn errors_are_operation_outcomes_with_the_right_status() {
     assert_eq!(text.status, 415);
     // The base itself is a search of every type with a search.
     assert_eq!(get("/").json()["type"], "searchset");
+
+    // 2 MiB of one-character given names would take about 16 times that in memory: rejected
+    // as too costly before it does.
+    let mut hostile = String::from(r#"{"resourceType":"Patient","name":[{"given":["a""#);
+    for _ in 1..(1 << 19) {
+        hostile.push_str(r#","a""#);
+    }
+    hostile.push_str("]}]}");
+    let too_costly = create("Patient", &hostile);
+    assert_eq!(too_costly.status, 413, "{}", too_costly.body);
+    assert_eq!(too_costly.json()["issue"][0]["code"], "too-costly");
+    assert!(too_costly.diagnostics().contains("bytes of memory"));
 }
 
 #[test]

@@ -11,30 +11,61 @@ use std::str::FromStr;
 /// extensions are in the `_` sibling (`"_birthDate": {"extension": [...]}`). Each version module
 /// names this type with its own extension type, as `r4::Primitive<T>`.
 ///
+/// The id and the extensions are rare, so they live together in one box that exists only when
+/// one of them is set: a primitive takes its value's size plus 8 bytes. Read them with
+/// [`Primitive::id`] and [`Primitive::extension`], change them with [`Primitive::set_id`] and
+/// [`Primitive::extension_mut`].
+///
 /// ```
-/// use fhir_model::r4::{Patient, Primitive};
+/// use fhir_model::r4::{Extension, Patient, Primitive};
 /// let mut patient = Patient::default();
 /// patient.active = Some(Primitive::from(true));
 /// patient.birth_date = Some("1974-12-25".parse::<fhir_model::Date>().unwrap().into());
 /// assert_eq!(patient.birth_date.as_ref().and_then(|d| d.value.as_ref()).unwrap().year(), 1974);
+///
+/// let mut given: Primitive<String> = Primitive::from("Ann").with_id("g1");
+/// given.extension_mut().push(Extension { url: Some("http://example.org/x".into()), ..Default::default() });
+/// assert_eq!((given.id(), given.extension().len()), (Some("g1"), 1));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct Primitive<T, X> {
     /// The value; `None` when the element carries only an id or extensions.
     pub value: Option<T>,
-    /// The element's id (`_name.id` in JSON).
-    pub id: Option<String>,
-    /// The element's extensions (`_name.extension` in JSON).
-    pub extension: Vec<X>,
+    /// The id and extensions, boxed: most primitives have neither.
+    element: Option<Box<ElementParts<X>>>,
+}
+
+/// The rarely present parts of a primitive element.
+#[derive(Clone)]
+pub(crate) struct ElementParts<X> {
+    pub(crate) id: Option<String>,
+    pub(crate) extension: Vec<X>,
 }
 
 impl<T, X> Default for Primitive<T, X> {
     fn default() -> Self {
         Primitive {
             value: None,
-            id: None,
-            extension: Vec::new(),
+            element: None,
         }
+    }
+}
+
+impl<T: PartialEq, X: PartialEq> PartialEq for Primitive<T, X> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+            && self.id() == other.id()
+            && self.extension() == other.extension()
+    }
+}
+
+impl<T: fmt::Debug, X: fmt::Debug> fmt::Debug for Primitive<T, X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Primitive")
+            .field("value", &self.value)
+            .field("id", &self.id())
+            .field("extension", &self.extension())
+            .finish()
     }
 }
 
@@ -43,8 +74,7 @@ impl<T, X> Primitive<T, X> {
     pub fn new(value: T) -> Self {
         Primitive {
             value: Some(value),
-            id: None,
-            extension: Vec::new(),
+            element: None,
         }
     }
 
@@ -52,7 +82,81 @@ impl<T, X> Primitive<T, X> {
     pub fn value(&self) -> Option<&T> {
         self.value.as_ref()
     }
+
+    /// The element's id (`_name.id` in JSON).
+    pub fn id(&self) -> Option<&str> {
+        self.element.as_ref().and_then(|e| e.id.as_deref())
+    }
+
+    /// Sets or clears the element's id.
+    pub fn set_id(&mut self, id: Option<String>) {
+        match id {
+            Some(id) => self.parts_mut().id = Some(id),
+            None => {
+                if let Some(e) = &mut self.element {
+                    e.id = None;
+                }
+                self.tidy();
+            }
+        }
+    }
+
+    /// The primitive with its id set.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.set_id(Some(id.into()));
+        self
+    }
+
+    /// The element's extensions (`_name.extension` in JSON).
+    pub fn extension(&self) -> &[X] {
+        self.element.as_ref().map_or(&[], |e| &e.extension)
+    }
+
+    /// The element's extensions, to change.
+    pub fn extension_mut(&mut self) -> &mut Vec<X> {
+        &mut self.parts_mut().extension
+    }
+
+    /// The primitive with its extensions replaced by `extension`.
+    pub fn with_extension(mut self, extension: Vec<X>) -> Self {
+        *self.extension_mut() = extension;
+        self.tidy();
+        self
+    }
+
+    /// Whether the element has an id or extensions (what JSON writes in the `_` sibling).
+    pub fn has_id_or_extension(&self) -> bool {
+        self.element
+            .as_ref()
+            .is_some_and(|e| e.id.is_some() || !e.extension.is_empty())
+    }
+
+    /// The box of the id and extensions, made if missing; `true` if it was made.
+    pub(crate) fn parts_mut_new(&mut self) -> (&mut ElementParts<X>, bool) {
+        let made = self.element.is_none();
+        let parts = self.element.get_or_insert_with(|| {
+            Box::new(ElementParts {
+                id: None,
+                extension: Vec::new(),
+            })
+        });
+        (parts, made)
+    }
+
+    fn parts_mut(&mut self) -> &mut ElementParts<X> {
+        self.parts_mut_new().0
+    }
+
+    /// Drops the box once it holds nothing.
+    fn tidy(&mut self) {
+        if !self.has_id_or_extension() {
+            self.element = None;
+        }
+    }
 }
+
+/// The heap bytes of one primitive's box of id and extensions.
+pub(crate) const ELEMENT_PARTS_BYTES: usize = std::mem::size_of::<ElementParts<()>>();
 
 impl<T, X> From<T> for Primitive<T, X> {
     fn from(value: T) -> Self {
@@ -69,6 +173,9 @@ impl<X> From<&str> for Primitive<String, X> {
 impl PrimitiveValue for String {
     fn read_value(r: &mut JsonReader<'_>) -> JsonResult<Self> {
         r.read_string()
+    }
+    fn heap_size(&self) -> usize {
+        self.capacity()
     }
     fn write_value(&self, w: &mut JsonWriter) {
         w.string(self);
@@ -249,6 +356,9 @@ impl PrimitiveValue for Decimal {
     fn read_value(r: &mut JsonReader<'_>) -> JsonResult<Self> {
         r.read_number().map(|t| Decimal(t.to_string()))
     }
+    fn heap_size(&self) -> usize {
+        self.0.capacity()
+    }
     fn write_value(&self, w: &mut JsonWriter) {
         w.raw_number(&self.0);
     }
@@ -408,6 +518,9 @@ macro_rules! text_value {
                 } else {
                     Err(r.error_at(start, format!("'{text}' is not a valid FHIR {}", $fhir)))
                 }
+            }
+            fn heap_size(&self) -> usize {
+                self.0.capacity()
             }
             fn write_value(&self, w: &mut JsonWriter) {
                 w.string(&self.0);

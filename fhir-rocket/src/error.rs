@@ -130,14 +130,29 @@ impl fmt::Display for FhirError {
 
 impl std::error::Error for FhirError {}
 
+/// A body whose resource would take more memory than the reader allows for its size.
+fn too_costly(e: &dyn std::fmt::Display) -> FhirError {
+    FhirError::new(
+        413,
+        "too-costly",
+        format!("the body is too costly to read: {e}"),
+    )
+}
+
 impl From<fhir_model::json::JsonError> for FhirError {
     fn from(e: fhir_model::json::JsonError) -> Self {
+        if e.is_over_memory_limit() {
+            return too_costly(&e);
+        }
         FhirError::bad_request(format!("the body is not a valid resource: {e}"))
     }
 }
 
 impl From<fhir_model::xml::XmlError> for FhirError {
     fn from(e: fhir_model::xml::XmlError) -> Self {
+        if e.is_over_memory_limit() {
+            return too_costly(&e);
+        }
         FhirError::bad_request(format!("the body is not a valid resource: {e}"))
     }
 }

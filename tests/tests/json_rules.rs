@@ -70,9 +70,9 @@ fn primitive_extensions_live_in_underscore_siblings() {
     assert_eq!(roundtrip(text), text);
     let p: Patient = Resource::from_json(text).unwrap().try_into().unwrap();
     let birth = p.birth_date.unwrap();
-    assert_eq!(birth.value.unwrap().as_str(), "1970-03");
+    assert_eq!(birth.value.as_ref().unwrap().as_str(), "1970-03");
     assert_eq!(
-        birth.extension[0].url.as_deref(),
+        birth.extension()[0].url.as_deref(),
         Some("http://hl7.org/fhir/StructureDefinition/patient-birthTime")
     );
 
@@ -89,7 +89,7 @@ fn repeating_primitives_align_with_nulls() {
     let given = &p.name[0].given;
     assert_eq!(given.len(), 3);
     assert_eq!(given[1].value, None);
-    assert_eq!(given[2].id.as_deref(), Some("g3"));
+    assert_eq!(given[2].id(), Some("g3"));
     // `_given` first works the same.
     let swapped =
         r#"{"resourceType":"Patient","name":[{"_given":[null,{"id":"b"}],"given":["a",null]}]}"#;
@@ -440,4 +440,57 @@ fn resources_convert_to_and_from_the_enum() {
     assert!(r4::RESOURCE_TYPES.contains(&"Patient"));
     assert_eq!(r4::RESOURCE_TYPES.len(), 146);
     assert_eq!(fhir_model::r5::RESOURCE_TYPES.len(), 158);
+}
+
+/// `count` one-character given names: more than 30 bytes of model for each 4 bytes of JSON.
+fn many_given_names(count: usize) -> String {
+    let mut text = String::from(r#"{"resourceType":"Patient","name":[{"given":["a""#);
+    for _ in 1..count {
+        text.push_str(r#","a""#);
+    }
+    text.push_str("]}]}");
+    text
+}
+
+#[test]
+fn memory_is_bounded_by_the_body_size() {
+    let text = many_given_names(1 << 19);
+    let e = json::from_str::<Resource>(&text).unwrap_err();
+    assert!(e.message().contains("bytes of memory"), "{e}");
+    assert!(e.is_over_memory_limit());
+    assert!(!json::from_str::<Resource>("{}")
+        .unwrap_err()
+        .is_over_memory_limit());
+    assert!(e.path().starts_with("Patient.name[0].given["), "{e}");
+    // The limit can be lifted, and small bodies always fit.
+    let unlimited = ReadOptions {
+        max_memory_factor: 0,
+        ..ReadOptions::STRICT
+    };
+    let p: Patient = json::from_str_with::<Resource>(&text, unlimited)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(p.name[0].given.len(), 1 << 19);
+    let small = many_given_names(1000);
+    assert!(json::from_str::<Resource>(&small).is_ok());
+}
+
+#[test]
+fn primitive_ids_and_extensions_have_accessors() {
+    let mut p: Primitive<String> = Primitive::from("Ann");
+    assert!(!p.has_id_or_extension());
+    p.set_id(Some("g1".into()));
+    p.extension_mut().push(r4::Extension {
+        url: Some("http://e".into()),
+        ..Default::default()
+    });
+    assert_eq!((p.id(), p.extension().len()), (Some("g1"), 1));
+    p.set_id(None);
+    p.extension_mut().clear();
+    assert!(!p.has_id_or_extension());
+    // Equality looks at the content, not at whether the box is there.
+    assert_eq!(p, Primitive::from("Ann"));
+    let q = Primitive::<String>::from("Ann").with_id("x");
+    assert_ne!(p, q);
 }

@@ -185,3 +185,21 @@ fn malformed_documents_are_errors_at_every_prefix() {
     ));
     assert_eq!(e.line(), 1, "{e}");
 }
+
+#[test]
+fn memory_is_bounded_by_the_document_size() {
+    // Each `<given id="a"/>` takes about 130 bytes of model for 15 bytes of XML.
+    let mut xml = String::from(r#"<Patient xmlns="http://hl7.org/fhir"><name>"#);
+    for _ in 0..(1 << 17) {
+        xml.push_str(r#"<given id="a"/>"#);
+    }
+    xml.push_str("</name></Patient>");
+    let e = fhir_model::xml::from_str::<Resource>(&xml).unwrap_err();
+    assert!(e.to_string().contains("bytes of memory"), "{e}");
+    assert!(e.is_over_memory_limit());
+    let unlimited = ReadOptions {
+        max_memory_factor: 0,
+        ..ReadOptions::STRICT
+    };
+    assert!(fhir_model::xml::from_str_with::<Resource>(&xml, unlimited).is_ok());
+}

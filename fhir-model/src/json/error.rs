@@ -42,6 +42,7 @@ pub struct JsonError {
     /// Innermost segment first: errors collect their path while they travel outwards.
     reversed_path: Vec<PathSegment>,
     root: Option<String>,
+    over_memory_limit: bool,
 }
 
 impl JsonError {
@@ -53,7 +54,21 @@ impl JsonError {
             column,
             reversed_path: Vec::new(),
             root: None,
+            over_memory_limit: false,
         }
+    }
+
+    /// Marks the error as the reader's memory limit being passed.
+    pub(crate) fn memory_limit(mut self) -> Self {
+        self.over_memory_limit = true;
+        self
+    }
+
+    /// Whether the input was rejected for the memory its value would take
+    /// ([`crate::json::ReadOptions::max_memory_factor`]) rather than for what it says: a server
+    /// answers that as "too costly" (413) rather than as a bad request.
+    pub fn is_over_memory_limit(&self) -> bool {
+        self.over_memory_limit
     }
 
     /// Adds the member the error happened in (called while unwinding).

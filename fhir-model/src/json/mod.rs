@@ -36,6 +36,13 @@ pub struct ReadOptions {
     /// The deepest nesting of objects and arrays accepted; deeper input is an error rather
     /// than a stack overflow.
     pub max_depth: u32,
+    /// The most memory the value read may take, in bytes per byte of input (plus
+    /// [`MEMORY_ALLOWANCE`]); 0 for no limit. Input that would take more is an error as soon as
+    /// the count passes the limit (boxes and lists are counted before they are allocated), so
+    /// one request cannot take memory out of proportion to its size: a body of millions of
+    /// one-character strings or tiny objects would otherwise take tens of bytes per byte. The
+    /// count is of the model's own allocations, with malloc's rounding.
+    pub max_memory_factor: u32,
 }
 
 impl ReadOptions {
@@ -43,13 +50,33 @@ impl ReadOptions {
     pub const STRICT: ReadOptions = ReadOptions {
         strict: true,
         max_depth: DEFAULT_MAX_DEPTH,
+        max_memory_factor: DEFAULT_MAX_MEMORY_FACTOR,
     };
     /// Lenient reading: unknown members are skipped.
     pub const LENIENT: ReadOptions = ReadOptions {
         strict: false,
         max_depth: DEFAULT_MAX_DEPTH,
+        max_memory_factor: DEFAULT_MAX_MEMORY_FACTOR,
     };
+
+    /// The memory limit for an input of `len` bytes, in bytes.
+    pub fn memory_limit(&self, len: usize) -> usize {
+        match self.max_memory_factor {
+            0 => usize::MAX,
+            f => len
+                .saturating_mul(f as usize)
+                .saturating_add(MEMORY_ALLOWANCE),
+        }
+    }
 }
+
+/// Default [`ReadOptions::max_memory_factor`]: with the input itself, reading takes at most
+/// about 7 times the input's size (and at most 8 in malloc's real use).
+pub const DEFAULT_MAX_MEMORY_FACTOR: u32 = 6;
+
+/// Memory any input may take beside [`ReadOptions::max_memory_factor`] times its size, so that
+/// small resources (whose structs are large beside their text) always fit.
+pub const MEMORY_ALLOWANCE: usize = 1 << 20;
 
 /// Default nesting limit. The deepest official example nests 24 levels; each level costs a few
 /// stack frames, and 100 levels stay well inside a 2 MiB thread stack even in debug builds.
@@ -98,6 +125,11 @@ pub trait PrimitiveValue: Sized {
     fn read_value(r: &mut JsonReader<'_>) -> JsonResult<Self>;
     /// Writes the JSON value.
     fn write_value(&self, w: &mut JsonWriter);
+    /// The bytes the value holds on the heap (a string's capacity), counted against
+    /// [`ReadOptions::max_memory_factor`] when it is read.
+    fn heap_size(&self) -> usize {
+        0
+    }
 }
 
 /// Reads a value strictly from JSON text.
@@ -107,7 +139,18 @@ pub fn from_str<T: JsonValue>(text: &str) -> JsonResult<T> {
 
 /// Reads a value from JSON text with the given options.
 pub fn from_str_with<T: JsonValue>(text: &str, options: ReadOptions) -> JsonResult<T> {
+    from_str_limited(text, options, options.memory_limit(text.len()))
+}
+
+/// Reads a value with an explicit memory limit in bytes (the XML reader's, which counts the
+/// XML document and its JSON form).
+pub(crate) fn from_str_limited<T: JsonValue>(
+    text: &str,
+    options: ReadOptions,
+    memory_limit: usize,
+) -> JsonResult<T> {
     let mut r = JsonReader::new(text, options);
+    r.set_memory_limit(memory_limit);
     let value = T::read_json(&mut r)?;
     r.finish()?;
     Ok(value)

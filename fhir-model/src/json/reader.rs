@@ -14,6 +14,20 @@ pub struct JsonReader<'a> {
     pos: usize,
     depth: u32,
     options: ReadOptions,
+    /// Bytes the value read so far holds on the heap (by [`alloc_cost`]), and the limit.
+    memory: usize,
+    memory_limit: usize,
+}
+
+/// What an allocation of `bytes` costs in glibc's malloc: its size plus an 8-byte header,
+/// rounded up to 16 bytes, at least 32.
+#[inline]
+fn alloc_cost(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        (bytes.saturating_add(8 + 15) & !15).max(32)
+    }
 }
 
 impl<'a> JsonReader<'a> {
@@ -25,7 +39,46 @@ impl<'a> JsonReader<'a> {
             pos: 0,
             depth: 0,
             options,
+            memory: 0,
+            memory_limit: options.memory_limit(src.len()),
         }
+    }
+
+    pub(crate) fn set_memory_limit(&mut self, limit: usize) {
+        self.memory_limit = limit;
+    }
+
+    /// Counts an allocation of `bytes` that the value read is about to make (or has just made)
+    /// against the memory limit.
+    #[inline]
+    pub(crate) fn charge_alloc(&mut self, bytes: usize) -> JsonResult<()> {
+        self.memory = self.memory.saturating_add(alloc_cost(bytes));
+        if self.memory > self.memory_limit {
+            return Err(self.over_memory_limit());
+        }
+        Ok(())
+    }
+
+    /// Counts an allocation without checking the limit (one that replaces a larger one).
+    #[inline]
+    pub(crate) fn charge_unchecked(&mut self, bytes: usize) {
+        self.memory = self.memory.saturating_add(alloc_cost(bytes));
+    }
+
+    /// Takes back the count of an allocation that was freed.
+    #[inline]
+    pub(crate) fn refund_alloc(&mut self, bytes: usize) {
+        self.memory = self.memory.saturating_sub(alloc_cost(bytes));
+    }
+
+    #[cold]
+    fn over_memory_limit(&self) -> JsonError {
+        self.error(format!(
+            "the resource would take more than {} bytes of memory, the limit for a body of {} bytes",
+            self.memory_limit,
+            self.src.len()
+        ))
+        .memory_limit()
     }
 
     /// Whether unknown members are errors.

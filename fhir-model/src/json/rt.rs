@@ -2,7 +2,9 @@
 #![doc(hidden)]
 
 use super::{JsonObject, JsonReader, JsonResult, JsonValue, JsonWriter, PrimitiveValue};
+use crate::primitive::{ElementParts, ELEMENT_PARTS_BYTES};
 use crate::{Boxed, BoxedDrop, Primitive};
+use std::mem::size_of;
 
 /// Reads the members of an object into `obj`: the one loop over members, for every type.
 pub fn read_members(obj: &mut dyn JsonObject, r: &mut JsonReader<'_>) -> JsonResult<()> {
@@ -71,6 +73,7 @@ pub fn boxed_object<T: JsonObject + Default + BoxedDrop>(
 
 /// Reads a struct directly into a box, so large resources are never built on the stack.
 pub fn boxed<T: JsonObject + Default + BoxedDrop>(r: &mut JsonReader<'_>) -> JsonResult<Boxed<T>> {
+    r.charge_alloc(size_of::<T>())?;
     let mut value = Box::<T>::default();
     read_members(&mut *value, r)?;
     Ok(Boxed::from_box(value))
@@ -94,6 +97,39 @@ fn array(
     Ok(index)
 }
 
+/// Appends to a list read from JSON. The list grows by doubling from one item, and each growth
+/// is counted against the reader's memory limit before it is made.
+#[inline]
+fn push<T>(list: &mut Vec<T>, value: T, r: &mut JsonReader<'_>) -> JsonResult<()> {
+    if list.len() == list.capacity() {
+        grow(list, r)?;
+    }
+    list.push(value);
+    Ok(())
+}
+
+#[inline(never)]
+fn grow<T>(list: &mut Vec<T>, r: &mut JsonReader<'_>) -> JsonResult<()> {
+    let old = list.capacity();
+    let new = if old == 0 { 1 } else { old * 2 };
+    r.charge_alloc(new * size_of::<T>())?;
+    list.reserve_exact(new - list.len());
+    r.refund_alloc(old * size_of::<T>());
+    Ok(())
+}
+
+/// Gives back the room a list read from JSON has left over, when that is worth a reallocation
+/// (doubling leaves up to half of a long list's room empty).
+#[inline]
+fn fit<T>(list: &mut Vec<T>, r: &mut JsonReader<'_>) {
+    let spare = (list.capacity() - list.len()) * size_of::<T>();
+    if spare >= 1024 {
+        r.refund_alloc(list.capacity() * size_of::<T>());
+        list.shrink_to_fit();
+        r.charge_unchecked(list.capacity() * size_of::<T>());
+    }
+}
+
 /// A repeating struct member.
 pub fn objects<T: JsonObject + Default>(
     list: &mut Vec<T>,
@@ -105,10 +141,10 @@ pub fn objects<T: JsonObject + Default>(
     array(r, |r, _| {
         let mut value = T::default();
         read_members(&mut value, r)?;
-        list.push(value);
-        Ok(())
-    })
-    .map(|_| ())
+        push(list, value, r)
+    })?;
+    fit(list, r);
+    Ok(())
 }
 
 /// A singular member of a type that reads itself (the `Resource` enums).
@@ -126,10 +162,11 @@ pub fn values<T: JsonValue>(list: &mut Vec<T>, r: &mut JsonReader<'_>) -> JsonRe
         return Err(duplicate(r));
     }
     array(r, |r, _| {
-        list.push(T::read_json(r)?);
-        Ok(())
-    })
-    .map(|_| ())
+        let value = T::read_json(r)?;
+        push(list, value, r)
+    })?;
+    fit(list, r);
+    Ok(())
 }
 
 /// A plain string member (`Element.id`, `Extension.url`, the narrative `div`).
@@ -137,7 +174,9 @@ pub fn string(slot: &mut Option<String>, r: &mut JsonReader<'_>) -> JsonResult<(
     if slot.is_some() {
         return Err(duplicate(r));
     }
-    *slot = Some(r.read_string()?);
+    let s = r.read_string()?;
+    r.charge_alloc(s.capacity())?;
+    *slot = Some(s);
     Ok(())
 }
 
@@ -147,10 +186,12 @@ pub fn strings(list: &mut Vec<String>, r: &mut JsonReader<'_>) -> JsonResult<()>
         return Err(duplicate(r));
     }
     array(r, |r, _| {
-        list.push(r.read_string()?);
-        Ok(())
-    })
-    .map(|_| ())
+        let s = r.read_string()?;
+        r.charge_alloc(s.capacity())?;
+        push(list, s, r)
+    })?;
+    fit(list, r);
+    Ok(())
 }
 
 fn prim_value_into<V: PrimitiveValue, X>(
@@ -160,14 +201,25 @@ fn prim_value_into<V: PrimitiveValue, X>(
     if p.value.is_some() {
         return Err(duplicate(r));
     }
-    p.value = Some(V::read_value(r)?);
+    p.value = Some(read_prim_value(r)?);
     Ok(())
 }
 
-/// The members of a primitive's `_name` object: `id` and `extension`.
-struct PrimitiveElement<'a, V, X>(&'a mut Primitive<V, X>);
+/// Reads a primitive's value, counting its heap bytes against the memory limit.
+#[inline]
+fn read_prim_value<V: PrimitiveValue>(r: &mut JsonReader<'_>) -> JsonResult<V> {
+    let value = V::read_value(r)?;
+    let heap = value.heap_size();
+    if heap != 0 {
+        r.charge_alloc(heap)?;
+    }
+    Ok(value)
+}
 
-impl<V, X: JsonObject + Default> JsonObject for PrimitiveElement<'_, V, X> {
+/// The members of a primitive's `_name` object: `id` and `extension`.
+struct PrimitiveElement<'a, X>(&'a mut ElementParts<X>);
+
+impl<X: JsonObject + Default> JsonObject for PrimitiveElement<'_, X> {
     fn read_member(&mut self, key: &str, r: &mut JsonReader<'_>) -> JsonResult<bool> {
         match key {
             "id" => string(&mut self.0.id, r)?,
@@ -179,14 +231,26 @@ impl<V, X: JsonObject + Default> JsonObject for PrimitiveElement<'_, V, X> {
     fn write_members(&self, _: &mut JsonWriter) {}
 }
 
+/// Reads a `_name` object into `p`, whose id and extensions must still be empty.
+fn read_element<V, X: JsonObject + Default>(
+    p: &mut Primitive<V, X>,
+    r: &mut JsonReader<'_>,
+) -> JsonResult<()> {
+    let (parts, made) = p.parts_mut_new();
+    if made {
+        r.charge_alloc(ELEMENT_PARTS_BYTES)?;
+    }
+    read_members(&mut PrimitiveElement(parts), r)
+}
+
 fn prim_element_into<V, X: JsonObject + Default>(
     p: &mut Primitive<V, X>,
     r: &mut JsonReader<'_>,
 ) -> JsonResult<()> {
-    if p.id.is_some() || !p.extension.is_empty() {
+    if p.has_id_or_extension() {
         return Err(duplicate(r));
     }
-    read_members(&mut PrimitiveElement(p), r)
+    read_element(p, r)
 }
 
 /// The value of a singular primitive member (`birthDate`).
@@ -223,17 +287,18 @@ pub fn prims<V: PrimitiveValue, X>(
     }
     let count = array(r, |r, i| {
         if i >= list.len() {
-            list.push(Primitive::default());
+            push(list, Primitive::default(), r)?;
         }
         if r.take_null()? {
             return Ok(());
         }
-        list[i].value = Some(V::read_value(r)?);
+        list[i].value = Some(read_prim_value(r)?);
         Ok(())
     })?;
     if had != 0 && had != count {
         return Err(misaligned(r, had, count));
     }
+    fit(list, r);
     Ok(())
 }
 
@@ -243,24 +308,22 @@ pub fn prims_ext<V, X: JsonObject + Default>(
     r: &mut JsonReader<'_>,
 ) -> JsonResult<()> {
     let had = list.len();
-    if list
-        .iter()
-        .any(|p| p.id.is_some() || !p.extension.is_empty())
-    {
+    if list.iter().any(Primitive::has_id_or_extension) {
         return Err(duplicate(r));
     }
     let count = array(r, |r, i| {
         if i >= list.len() {
-            list.push(Primitive::default());
+            push(list, Primitive::default(), r)?;
         }
         if r.take_null()? {
             return Ok(());
         }
-        read_members(&mut PrimitiveElement(&mut list[i]), r)
+        read_element(&mut list[i], r)
     })?;
     if had != 0 && had != count {
         return Err(misaligned(r, had, count));
     }
+    fit(list, r);
     Ok(())
 }
 
@@ -307,11 +370,11 @@ pub fn choice_prim<E, V: PrimitiveValue, X: JsonObject + Default>(
 
 fn write_element<V, X: JsonObject>(w: &mut JsonWriter, p: &Primitive<V, X>) -> bool {
     w.begin_object();
-    if let Some(id) = &p.id {
+    if let Some(id) = p.id() {
         w.key("id");
         w.string(id);
     }
-    w_objects(w, "extension", &p.extension);
+    w_objects(w, "extension", p.extension());
     w.end_object()
 }
 
@@ -325,7 +388,7 @@ fn w_prim_parts<V: PrimitiveValue, X: JsonObject>(
         w.key_parts(false, base, suffix);
         v.write_value(w);
     }
-    if p.id.is_some() || !p.extension.is_empty() {
+    if p.has_id_or_extension() {
         let cp = w.checkpoint();
         w.key_parts(true, base, suffix);
         if !write_element(w, p) {
@@ -363,10 +426,7 @@ pub fn w_prims<V: PrimitiveValue, X: JsonObject>(
         }
         w.end_array();
     }
-    if list
-        .iter()
-        .any(|p| p.id.is_some() || !p.extension.is_empty())
-    {
+    if list.iter().any(Primitive::has_id_or_extension) {
         w.key_parts(true, name, "");
         w.begin_array();
         for p in list {

@@ -15,6 +15,7 @@ pub struct XmlError {
     path: String,
     line: usize,
     column: usize,
+    over_memory_limit: bool,
 }
 
 impl XmlError {
@@ -27,6 +28,7 @@ impl XmlError {
             path: path.into(),
             line,
             column,
+            over_memory_limit: false,
         }
     }
 
@@ -37,7 +39,20 @@ impl XmlError {
             path: path.into(),
             line: 0,
             column: 0,
+            over_memory_limit: false,
         }
+    }
+
+    /// Marks the error as the memory limit being passed.
+    pub(crate) fn memory_limit(mut self, over: bool) -> Self {
+        self.over_memory_limit = over;
+        self
+    }
+
+    /// Whether the document was rejected for the memory its value would take
+    /// ([`crate::json::ReadOptions::max_memory_factor`]) rather than for what it says.
+    pub fn is_over_memory_limit(&self) -> bool {
+        self.over_memory_limit
     }
 
     /// What is wrong.

@@ -44,8 +44,14 @@ pub fn from_str<T: XmlResource>(xml: &str) -> Result<T, XmlError> {
 /// Reads a resource from FHIR XML with the given options (strict or lenient, nesting limit).
 pub fn from_str_with<T: XmlResource>(xml: &str, options: ReadOptions) -> Result<T, XmlError> {
     let table = T::xml_table();
-    let json = to_json_form(xml, table, options)?;
-    json::from_slice_with(&json, json_options(options)).map_err(|e| located(xml, table, e))
+    let mut json = to_json_form(xml, table, options)?;
+    // The JSON form stays alive while the typed value is read: give back its spare room, and
+    // count it against the memory limit, which is for the XML document.
+    json.shrink_to_fit();
+    let limit = options.memory_limit(xml.len()).saturating_sub(json.len());
+    let text =
+        std::str::from_utf8(&json).map_err(|_| XmlError::new("the JSON form is not UTF-8", "$"))?;
+    json::from_str_limited(text, json_options(options), limit).map_err(|e| located(xml, table, e))
 }
 
 /// Reads a resource from FHIR XML bytes (UTF-8).
@@ -112,8 +118,9 @@ fn json_options(options: ReadOptions) -> ReadOptions {
 #[cold]
 fn located(xml: &str, table: &XmlTable, e: json::JsonError) -> XmlError {
     let segments: Vec<json::PathSegment> = e.segments().cloned().collect();
-    match reader::locate(xml, table, &segments) {
+    let error = match reader::locate(xml, table, &segments) {
         Some((pos, path)) => XmlError::at(e.message().to_string(), path, xml, pos),
         None => XmlError::at(e.message().to_string(), e.path(), xml, 0),
-    }
+    };
+    error.memory_limit(e.is_over_memory_limit())
 }
