@@ -1,8 +1,9 @@
 //! The CapabilityStatement at `GET [base]/metadata`, generated from the mounted providers.
 
-use crate::interactions::Engine;
+use crate::config::{Limits, Software};
 use crate::provider::Interaction;
-use crate::server::ServerModel;
+use crate::registry::Registry;
+use crate::version_model::ServerModel;
 use fhir_model::json::JsonWriter;
 
 /// The `operation` list of a resource or of the server.
@@ -61,7 +62,15 @@ fn string_list<'a>(w: &mut JsonWriter, key: &str, values: impl Iterator<Item = &
 }
 
 /// The CapabilityStatement as FHIR JSON.
-pub(crate) fn statement<R: ServerModel>(state: &Engine<R>, base_url: &str) -> Vec<u8> {
+pub(crate) struct Described<'a, R> {
+    pub(crate) registry: &'a Registry<R>,
+    pub(crate) software: &'a Software,
+    pub(crate) limits: &'a Limits,
+    /// Whether transactions are served (the server has a transaction hook).
+    pub(crate) transactions: bool,
+}
+
+pub(crate) fn statement<R: ServerModel>(state: &Described<'_, R>, base_url: &str) -> Vec<u8> {
     let mut w = JsonWriter::new(Vec::with_capacity(8192), false);
     w.begin_object();
     w.resource_type("CapabilityStatement");
@@ -190,7 +199,7 @@ pub(crate) fn statement<R: ServerModel>(state: &Engine<R>, base_url: &str) -> Ve
     // What the server does at system level: batches always, transactions with a hook,
     // system search over the types that have searches, and its system providers.
     let mut system: Vec<&str> = vec!["batch"];
-    if state.transactions.is_some() {
+    if state.transactions {
         system.push("transaction");
     }
     if state

@@ -3,11 +3,12 @@
 
 use crate::context::RequestContext;
 use crate::error::FhirError;
+use crate::http::Return;
 use crate::http::{self, Format, Reply};
-use crate::interactions::{Answer, Body, Call, Conditions, Engine, Return};
+use crate::interactions::{Answer, Body, Call, Conditions, Engine};
 use crate::route::{route, FhirRequest, Method};
 use crate::search::parse_query;
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use rocket::data::ToByteUnit;
 use rocket::route::{Handler, Outcome};
 use rocket::{Data, Request};

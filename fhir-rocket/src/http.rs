@@ -2,9 +2,8 @@
 //! conditional reads, OperationOutcome and searchset Bundle bodies.
 
 use crate::error::FhirError;
-use crate::interactions::Return;
 use crate::provider::{Found, HistoryEntry, HistoryMethod};
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use fhir_model::json::{JsonValue, JsonWriter};
 use rocket::http::{Header, Status};
 use rocket::request::Request;
@@ -15,6 +14,41 @@ use std::io::Cursor;
 pub const FHIR_JSON: &str = "application/fhir+json";
 /// The FHIR XML media type.
 pub const FHIR_XML: &str = "application/fhir+xml";
+
+/// What `Prefer: return=...` asks a write to answer with.
+///
+/// ```
+/// use fhir_rocket::http::Return;
+/// assert_eq!(Return::from_prefer(Some("return=minimal")), Return::Minimal);
+/// assert_eq!(Return::from_prefer(None), Return::Representation);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Return {
+    /// The resource (the default).
+    #[default]
+    Representation,
+    /// No body.
+    Minimal,
+    /// An OperationOutcome.
+    OperationOutcome,
+}
+
+impl Return {
+    /// Reads the `Prefer` header.
+    pub fn from_prefer(prefer: Option<&str>) -> Return {
+        let Some(prefer) = prefer else {
+            return Return::Representation;
+        };
+        let prefer = prefer.replace(' ', "").to_ascii_lowercase();
+        if prefer.contains("return=minimal") {
+            Return::Minimal
+        } else if prefer.contains("return=operationoutcome") {
+            Return::OperationOutcome
+        } else {
+            Return::Representation
+        }
+    }
+}
 
 /// How the response is written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! the matches. Each page then carries the included resources that belong to its own matches,
 //! as a client reading page 2 expects the Patients that page's Observations refer to.
 
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use fhir_model::json::Value;
 use std::collections::HashSet;
 use std::ops::Range;

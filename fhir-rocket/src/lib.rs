@@ -9,6 +9,7 @@
 
 mod capability;
 pub mod checks;
+mod config;
 pub mod connection;
 mod context;
 mod dispatch;
@@ -23,7 +24,9 @@ pub mod route;
 pub mod search;
 mod server;
 mod shared;
+mod version_model;
 
+pub use config::{CapabilityHook, Limits, Software, TransactionHook};
 pub use context::{RequestContext, TypeName};
 pub use error::FhirError;
 pub use provider::{
@@ -31,11 +34,9 @@ pub use provider::{
     HistoryEntry, HistoryMethod, HistoryParams, Input, Interaction, IntoArc, OperationInfo,
     Provider, ProviderInfo, Scope, SearchResults,
 };
-pub use server::{
-    BundleParts, CapabilityHook, EntryParts, EntryRequest, FhirServer, Limits, ServerModel,
-    Software, TransactionHook,
-};
+pub use server::FhirServer;
 pub use shared::{IntoShared, Shared};
+pub use version_model::{BundleParts, EntryParts, EntryRequest, ServerModel};
 
 pub use fhir_macros::{create, delete, history, operation, patch, read, search, update};
 pub use fhir_model as model;

@@ -3,7 +3,7 @@
 
 use crate::error::FhirError;
 use crate::provider::{Interaction, Provider, Scope};
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use std::collections::BTreeMap;
 
 /// The methods of the interactions on each kind of path, for `Allow` headers.

@@ -36,7 +36,9 @@ fn bare_search(bare: &State<Bare>) -> (ContentType, Vec<u8>) {
 async fn main() {
     let rocket = rocket();
     let result = if std::env::var("BENCH_FRONT_END").is_ok_and(|v| v == "1") {
-        fhir_rocket::connection::launch(rocket).await.map_err(|e| e.to_string())
+        fhir_rocket::connection::launch(rocket)
+            .await
+            .map_err(|e| e.to_string())
     } else {
         rocket.launch().await.map(|_| ()).map_err(|e| e.to_string())
     };

@@ -5,12 +5,13 @@
 //! [`TransactionHook`](crate::TransactionHook).
 
 use super::references;
-use super::{Answer, Body, Call, Conditions, Engine, Return};
+use super::{Answer, Body, Call, Conditions, Engine};
 use crate::context::RequestContext;
 use crate::error::FhirError;
+use crate::http::Return;
 use crate::route::{route, split_url, FhirRequest, Method, Target};
 use crate::search::parse_query;
-use crate::server::{EntryParts, EntryRequest, ServerModel};
+use crate::version_model::{EntryParts, EntryRequest, ServerModel};
 use fhir_model::json::{JsonWriter, Value};
 use rocket::Request;
 use std::collections::HashMap;

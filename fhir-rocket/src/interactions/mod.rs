@@ -9,6 +9,7 @@ pub(crate) mod references;
 mod search;
 mod write;
 
+use crate::config::{CapabilityHook, Limits, Software, TransactionHook};
 use crate::context::RequestContext;
 use crate::error::FhirError;
 use crate::patch::PatchOp;
@@ -16,7 +17,7 @@ use crate::provider::{Handler, Input, Provider};
 use crate::registry::Registry;
 use crate::route::FhirRequest;
 use crate::search::Query;
-use crate::server::{CapabilityHook, Limits, ServerModel, Software, TransactionHook};
+use crate::version_model::ServerModel;
 use rocket::Request;
 use std::sync::Arc;
 
@@ -33,34 +34,6 @@ pub(crate) struct Engine<R> {
     /// sees a transaction half done. Taken only when the server has a transaction hook.
     pub(crate) gate: rocket::tokio::sync::RwLock<()>,
     pub(crate) limits: Limits,
-}
-
-/// What `Prefer: return=...` asks a write to answer with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Return {
-    /// The resource (the default).
-    #[default]
-    Representation,
-    /// No body.
-    Minimal,
-    /// An OperationOutcome.
-    OperationOutcome,
-}
-
-impl Return {
-    pub(crate) fn from_prefer(prefer: Option<&str>) -> Return {
-        let Some(prefer) = prefer else {
-            return Return::Representation;
-        };
-        let prefer = prefer.replace(' ', "").to_ascii_lowercase();
-        if prefer.contains("return=minimal") {
-            Return::Minimal
-        } else if prefer.contains("return=operationoutcome") {
-            Return::OperationOutcome
-        } else {
-            Return::Representation
-        }
-    }
 }
 
 /// The conditional headers of a request, or the matching fields of a Bundle entry's request.
@@ -229,7 +202,13 @@ impl<R: ServerModel> Engine<R> {
 
     /// The CapabilityStatement, after the server's hook.
     fn metadata(&self, base_url: &str, pretty: bool) -> Result<Answer<R>, FhirError> {
-        let generated = crate::capability::statement::<R>(self, base_url);
+        let described = crate::capability::Described {
+            registry: &self.registry,
+            software: &self.software,
+            limits: &self.limits,
+            transactions: self.transactions.is_some(),
+        };
+        let generated = crate::capability::statement::<R>(&described, base_url);
         let Some(hook) = &self.capability_hook else {
             return Ok(Answer::Json {
                 status: 200,

@@ -6,7 +6,7 @@ use crate::context::RequestContext;
 use crate::error::FhirError;
 use crate::provider::{Input, Provider};
 use crate::search::Query;
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use rocket::Request;
 
 impl<R: ServerModel> Engine<R> {

@@ -4,7 +4,7 @@ use super::{call_read, Answer, Conditions, Engine};
 use crate::context::RequestContext;
 use crate::error::FhirError;
 use crate::provider::{Input, Interaction};
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use rocket::Request;
 use std::sync::Arc;
 

@@ -9,7 +9,7 @@ use crate::provider::{Found, Input, Interaction, Provider};
 use crate::registry::find_in;
 use crate::route::SearchScope;
 use crate::search::{Query, ResultParams};
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use rocket::Request;
 
 impl<R: ServerModel> Engine<R> {

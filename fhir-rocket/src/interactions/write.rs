@@ -7,7 +7,7 @@ use crate::error::FhirError;
 use crate::provider::{Input, Interaction};
 use crate::route::Target;
 use crate::search::parse_query;
-use crate::server::ServerModel;
+use crate::version_model::ServerModel;
 use rocket::Request;
 use std::sync::Arc;
 

@@ -1,0 +1,58 @@
+//! The server's settings and hooks: software details, the CapabilityStatement hook, the
+//! transaction hook and the limits on requests.
+
+use crate::error::FhirError;
+use std::sync::Arc;
+
+/// Software details for the CapabilityStatement.
+#[derive(Clone, Debug)]
+pub struct Software {
+    /// The software's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// Changes the generated CapabilityStatement (as JSON) before it is served.
+pub type CapabilityHook = Arc<dyn Fn(&mut fhir_model::json::Value) + Send + Sync>;
+
+/// Makes a transaction Bundle all-or-nothing: the storage's begin, commit and roll back
+/// (HAPI FHIR's `@Transaction`).
+///
+/// While a transaction runs, the server lets no other request in (it holds a lock that every
+/// other request takes shared), so nothing the transaction did is seen before it commits;
+/// when an entry fails, [`rollback`](TransactionHook::rollback) must undo every change made
+/// since [`begin`](TransactionHook::begin). A server without a hook answers transactions
+/// with 501 and still processes batches.
+#[rocket::async_trait]
+pub trait TransactionHook: Send + Sync + 'static {
+    /// Starts a transaction: from now on, remember how to undo every change.
+    async fn begin(&self) -> Result<(), FhirError>;
+    /// Makes the changes since `begin` permanent (durable before this returns).
+    async fn commit(&self) -> Result<(), FhirError>;
+    /// Undoes every change since `begin`.
+    async fn rollback(&self);
+}
+
+/// Limits on what one request may ask of the server.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The largest request body, in bytes, unless Rocket's `limits.fhir` setting says
+    /// otherwise (64 MiB by default: Synthea patient Bundles are commonly 1 to 4 MB, some
+    /// far larger).
+    pub body: u64,
+    /// The most entries a batch or transaction Bundle may have (10,000 by default).
+    pub bundle_entries: usize,
+    /// Whether a conditional delete may delete several resources (HAPI's default: no, 412).
+    pub delete_multiple: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body: 64 * 1024 * 1024,
+            bundle_entries: 10_000,
+            delete_multiple: false,
+        }
+    }
+}
