@@ -43,6 +43,15 @@ pub fn xml_to_json(
     max_depth: u32,
 ) -> Result<Vec<u8>, XmlError> {
     let mut cx = Cx::new(src, table, strict, max_depth);
+    // XML 1.0 allows no control characters other than tab, LF and CR, nor U+FFFE or U+FFFF,
+    // anywhere in a document (its Char production), but quick-xml passes them through: a
+    // value read with one could not be written as XML again (found by fuzzing, see
+    // docs/reliability.md). One scan of the document rejects them, wherever they are.
+    if let Some(i) = super::writer::first_invalid(cx.src.as_bytes()) {
+        let c = cx.src[i..].chars().next().unwrap_or('\0');
+        let message = format!("the character U+{:04X} is not allowed in XML", c as u32);
+        return Err(cx.err(message, i));
+    }
     let root = cx.root()?;
     let ty = cx.root_type(&root)?;
     let mut w = JsonWriter::new(Vec::with_capacity(src.len() / 2 + 64), false);
@@ -1438,6 +1447,26 @@ mod tests {
         let e = error(&xml);
         assert_eq!(e.path(), "Patient.text.div");
         assert_eq!(e.column(), xml.find("&nbsp;").unwrap() + 1);
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_rejected_anywhere() {
+        // Raw in an attribute value, in narrative text, in a comment; U+FFFE; after a BOM.
+        for (xml, c) in [
+            (patient("<id value=\"a\u{8}b\"/>"), "U+0008"),
+            (patient(&format!("<text><div {DIV_NS}>a\u{1}</div></text>")), "U+0001"),
+            (patient("<!-- \u{1f} -->"), "U+001F"),
+            (patient("<id value=\"\u{FFFE}\"/>"), "U+FFFE"),
+            (format!("\u{feff}{}", patient("<id value=\"\u{0}\"/>")), "U+0000"),
+        ] {
+            let e = error(&xml);
+            assert_eq!(e.message(), format!("the character {c} is not allowed in XML"));
+            let forbidden = |c: char| c < ' ' || c == '\u{FFFE}';
+            let column = xml.chars().position(forbidden).unwrap() + 1;
+            assert_eq!((e.line(), e.column()), (1, column), "{xml:?}");
+        }
+        // Tab, LF, CR and U+FFFD are fine.
+        convert(&patient("<id value=\"a\u{FFFD}\"/>\t\r\n"), true).unwrap();
     }
 
     #[test]

@@ -186,8 +186,8 @@ fn invalid_char<'a>(s: &str, byte: usize) -> Box<Fail<'a>> {
 }
 
 /// The byte offset of the first character XML 1.0 does not allow (control characters other
-/// than tab, LF and CR; U+FFFE; U+FFFF), if any.
-fn first_invalid(b: &[u8]) -> Option<usize> {
+/// than tab, LF and CR; U+FFFE; U+FFFF), if any. The reader checks documents with it too.
+pub(super) fn first_invalid(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < b.len() {
         match CLASS[b[i] as usize] {
