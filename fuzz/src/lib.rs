@@ -12,9 +12,9 @@ use fhir_model::xml::{self, XmlResource};
 use fhir_rocket::patch::{apply_patch, apply_to, parse_patch};
 use fhir_rocket::search::escape::{escape, unescape};
 use fhir_rocket::search::{
-    parse_query, AndList, CompositeParam, DateParam, DateRange, FromSearchParam, HasParam,
-    IdParam, Include, NumberParam, OrList, QuantityParam, Query, ReferenceParam, SearchValue,
-    SpecialParam, StringParam, TokenParam, UriParam,
+    parse_query, AndList, CompositeParam, DateParam, DateRange, FromSearchParam, HasParam, IdParam,
+    Include, NumberParam, OrList, QuantityParam, Query, ReferenceParam, SearchValue, SpecialParam,
+    StringParam, TokenParam, UriParam,
 };
 
 // ---- json: the FHIR JSON reader ------------------------------------------------------------
@@ -90,7 +90,10 @@ pub fn xml<T: XmlResource + PartialEq + Debug>(data: &[u8]) {
                 String::from_utf8_lossy(&written)
             )
         });
-        assert_eq!(value, again, "the value changed through XML (pretty: {pretty})");
+        assert_eq!(
+            value, again,
+            "the value changed through XML (pretty: {pretty})"
+        );
     }
     let compact = json::to_vec(&value, false);
     let again = json::from_slice::<T>(&compact).unwrap_or_else(|e| {
@@ -278,7 +281,13 @@ pub fn patch(data: &[u8]) {
                 assert_eq!(document, again, "the patched document changed through JSON");
             }
             Err(e) => {
-                let _ = (e.index(), e.operation(), e.kind(), e.message(), e.to_string());
+                let _ = (
+                    e.index(),
+                    e.operation(),
+                    e.kind(),
+                    e.message(),
+                    e.to_string(),
+                );
                 assert_eq!(document, before, "a failed patch changed the document");
             }
         }

@@ -37,7 +37,10 @@ fn replay(folders: &[&str], check: fn(&[u8])) {
         }
     }
     assert!(count > 0, "no inputs in {folders:?}");
-    assert!(failed.is_empty(), "checks failed (see the panics above) for {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "checks failed (see the panics above) for {failed:#?}"
+    );
 }
 
 #[test]
@@ -58,10 +61,16 @@ fn xml_reader_regressions() {
 
 #[test]
 fn search_query_regressions() {
-    replay(&["tests/data/fuzz/search", "fuzz/seeds/search"], checks::search);
+    replay(
+        &["tests/data/fuzz/search", "fuzz/seeds/search"],
+        checks::search,
+    );
 }
 
 #[test]
 fn json_patch_regressions() {
-    replay(&["tests/data/fuzz/patch", "fuzz/seeds/patch"], checks::patch);
+    replay(
+        &["tests/data/fuzz/patch", "fuzz/seeds/patch"],
+        checks::patch,
+    );
 }

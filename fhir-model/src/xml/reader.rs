@@ -1454,13 +1454,22 @@ mod tests {
         // Raw in an attribute value, in narrative text, in a comment; U+FFFE; after a BOM.
         for (xml, c) in [
             (patient("<id value=\"a\u{8}b\"/>"), "U+0008"),
-            (patient(&format!("<text><div {DIV_NS}>a\u{1}</div></text>")), "U+0001"),
+            (
+                patient(&format!("<text><div {DIV_NS}>a\u{1}</div></text>")),
+                "U+0001",
+            ),
             (patient("<!-- \u{1f} -->"), "U+001F"),
             (patient("<id value=\"\u{FFFE}\"/>"), "U+FFFE"),
-            (format!("\u{feff}{}", patient("<id value=\"\u{0}\"/>")), "U+0000"),
+            (
+                format!("\u{feff}{}", patient("<id value=\"\u{0}\"/>")),
+                "U+0000",
+            ),
         ] {
             let e = error(&xml);
-            assert_eq!(e.message(), format!("the character {c} is not allowed in XML"));
+            assert_eq!(
+                e.message(),
+                format!("the character {c} is not allowed in XML")
+            );
             let forbidden = |c: char| c < ' ' || c == '\u{FFFE}';
             let column = xml.chars().position(forbidden).unwrap() + 1;
             assert_eq!((e.line(), e.column()), (1, column), "{xml:?}");
