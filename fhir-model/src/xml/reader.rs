@@ -917,9 +917,16 @@ impl<'i, 't> Cx<'i, 't> {
         } else {
             self.xhtml_content(&mut edits, depth)?
         };
+        // The checks above follow the events quick-xml reports, and quick-xml does not check
+        // names, `]]>` in text, `--` in comments or the prefixes of attributes: a div with
+        // `<0td/>` in it read fine but could not be written as XML again (found by fuzzing,
+        // see docs/reliability.md). So the finished div also gets the check the writer makes
+        // before writing one: what reads as a narrative can always be written.
         let src = self.src;
         if edits.is_empty() {
-            w.string(&src[tag.pos..end]);
+            let div = &src[tag.pos..end];
+            self.check_div(div, tag)?;
+            w.string(div);
         } else {
             let mut parts = Vec::with_capacity(edits.len() * 2 + 1);
             let mut at = tag.pos;
@@ -929,9 +936,15 @@ impl<'i, 't> Cx<'i, 't> {
                 at = pos + removed;
             }
             parts.push(&src[at..end]);
+            self.check_div(&parts.concat(), tag)?;
             w.string_parts(&parts);
         }
         Ok(())
+    }
+
+    /// The writer's check of a narrative div (as it will be stored), as an error at `tag`.
+    fn check_div(&self, div: &str, tag: &Tag) -> Result<(), XmlError> {
+        super::writer::check_div(div).map_err(|message| self.err(message, tag.pos))
     }
 
     /// Reads the content of the narrative `div` (at `depth`) through its end tag, checking
@@ -1438,6 +1451,27 @@ mod tests {
             (
                 &format!("<div {DIV_NS}><p a='1' a='2'/></div>"),
                 "malformed attribute",
+            ),
+            // What quick-xml lets through, caught by the writer's check of the finished div.
+            (
+                &format!("<div {DIV_NS}><0td/></div>"),
+                "'0td' is not a valid element name",
+            ),
+            (
+                &format!("<div {DIV_NS}><p 1a='x'/></div>"),
+                "'1a' is not a valid attribute name",
+            ),
+            (
+                &format!("<div {DIV_NS}><p x:a='x'/></div>"),
+                "the prefix 'x' of 'x:a' is not declared",
+            ),
+            (
+                &format!("<div {DIV_NS}>a]]>b</div>"),
+                "']]>' is not allowed",
+            ),
+            (
+                &format!("<div {DIV_NS}><!-- a -- b --></div>"),
+                "not well-formed",
             ),
         ] {
             let e = error(&patient(&format!("<text>{div}</text>")));

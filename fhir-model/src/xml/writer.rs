@@ -784,8 +784,9 @@ fn conflict<'a>(members: &'a [(String, Value)], first: u32, second: u32) -> Box<
 /// (declared on it, as nothing outside it declares that namespace), with nothing before or
 /// after it: no XML declaration, no DOCTYPE, no entity references other than the predefined
 /// ones and character references, only characters XML 1.0 allows, and every element in a
-/// namespace (an element in none would fall into the FHIR namespace once embedded).
-fn check_div(s: &str) -> Result<(), String> {
+/// namespace (an element in none would fall into the FHIR namespace once embedded). The
+/// reader checks every narrative it reads with it too.
+pub(super) fn check_div(s: &str) -> Result<(), String> {
     if let Some(i) = first_invalid(s.as_bytes()) {
         return Err(invalid_char(s, i).message);
     }
