@@ -43,6 +43,15 @@ pub fn xml_to_json(
     max_depth: u32,
 ) -> Result<Vec<u8>, XmlError> {
     let mut cx = Cx::new(src, table, strict, max_depth);
+    // XML 1.0 allows no control characters other than tab, LF and CR, nor U+FFFE or U+FFFF,
+    // anywhere in a document (its Char production), but quick-xml passes them through: a
+    // value read with one could not be written as XML again (found by fuzzing, see
+    // docs/reliability.md). One scan of the document rejects them, wherever they are.
+    if let Some(i) = super::writer::first_invalid(cx.src.as_bytes()) {
+        let c = cx.src[i..].chars().next().unwrap_or('\0');
+        let message = format!("the character U+{:04X} is not allowed in XML", c as u32);
+        return Err(cx.err(message, i));
+    }
     let root = cx.root()?;
     let ty = cx.root_type(&root)?;
     let mut w = JsonWriter::new(Vec::with_capacity(src.len() / 2 + 64), false);
@@ -908,9 +917,16 @@ impl<'i, 't> Cx<'i, 't> {
         } else {
             self.xhtml_content(&mut edits, depth)?
         };
+        // The checks above follow the events quick-xml reports, and quick-xml does not check
+        // names, `]]>` in text, `--` in comments or the prefixes of attributes: a div with
+        // `<0td/>` in it read fine but could not be written as XML again (found by fuzzing,
+        // see docs/reliability.md). So the finished div also gets the check the writer makes
+        // before writing one: what reads as a narrative can always be written.
         let src = self.src;
         if edits.is_empty() {
-            w.string(&src[tag.pos..end]);
+            let div = &src[tag.pos..end];
+            self.check_div(div, tag)?;
+            w.string(div);
         } else {
             let mut parts = Vec::with_capacity(edits.len() * 2 + 1);
             let mut at = tag.pos;
@@ -920,9 +936,15 @@ impl<'i, 't> Cx<'i, 't> {
                 at = pos + removed;
             }
             parts.push(&src[at..end]);
+            self.check_div(&parts.concat(), tag)?;
             w.string_parts(&parts);
         }
         Ok(())
+    }
+
+    /// The writer's check of a narrative div (as it will be stored), as an error at `tag`.
+    fn check_div(&self, div: &str, tag: &Tag) -> Result<(), XmlError> {
+        super::writer::check_div(div).map_err(|message| self.err(message, tag.pos))
     }
 
     /// Reads the content of the narrative `div` (at `depth`) through its end tag, checking
@@ -1430,6 +1452,27 @@ mod tests {
                 &format!("<div {DIV_NS}><p a='1' a='2'/></div>"),
                 "malformed attribute",
             ),
+            // What quick-xml lets through, caught by the writer's check of the finished div.
+            (
+                &format!("<div {DIV_NS}><0td/></div>"),
+                "'0td' is not a valid element name",
+            ),
+            (
+                &format!("<div {DIV_NS}><p 1a='x'/></div>"),
+                "'1a' is not a valid attribute name",
+            ),
+            (
+                &format!("<div {DIV_NS}><p x:a='x'/></div>"),
+                "the prefix 'x' of 'x:a' is not declared",
+            ),
+            (
+                &format!("<div {DIV_NS}>a]]>b</div>"),
+                "']]>' is not allowed",
+            ),
+            (
+                &format!("<div {DIV_NS}><!-- a -- b --></div>"),
+                "not well-formed",
+            ),
         ] {
             let e = error(&patient(&format!("<text>{div}</text>")));
             assert!(e.message().contains(message), "{div}: {e}");
@@ -1438,6 +1481,35 @@ mod tests {
         let e = error(&xml);
         assert_eq!(e.path(), "Patient.text.div");
         assert_eq!(e.column(), xml.find("&nbsp;").unwrap() + 1);
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_rejected_anywhere() {
+        // Raw in an attribute value, in narrative text, in a comment; U+FFFE; after a BOM.
+        for (xml, c) in [
+            (patient("<id value=\"a\u{8}b\"/>"), "U+0008"),
+            (
+                patient(&format!("<text><div {DIV_NS}>a\u{1}</div></text>")),
+                "U+0001",
+            ),
+            (patient("<!-- \u{1f} -->"), "U+001F"),
+            (patient("<id value=\"\u{FFFE}\"/>"), "U+FFFE"),
+            (
+                format!("\u{feff}{}", patient("<id value=\"\u{0}\"/>")),
+                "U+0000",
+            ),
+        ] {
+            let e = error(&xml);
+            assert_eq!(
+                e.message(),
+                format!("the character {c} is not allowed in XML")
+            );
+            let forbidden = |c: char| c < ' ' || c == '\u{FFFE}';
+            let column = xml.chars().position(forbidden).unwrap() + 1;
+            assert_eq!((e.line(), e.column()), (1, column), "{xml:?}");
+        }
+        // Tab, LF, CR and U+FFFD are fine.
+        convert(&patient("<id value=\"a\u{FFFD}\"/>\t\r\n"), true).unwrap();
     }
 
     #[test]

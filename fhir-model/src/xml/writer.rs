@@ -186,8 +186,8 @@ fn invalid_char<'a>(s: &str, byte: usize) -> Box<Fail<'a>> {
 }
 
 /// The byte offset of the first character XML 1.0 does not allow (control characters other
-/// than tab, LF and CR; U+FFFE; U+FFFF), if any.
-fn first_invalid(b: &[u8]) -> Option<usize> {
+/// than tab, LF and CR; U+FFFE; U+FFFF), if any. The reader checks documents with it too.
+pub(super) fn first_invalid(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < b.len() {
         match CLASS[b[i] as usize] {
@@ -784,8 +784,9 @@ fn conflict<'a>(members: &'a [(String, Value)], first: u32, second: u32) -> Box<
 /// (declared on it, as nothing outside it declares that namespace), with nothing before or
 /// after it: no XML declaration, no DOCTYPE, no entity references other than the predefined
 /// ones and character references, only characters XML 1.0 allows, and every element in a
-/// namespace (an element in none would fall into the FHIR namespace once embedded).
-fn check_div(s: &str) -> Result<(), String> {
+/// namespace (an element in none would fall into the FHIR namespace once embedded). The
+/// reader checks every narrative it reads with it too.
+pub(super) fn check_div(s: &str) -> Result<(), String> {
     if let Some(i) = first_invalid(s.as_bytes()) {
         return Err(invalid_char(s, i).message);
     }
