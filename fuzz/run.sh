@@ -3,7 +3,7 @@
 #
 #   fuzz/run.sh TARGET EXECUTIONS [LIBFUZZER_ARGS...]
 #
-# TARGET is one of the fuzz targets (json, xml, search, patch; `fuzz/run.sh --list`). The run
+# TARGET is one of the fuzz targets (json, xml, search, patch, route, bundle; `fuzz/run.sh --list`). The run
 # stops after EXECUTIONS inputs, or after FUZZ_MAX_TIME seconds (default 3600), whichever comes
 # first; extra arguments go to libFuzzer. Not part of CI: see docs/reliability.md.
 #
@@ -13,6 +13,8 @@
 #   xml     the same examples written as FHIR XML by fhir-model (fuzz/to-xml)
 #   search  fuzz/seeds/search (queries)
 #   patch   fuzz/seeds/patch (patches), alone and after each official Patient example and a NUL
+#   route   fuzz/seeds/route (a method byte, then a path and query)
+#   bundle  fuzz/seeds/bundle (batch and transaction Bundles, JSON and XML)
 # The examples come from the FHIR package cache ($FHIR_PACKAGE_CACHE, else ~/.fhir/packages),
 # fetched with the project's own downloader (fhir-codegen fetch) when missing.
 #
@@ -96,6 +98,12 @@ seed() {
     search)
       cp seeds/search/* "$out/"
       ;;
+    route)
+      cp seeds/route/* "$out/"
+      ;;
+    bundle)
+      cp seeds/bundle/* "$out/"
+      ;;
     patch)
       cp seeds/patch/* "$out/"
       local pkg
@@ -124,6 +132,7 @@ echo "$target: $(find "$seeds" -type f -o -type l | grep -vc '/\.done$') seeds, 
 case "$target" in
   json | xml) max_len="$max_seed" ;;
   patch) max_len=20000 ;;
+  bundle) max_len=65536 ;;
   *) max_len=4096 ;;
 esac
 

@@ -8,7 +8,10 @@ use fhir_rocket::model::r4::{
 };
 use fhir_rocket::model::{FhirResource, Instant, ResourceType};
 
-use fhir_rocket::search::{OrList, ReferenceParam, ResultParams, StringParam, TokenParam};
+use fhir_rocket::search::date::date_range;
+use fhir_rocket::search::{
+    AndList, DateParam, IdParam, OrList, ReferenceParam, ResultParams, StringParam, TokenParam,
+};
 use fhir_rocket::{
     create, delete, history, operation, patch, providers, read, search, update, FhirError,
     FhirServer, HistoryEntry, HistoryMethod, HistoryParams, SearchResults, Shared, TransactionHook,
@@ -347,6 +350,35 @@ fn any_value<'a, V: 'a>(
         .any(|p| p.value.as_ref().is_some_and(&test))
 }
 
+/// `_id` and `_lastUpdated`, which every search of this server takes (so a search of the
+/// whole server, `GET [base]?_type=...&_id=...`, can use them).
+fn common_ok(
+    resource: &impl FhirResource,
+    ids: &Option<OrList<IdParam>>,
+    last_updated: &Option<AndList<DateParam>>,
+) -> bool {
+    let id = resource.id();
+    let id_ok = ids.as_ref().is_none_or(|list| {
+        list.iter().any(|p| match p.missing {
+            Some(missing) => missing == id.is_none(),
+            None => id == Some(p.id.as_str()),
+        })
+    });
+    let updated = resource
+        .last_updated()
+        .and_then(|u| date_range(u.as_str()).ok());
+    let updated_ok = last_updated.as_ref().is_none_or(|all| {
+        all.iter().all(|any| {
+            any.iter().any(|p| match (p.missing, updated) {
+                (Some(missing), _) => missing == updated.is_none(),
+                (None, Some((_, lo, hi))) => p.matches_range(Some(lo), Some(hi)),
+                (None, None) => false,
+            })
+        })
+    });
+    id_ok && updated_ok
+}
+
 /// Whether a reference (`Patient/1`) is the one a reference parameter names.
 fn refers_to(reference: &str, param: &ReferenceParam) -> bool {
     let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
@@ -359,9 +391,14 @@ async fn search_patients(
     given: Option<StringParam>,
     gender: Option<TokenParam>,
     link: Option<ReferenceParam>,
+    _id: Option<OrList<IdParam>>,
+    #[param("_lastUpdated")] last_updated: Option<AndList<DateParam>>,
     store: &State<Store>,
 ) -> Result<Vec<Shared<Patient>>, FhirError> {
     Ok(store.find::<Patient>(|p| {
+        if !common_ok(p, &_id, &last_updated) {
+            return false;
+        }
         let link_ok = link.as_ref().is_none_or(|l| {
             p.link.iter().any(|k| {
                 k.other
@@ -514,10 +551,15 @@ async fn search_observations(
     subject: Option<ReferenceParam>,
     performer: Option<ReferenceParam>,
     code: Option<OrList<TokenParam>>,
+    _id: Option<OrList<IdParam>>,
+    #[param("_lastUpdated")] last_updated: Option<AndList<DateParam>>,
     result: ResultParams,
     store: &State<Store>,
 ) -> Result<SearchResults<Shared<Observation>>, FhirError> {
     let matches = store.find::<Observation>(|o| {
+        if !common_ok(o, &_id, &last_updated) {
+            return false;
+        }
         let subject_ok = subject.as_ref().is_none_or(|s| refers_to(subject_of(o), s));
         let performer_ok = performer.as_ref().is_none_or(|p| {
             o.performer.iter().any(|r| {

@@ -508,6 +508,28 @@ fn system_search_with_type() {
         .as_str()
         .unwrap()
         .contains("fhir?_type=Patient,Observation"));
+    // Common parameters, which both searches take.
+    let created = request(
+        "POST",
+        "/Observation",
+        &[JSON],
+        Some(r#"{"resourceType":"Observation","status":"final","code":{"text":"sys"}}"#),
+    )
+    .json();
+    let id = created["id"].as_str().unwrap();
+    let by_id = get(&format!("/?_type=Patient,Observation&_id={id}"));
+    let found: Vec<&str> = by_id["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    // The id is a counter shared by every type of the store: one resource has it.
+    assert_eq!(found, ["Observation"]);
+    let recent = get(&format!("/?_id={id}&_lastUpdated=ge2020-01-01"));
+    assert_eq!(recent["total"], 1);
+    let old = get(&format!("/?_id={id}&_lastUpdated=lt2020-01-01"));
+    assert_eq!(old["total"], 0);
     let bad = request("GET", "/?_type=Patient,Observation&family=x", &[], None);
     assert_eq!(
         bad.status, 400,

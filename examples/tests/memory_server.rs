@@ -371,7 +371,7 @@ fn search_returns_searchset_bundles_with_paging() {
     assert!(
         unsupported
             .diagnostics()
-            .contains("supported searches: [family, given, gender, link]"),
+            .contains("supported searches: [family, given, gender, link, _id, _lastUpdated]"),
         "{}",
         unsupported.body
     );
@@ -859,8 +859,9 @@ fn the_search_provider_is_chosen_by_the_parameters() {
     let both = get("/Patient?family=chosen&identifier=urn:mrn|A-1");
     assert_eq!(both.status, 400);
     assert!(
-        both.diagnostics()
-            .contains("[family, given, gender, link] or [identifier (required)]"),
+        both.diagnostics().contains(
+            "[family, given, gender, link, _id, _lastUpdated] or [identifier (required)]"
+        ),
         "{}",
         both.body
     );
