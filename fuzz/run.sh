@@ -24,7 +24,7 @@
 #
 # Environment: FUZZ_MAX_TIME (seconds), FUZZ_MAX_SEED_BYTES (largest example used as a seed,
 # default 65536), FUZZ_FEATURES (e.g. r5: the json and xml targets also read the R5 model),
-# FUZZ_SANITIZER (default none; `address` works too, at half the speed).
+# FUZZ_SANITIZER (default none; e.g. `address`).
 #
 # To add a target: a [[bin]] in fuzz/Cargo.toml, its file in fuzz/fuzz_targets/, and a case
 # in seed() below (a target without one starts from an empty corpus).
@@ -57,8 +57,8 @@ max_seed="${FUZZ_MAX_SEED_BYTES:-65536}"
 sanitizer="${FUZZ_SANITIZER:-none}"
 features=()
 [ -n "${FUZZ_FEATURES:-}" ] && features=(--features "$FUZZ_FEATURES")
-# cargo-fuzz passes nightly-only flags (-Z...) to rustc; RUSTC_BOOTSTRAP lets a stable
-# toolchain accept them, so no nightly toolchain is needed.
+# With --sanitizer none cargo-fuzz gives rustc only stable flags; a sanitizer needs -Zsanitizer,
+# which RUSTC_BOOTSTRAP lets the stable toolchain accept. No nightly toolchain is needed.
 export RUSTC_BOOTSTRAP=1
 export CARGO_INCREMENTAL=0
 if ! command -v cargo-fuzz >/dev/null; then

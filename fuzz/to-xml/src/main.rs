@@ -34,7 +34,8 @@ fn convert(file: &Path, out: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let resource = Resource::from_json(&text).map_err(|e| e.to_string())?;
     let xml = resource.to_xml().map_err(|e| e.to_string())?;
-    let name = file.file_stem().ok_or("no file name")?;
-    let target = out.join(name).with_extension("xml");
+    let name = file.file_stem().ok_or("no file name")?.to_string_lossy();
+    // Not `with_extension`: it would cut names with dots (`a.b` -> `a.xml`) and merge files.
+    let target = out.join(format!("{name}.xml"));
     std::fs::write(&target, xml).map_err(|e| e.to_string())
 }
