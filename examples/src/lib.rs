@@ -79,19 +79,16 @@ impl Store {
     }
 
     /// Stores a new resource under a fresh id, as version 1.
-    pub fn create<T: ResourceType + Into<Resource> + Clone>(&self, mut resource: T) -> T {
-        let mut inner = self.lock();
-        inner.next_id += 1;
-        let id = inner.next_id.to_string();
-        let at = now();
-        resource.set_id(Some(id.clone()));
-        resource.set_version(Some("1".into()), Some(at.clone()));
-        let version = Version {
-            resource: Some(Arc::new(resource.clone().into())),
-            at,
-        };
-        inner.versions_for_write((T::TYPE_NAME, id)).push(version);
-        resource
+    pub fn create<T>(&self, resource: T) -> T
+    where
+        T: ResourceType<Resource = Resource> + Into<Resource> + Clone,
+    {
+        let stored = self
+            .create_any(resource.into())
+            .expect("a resource type of this version");
+        T::downcast_ref(&stored)
+            .expect("stored as it was given")
+            .clone()
     }
 
     /// Stores a new resource of any type under a fresh id, as version 1.
@@ -190,39 +187,22 @@ impl Store {
         id: &str,
         version: Option<&str>,
     ) -> Result<Option<Shared<T>>, FhirError> {
-        let inner = self.lock();
-        let Some(versions) = inner.history.get(&(T::TYPE_NAME, id.to_string())) else {
-            return Ok(None);
-        };
-        let entry = match version {
-            None => versions.last(),
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if n >= 1 => versions.get(n - 1),
-                _ => None,
-            },
-        };
-        match entry.map(|v| &v.resource) {
-            None => Ok(None),
-            Some(None) => Err(FhirError::gone(format!(
-                "{}/{id} was deleted",
-                T::TYPE_NAME
-            ))),
-            Some(Some(resource)) => Ok(Shared::from_arc(resource.clone()).ok()),
-        }
+        Ok(self
+            .read_any(T::TYPE_NAME, id, version)?
+            .and_then(|r| Shared::from_arc(r).ok()))
     }
 
     /// Stores a new version (or version 1 of a new id: update as create).
-    pub fn update<T: ResourceType + Into<Resource> + Clone>(&self, id: &str, mut resource: T) -> T {
-        let mut inner = self.lock();
-        let versions = inner.versions_for_write((T::TYPE_NAME, id.to_string()));
-        let at = now();
-        resource.set_id(Some(id.to_string()));
-        resource.set_version(Some((versions.len() + 1).to_string()), Some(at.clone()));
-        versions.push(Version {
-            resource: Some(Arc::new(resource.clone().into())),
-            at,
-        });
-        resource
+    pub fn update<T>(&self, id: &str, resource: T) -> T
+    where
+        T: ResourceType<Resource = Resource> + Into<Resource> + Clone,
+    {
+        let stored = self
+            .update_any(id, resource.into())
+            .expect("a resource type of this version");
+        T::downcast_ref(&stored)
+            .expect("stored as it was given")
+            .clone()
     }
 
     /// Marks a resource deleted; 404 when it is not there.

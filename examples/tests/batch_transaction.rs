@@ -1,6 +1,9 @@
 //! Batch and transaction Bundles, system search, `_search` by POST, conditional writes and
 //! hostile ids, over real HTTP against the in-memory server.
 
+mod common;
+
+use common::{send, Reply, JSON};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -13,68 +16,9 @@ fn base() -> &'static str {
     })
 }
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn diagnostics(&self) -> String {
-        let v = self.json();
-        assert_eq!(v["resourceType"], "OperationOutcome", "{}", self.body);
-        v["issue"][0]["diagnostics"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    }
-}
-
-fn send(url: &str, method: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut builder = ureq::http::Request::builder().method(method).uri(url);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let response = match body {
-        Some(body) => agent.run(builder.body(body.to_string()).unwrap()),
-        None => agent.run(builder.body(()).unwrap()),
-    };
-    let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    Reply {
-        status: response.status().as_u16(),
-        headers,
-        body: response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_string()
-            .unwrap_or_default(),
-    }
-}
-
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
     send(&format!("{}{path}", base()), method, headers, body)
 }
-
-const JSON: (&str, &str) = ("Content-Type", "application/fhir+json");
 
 fn post_bundle(bundle: &Value) -> Reply {
     request("POST", "", &[JSON], Some(&bundle.to_string()))

@@ -1,5 +1,8 @@
 //! The in-memory server, started on a loopback port and driven over real HTTP.
 
+mod common;
+
+use common::{send, Reply, JSON};
 use std::sync::OnceLock;
 
 /// The base URL of one server shared by all tests (each test uses its own resources).
@@ -11,71 +14,18 @@ fn base() -> &'static str {
     })
 }
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// The diagnostics of an OperationOutcome body.
-    fn diagnostics(&self) -> String {
-        let v = self.json();
-        assert_eq!(v["resourceType"], "OperationOutcome", "{}", self.body);
-        v["issue"][0]["diagnostics"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    }
-}
-
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
     let url = if path.starts_with("http") {
         path.to_string()
     } else {
         format!("{}{path}", base())
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut builder = ureq::http::Request::builder().method(method).uri(&url);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let response = match body {
-        Some(body) => agent.run(builder.body(body.to_string()).unwrap()),
-        None => agent.run(builder.body(()).unwrap()),
-    };
-    let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    Reply {
-        status: response.status().as_u16(),
-        headers,
-        body: response.body_mut().read_to_string().unwrap_or_default(),
-    }
+    send(&url, method, headers, body)
 }
 
 fn get(path: &str) -> Reply {
     request("GET", path, &[], None)
 }
-
-const JSON: (&str, &str) = ("Content-Type", "application/fhir+json");
 
 fn create(resource_type: &str, body: &str) -> Reply {
     request("POST", &format!("/{resource_type}"), &[JSON], Some(body))

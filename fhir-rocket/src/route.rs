@@ -192,6 +192,25 @@ impl FhirRequest {
         }
     }
 
+    /// The type and id of the one resource an update, patch or delete by id changes.
+    pub fn written_instance(&self) -> Option<(&str, &str)> {
+        match self {
+            FhirRequest::Update {
+                resource_type,
+                target: Target::Id(id),
+            }
+            | FhirRequest::Patch {
+                resource_type,
+                target: Target::Id(id),
+            }
+            | FhirRequest::Delete {
+                resource_type,
+                target: Target::Id(id),
+            } => Some((resource_type, id)),
+            _ => None,
+        }
+    }
+
     /// Whether the request may change data (everything but reads, searches, history,
     /// capabilities and operations invoked with `GET`).
     pub fn is_write(&self) -> bool {

@@ -354,23 +354,13 @@ fn call<R>(entry: Entry<R>, context: &RequestContext) -> Call<R> {
 }
 
 fn describe(request: &FhirRequest) -> String {
-    match request {
-        FhirRequest::Read { resource_type, id } => format!("{resource_type}/{id}"),
-        FhirRequest::Update {
-            resource_type,
-            target: Target::Id(id),
-        }
-        | FhirRequest::Patch {
-            resource_type,
-            target: Target::Id(id),
-        }
-        | FhirRequest::Delete {
-            resource_type,
-            target: Target::Id(id),
-        } => {
-            format!("{resource_type}/{id}")
-        }
-        other => other.resource_type().unwrap_or("").to_string(),
+    let instance = match request {
+        FhirRequest::Read { resource_type, id } => Some((resource_type.as_str(), id.as_str())),
+        other => other.written_instance(),
+    };
+    match instance {
+        Some((resource_type, id)) => format!("{resource_type}/{id}"),
+        None => request.resource_type().unwrap_or("").to_string(),
     }
 }
 
@@ -378,21 +368,10 @@ fn describe(request: &FhirRequest) -> String {
 fn check_distinct<R>(entries: &[Entry<R>]) -> Result<(), FhirError> {
     let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for e in entries {
-        let key = match &e.request {
-            FhirRequest::Update {
-                resource_type,
-                target: Target::Id(id),
-            }
-            | FhirRequest::Patch {
-                resource_type,
-                target: Target::Id(id),
-            }
-            | FhirRequest::Delete {
-                resource_type,
-                target: Target::Id(id),
-            } => (resource_type.clone(), id.clone()),
-            _ => continue,
+        let Some((resource_type, id)) = e.request.written_instance() else {
+            continue;
         };
+        let key = (resource_type.to_string(), id.to_string());
         if let Some(first) = seen.insert(key.clone(), e.index) {
             return Err(FhirError::bad_request(format!(
                 "Bundle.entry[{first}] and Bundle.entry[{}] both change {}/{}: a transaction changes each resource once",

@@ -84,16 +84,7 @@ impl<R: ServerModel> Engine<R> {
             }
         }
         if types.is_empty() {
-            types = self
-                .registry
-                .types()
-                .filter(|(_, providers)| {
-                    providers
-                        .iter()
-                        .any(|p| p.interaction == Interaction::Search)
-                })
-                .map(|(t, _)| t.to_string())
-                .collect();
+            types = self.searched_types().map(str::to_string).collect();
         }
         let mut query = query;
         let result = query
@@ -161,14 +152,8 @@ impl<R: ServerModel> Engine<R> {
             },
             // Every type in the compartment that this server searches.
             None => self
-                .registry
-                .types()
-                .filter(|(_, providers)| {
-                    providers
-                        .iter()
-                        .any(|p| p.interaction == Interaction::Search)
-                })
-                .filter_map(|(t, _)| R::compartment_params(compartment, t).map(|p| (t, p)))
+                .searched_types()
+                .filter_map(|t| R::compartment_params(compartment, t).map(|p| (t, p)))
                 .collect(),
         };
         let owner = format!("{compartment}/{id}");
@@ -214,6 +199,18 @@ impl<R: ServerModel> Engine<R> {
             }
         }
         Ok((all, result))
+    }
+
+    /// The resource types that have a search provider.
+    fn searched_types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.registry
+            .types()
+            .filter(|(_, providers)| {
+                providers
+                    .iter()
+                    .any(|p| p.interaction == Interaction::Search)
+            })
+            .map(|(t, _)| t)
     }
 
     /// Picks the search provider for the query's parameters and runs it.
