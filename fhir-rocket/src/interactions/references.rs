@@ -95,8 +95,19 @@ fn reference_values(json: &[u8]) -> Vec<std::ops::Range<usize>> {
     found
 }
 
+/// The first `needle` in `haystack`: a scan for the needle's first byte, then a compare,
+/// rather than a compare at every position.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let (&first, rest) = needle.split_first()?;
+    let mut at = 0;
+    while let Some(i) = haystack[at..].iter().position(|&b| b == first) {
+        let start = at + i;
+        if haystack[start + 1..].starts_with(rest) {
+            return Some(start);
+        }
+        at = start + 1;
+    }
+    None
 }
 
 /// A string value's text: as it is when it has no escapes, else decoded.
