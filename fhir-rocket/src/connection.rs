@@ -122,7 +122,8 @@ impl Default for ConnectionLimits {
             max_uri_length: 8 << 10,
             max_header_bytes: 32 << 10,
             max_headers: 100,
-            max_body: 64 << 20,
+            // The same default as the server's own body limit.
+            max_body: crate::config::Limits::default().body,
         }
     }
 }

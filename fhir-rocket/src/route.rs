@@ -210,23 +210,10 @@ impl FhirRequest {
             _ => None,
         }
     }
-
-    /// Whether the request may change data (everything but reads, searches, history,
-    /// capabilities and operations invoked with `GET`).
-    pub fn is_write(&self) -> bool {
-        match self {
-            FhirRequest::Create { .. }
-            | FhirRequest::Update { .. }
-            | FhirRequest::Patch { .. }
-            | FhirRequest::Delete { .. }
-            | FhirRequest::Bundle => true,
-            FhirRequest::Operation { get, .. } => !get,
-            _ => false,
-        }
-    }
 }
 
-/// Whether `id` follows FHIR's rule for ids: 1 to 64 of `A-Z a-z 0-9 - .`.
+/// Whether `id` follows FHIR's rule for ids (1 to 64 of `A-Z a-z 0-9 - .`); the rule the
+/// `_id` search value checks too.
 ///
 /// ```
 /// use fhir_rocket::route::is_valid_id;
@@ -234,19 +221,11 @@ impl FhirRequest {
 /// assert!(!is_valid_id("a_b!"));
 /// assert!(!is_valid_id(&"x".repeat(65)));
 /// ```
-pub fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-}
+pub use crate::search::token::is_valid_id;
 
 /// Whether a path segment is shaped like a resource type name (`Patient`); whether this
 /// version has such a type is for the server to say.
-fn is_type_name(segment: &str) -> bool {
-    let mut bytes = segment.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_uppercase()) && bytes.all(|b| b.is_ascii_alphanumeric())
-}
+use crate::search::reference::is_resource_type as is_type_name;
 
 fn is_operation_name(segment: &str) -> bool {
     segment.strip_prefix('$').is_some_and(|name| {
@@ -259,33 +238,8 @@ fn is_operation_name(segment: &str) -> bool {
 
 /// Percent-decodes one path segment (`p%31` is `p1`); `+` stays a plus in a path.
 fn decode_segment(segment: &str) -> Result<String, FhirError> {
-    if !segment.contains('%') {
-        return Ok(segment.to_string());
-    }
-    let b = segment.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
-            match (hex(b.get(i + 1)), hex(b.get(i + 2))) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => {
-                    return Err(FhirError::bad_request(format!(
-                        "the path segment '{segment}' has an invalid percent escape"
-                    )))
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8(out)
-        .map_err(|_| FhirError::bad_request(format!("the path segment '{segment}' is not UTF-8")))
+    crate::search::query::percent_decode(segment, false)
+        .map_err(|e| FhirError::bad_request(format!("the path segment '{segment}': {e}")))
 }
 
 fn id(segment: &str, what: &str) -> Result<String, FhirError> {

@@ -167,11 +167,7 @@ pub(crate) fn rewrite_json(json: &[u8], map: &HashMap<String, String>) -> Option
 /// Whether a reference is conditional: `Patient?identifier=...`.
 pub(crate) fn is_conditional(reference: &str) -> bool {
     match reference.split_once('?') {
-        Some((t, _)) => {
-            !t.contains('/')
-                && !t.contains(':')
-                && t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        }
+        Some((t, _)) => crate::search::reference::is_resource_type(t),
         None => false,
     }
 }

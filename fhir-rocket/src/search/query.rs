@@ -82,7 +82,13 @@ impl fmt::Display for QueryParam {
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a
 /// space, `%XX` a byte; the bytes must be UTF-8.
 fn form_decode(s: &str) -> Result<String, SearchError> {
-    if !s.contains(['%', '+']) {
+    percent_decode(s, true)
+}
+
+/// Percent-decodes `s` (`%XX` is a byte; the bytes must be UTF-8), with `+` as a space in a
+/// form component or as itself in a URL path segment.
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, SearchError> {
+    if !s.contains('%') && !(plus_is_space && s.contains('+')) {
         return Ok(s.to_string());
     }
     let b = s.as_bytes();
@@ -90,7 +96,7 @@ fn form_decode(s: &str) -> Result<String, SearchError> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => {
+            b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
