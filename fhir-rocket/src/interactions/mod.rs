@@ -13,7 +13,7 @@ use crate::config::{CapabilityHook, Limits, Software, TransactionHook};
 use crate::context::RequestContext;
 use crate::error::FhirError;
 use crate::patch::PatchOp;
-use crate::provider::{Handler, Input, Provider};
+use crate::provider::{Handler, HandlerFn, Input, Provider};
 use crate::registry::Registry;
 use crate::route::FhirRequest;
 use crate::search::Query;
@@ -256,62 +256,77 @@ fn wrong_handler(provider: &str) -> FhirError {
     ))
 }
 
-pub(crate) async fn call_read<R>(
+/// Calls the provider's handler that `select` picks for the interaction.
+async fn call<R, T>(
     req: &Request<'_>,
     provider: &Provider<R>,
     mut input: Input<R>,
-) -> Result<Option<Arc<R>>, FhirError> {
+    select: fn(Handler<R>) -> Option<HandlerFn<R, T>>,
+) -> Result<T, FhirError> {
     with_headers(req, provider, &mut input);
-    match provider.handler {
-        Handler::Read(f) => f(req, input).await,
-        _ => Err(wrong_handler(provider.name)),
+    match select(provider.handler) {
+        Some(f) => f(req, input).await,
+        None => Err(wrong_handler(provider.name)),
     }
+}
+
+pub(crate) async fn call_read<R>(
+    req: &Request<'_>,
+    provider: &Provider<R>,
+    input: Input<R>,
+) -> Result<Option<Arc<R>>, FhirError> {
+    call(req, provider, input, |h| match h {
+        Handler::Read(f) => Some(f),
+        _ => None,
+    })
+    .await
 }
 
 pub(crate) async fn call_search<R>(
     req: &Request<'_>,
     provider: &Provider<R>,
-    mut input: Input<R>,
+    input: Input<R>,
 ) -> Result<crate::provider::Found<R>, FhirError> {
-    with_headers(req, provider, &mut input);
-    match provider.handler {
-        Handler::Search(f) => f(req, input).await,
-        _ => Err(wrong_handler(provider.name)),
-    }
+    call(req, provider, input, |h| match h {
+        Handler::Search(f) => Some(f),
+        _ => None,
+    })
+    .await
 }
 
+/// Create, update, patch and operations: one resource back.
 pub(crate) async fn call_write<R>(
     req: &Request<'_>,
     provider: &Provider<R>,
-    mut input: Input<R>,
+    input: Input<R>,
 ) -> Result<Arc<R>, FhirError> {
-    with_headers(req, provider, &mut input);
-    match provider.handler {
-        Handler::Write(f) | Handler::Operation(f) => f(req, input).await,
-        _ => Err(wrong_handler(provider.name)),
-    }
+    call(req, provider, input, |h| match h {
+        Handler::Write(f) | Handler::Operation(f) => Some(f),
+        _ => None,
+    })
+    .await
 }
 
 pub(crate) async fn call_delete<R>(
     req: &Request<'_>,
     provider: &Provider<R>,
-    mut input: Input<R>,
+    input: Input<R>,
 ) -> Result<(), FhirError> {
-    with_headers(req, provider, &mut input);
-    match provider.handler {
-        Handler::Delete(f) => f(req, input).await,
-        _ => Err(wrong_handler(provider.name)),
-    }
+    call(req, provider, input, |h| match h {
+        Handler::Delete(f) => Some(f),
+        _ => None,
+    })
+    .await
 }
 
 pub(crate) async fn call_history<R>(
     req: &Request<'_>,
     provider: &Provider<R>,
-    mut input: Input<R>,
+    input: Input<R>,
 ) -> Result<Vec<crate::provider::HistoryEntry<R>>, FhirError> {
-    with_headers(req, provider, &mut input);
-    match provider.handler {
-        Handler::History(f) => f(req, input).await,
-        _ => Err(wrong_handler(provider.name)),
-    }
+    call(req, provider, input, |h| match h {
+        Handler::History(f) => Some(f),
+        _ => None,
+    })
+    .await
 }
