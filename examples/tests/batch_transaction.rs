@@ -719,3 +719,63 @@ fn the_bundle_fuzz_seeds_get_fhir_answers() {
     }
     assert!(count >= 4);
 }
+
+/// Conditions are evaluated where they apply and refused where they do not: never ignored.
+#[test]
+fn conditions_are_evaluated_or_refused() {
+    let created = request(
+        "POST",
+        "/Basic",
+        &[JSON],
+        Some(r#"{"resourceType":"Basic","code":{"text":"c"}}"#),
+    )
+    .json();
+    let id = created["id"].as_str().unwrap().to_string();
+    // DELETE with If-Match: a stale version is 412, the current one deletes.
+    let stale = request(
+        "DELETE",
+        &format!("/Basic/{id}"),
+        &[("If-Match", "W/\"7\"")],
+        None,
+    );
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    assert_eq!(
+        request("GET", &format!("/Basic/{id}"), &[], None).status,
+        200
+    );
+    let current = request(
+        "DELETE",
+        &format!("/Basic/{id}"),
+        &[("If-Match", "W/\"1\"")],
+        None,
+    );
+    assert_eq!(current.status, 204, "{}", current.body);
+    // A vread of the version the client holds is 304.
+    let vread = request(
+        "GET",
+        &format!("/Basic/{id}/_history/1"),
+        &[("If-None-Match", "W/\"1\"")],
+        None,
+    );
+    assert_eq!(vread.status, 304);
+    // An entry condition its interaction does not evaluate fails the entry.
+    let batch = post_bundle(&json!({
+        "resourceType": "Bundle", "type": "batch",
+        "entry": [
+            {"resource": {"resourceType": "Basic", "id": "c1", "code": {"text": "x"}},
+             "request": {"method": "PUT", "url": "Basic/c1", "ifNoneExist": "identifier=a|b"}},
+            {"request": {"method": "GET", "url": "Basic?_id=c1", "ifNoneMatch": "W/\"1\""}},
+            {"resource": {"resourceType": "Basic", "code": {"text": "x"}},
+             "request": {"method": "POST", "url": "Basic", "ifMatch": "W/\"1\""}}
+        ]
+    }));
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    for (i, field) in ["ifNoneExist", "ifNoneMatch", "ifMatch"].iter().enumerate() {
+        let entry = &batch.json()["entry"][i];
+        assert_eq!(status_code(entry), 400, "{entry}");
+        let message = entry["response"]["outcome"]["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap();
+        assert!(message.contains(field), "{message}");
+    }
+}

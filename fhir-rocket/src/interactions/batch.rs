@@ -200,6 +200,35 @@ impl<R: ServerModel> Engine<R> {
             (_, Some(resource)) => Body::Resource(resource),
             (_, None) => Body::None,
         };
+        // A condition the entry's interaction does not evaluate is an error, not ignored.
+        let applies = |field: &str, given: bool, ok: bool| -> Result<(), FhirError> {
+            if given && !ok {
+                return Err(entry_error(
+                    index,
+                    format!("request.{field} does not apply to {method} {url}"),
+                ));
+            }
+            Ok(())
+        };
+        let read = matches!(
+            request,
+            FhirRequest::Read { .. } | FhirRequest::VRead { .. }
+        );
+        applies("ifNoneMatch", if_none_match.is_some(), read)?;
+        applies("ifModifiedSince", if_modified_since.is_some(), read)?;
+        applies(
+            "ifNoneExist",
+            if_none_exist.is_some(),
+            matches!(request, FhirRequest::Create { .. }),
+        )?;
+        applies(
+            "ifMatch",
+            if_match.is_some(),
+            matches!(
+                request,
+                FhirRequest::Update { .. } | FhirRequest::Patch { .. } | FhirRequest::Delete { .. }
+            ),
+        )?;
         let if_modified_since = match if_modified_since {
             Some(instant) => Some(crate::http::unix_seconds(&instant).ok_or_else(|| {
                 entry_error(

@@ -159,7 +159,10 @@ impl<R: ServerModel> Engine<R> {
             FhirRequest::Delete {
                 resource_type,
                 target,
-            } => self.delete(req, &resource_type, target, context).await,
+            } => {
+                self.delete(req, &resource_type, target, &conditions, context)
+                    .await
+            }
             FhirRequest::History {
                 resource_type,
                 id,

@@ -29,10 +29,9 @@ impl<R: ServerModel> Engine<R> {
         let resource = call_read(req, provider, input).await?.ok_or_else(|| {
             FhirError::not_found(format!("{resource_type} is not known with this id"))
         })?;
-        if interaction == Interaction::Read {
-            if let Some(answer) = not_modified::<R>(conditions, &resource) {
-                return Ok(answer);
-            }
+        // A vread answers 304 too when the client holds that version.
+        if let Some(answer) = not_modified::<R>(conditions, &resource) {
+            return Ok(answer);
         }
         Ok(Answer::Resource {
             status: 200,

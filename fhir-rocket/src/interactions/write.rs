@@ -184,6 +184,7 @@ impl<R: ServerModel> Engine<R> {
         req: &Request<'_>,
         resource_type: &str,
         target: Target,
+        conditions: &Conditions,
         context: RequestContext,
     ) -> Result<Answer<R>, FhirError> {
         let provider = self.registry.find(resource_type, Interaction::Delete)?;
@@ -205,6 +206,13 @@ impl<R: ServerModel> Engine<R> {
                     .collect()
             }
         };
+        // `If-Match` holds for what is deleted, as for an update.
+        if let Some(expected) = &conditions.if_match {
+            for id in &ids {
+                let current = self.current(req, resource_type, id, &context).await?;
+                check_version(current.as_deref(), expected)?;
+            }
+        }
         for id in ids {
             let mut input = Input::new(context.clone(), resource_type);
             input.id = Some(id);

@@ -88,7 +88,8 @@ fn form_decode(s: &str) -> Result<String, SearchError> {
 /// Percent-decodes `s` (`%XX` is a byte; the bytes must be UTF-8), with `+` as a space in a
 /// form component or as itself in a URL path segment.
 pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, SearchError> {
-    if !s.contains('%') && !(plus_is_space && s.contains('+')) {
+    let encoded = s.contains('%') || (plus_is_space && s.contains('+'));
+    if !encoded {
         return Ok(s.to_string());
     }
     let b = s.as_bytes();
