@@ -225,7 +225,7 @@ impl Store {
     }
 
     /// Versions, newest first: of one resource (`id`), of a type, or of everything
-    /// (`resource_type` `None`), made at or after `_since`.
+    /// (`resource_type` `None`), made at or after `_since` and current at some time in `_at`.
     pub fn history<T: TryFrom<Resource>>(
         &self,
         resource_type: Option<&str>,
@@ -245,6 +245,23 @@ impl Store {
                     .is_some_and(|since| version.at.as_str() < since.as_str())
                 {
                     continue;
+                }
+                // `_at`: the version was current at some time in the period, from when it was
+                // made until the next version (or now).
+                if let Some(at) = &params.at {
+                    let start = |v: &Version| date_range(v.at.as_str()).ok().map(|(_, lo, _)| lo);
+                    let (from, until) = (start(version), versions.get(n + 1).and_then(start));
+                    let current = match at.prefix {
+                        // A plain date: the version's life overlaps its range.
+                        fhir_rocket::search::Prefix::Eq => {
+                            from.is_none_or(|l| l < at.range.1)
+                                && until.is_none_or(|u| u > at.range.0)
+                        }
+                        _ => at.matches_range(from, until),
+                    };
+                    if !current {
+                        continue;
+                    }
                 }
                 let method = match (n, &version.resource) {
                     (_, None) => HistoryMethod::Delete,

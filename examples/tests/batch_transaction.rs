@@ -779,3 +779,24 @@ fn conditions_are_evaluated_or_refused() {
         assert!(message.contains(field), "{message}");
     }
 }
+
+/// `_at` in a history: the versions current at some time in the period.
+#[test]
+fn history_at_a_time() {
+    let created = request(
+        "POST",
+        "/Basic",
+        &[JSON],
+        Some(r#"{"resourceType":"Basic","code":{"text":"v1"}}"#),
+    )
+    .json();
+    let id = created["id"].as_str().unwrap().to_string();
+    let body = json!({"resourceType": "Basic", "id": id, "code": {"text": "v2"}}).to_string();
+    request("PUT", &format!("/Basic/{id}"), &[JSON], Some(&body));
+    let now = get(&format!("/Basic/{id}/_history?_at=ge2020-01-01"));
+    assert_eq!(now["total"], 2);
+    let before = get(&format!("/Basic/{id}/_history?_at=2019"));
+    assert_eq!(before["total"], 0);
+    let long_before = get(&format!("/Basic/{id}/_history?_at=lt2019"));
+    assert_eq!(long_before["total"], 0);
+}
