@@ -49,8 +49,25 @@ pub fn generate(schema: &Schema, version: &str, fhir_version: &str) -> String {
         resource_type_impl(&mut out, schema, resource);
     }
     compartments(&mut out, schema, version, fhir_version);
+    resource_list_macro(&mut out, &schema.resources, version);
     out.push_str(&crate::xml_table::generate(schema));
     out
+}
+
+/// A macro handing this version's `Resource` enum and resource types to another macro, so
+/// that a crate downstream can implement its own traits for every resource type (a blanket
+/// impl over `ResourceType` would overlap with its impls for `Option<T>` and other foreign
+/// types). `crate::for_each_version!` calls it.
+fn resource_list_macro(out: &mut String, resources: &[String], version: &str) {
+    let _ = writeln!(
+        out,
+        "#[doc(hidden)]\n#[macro_export]\nmacro_rules! __for_each_{version} {{\n    ($m:ident) => {{\n        $m!($crate::{version}::Resource;"
+    );
+    let list: Vec<String> = resources
+        .iter()
+        .map(|r| format!("$crate::{version}::{r}"))
+        .collect();
+    let _ = writeln!(out, "            {});\n    }};\n}}", list.join(", "));
 }
 
 fn search_kind(kind: &str) -> &'static str {

@@ -14,8 +14,8 @@ use fhir_rocket::search::{
 };
 use fhir_rocket::{
     create, delete, history, operation, patch, providers, read, search, update, FhirError,
-    FhirServer, HistoryEntry, HistoryMethod, HistoryParams, SearchResults, Shared, TransactionHook,
-    TypeName,
+    FhirServer, HistoryEntry, HistoryMethod, HistoryParams, LogicalId, SearchResults, Shared,
+    TransactionHook, TypeName, VersionId,
 };
 use rocket::State;
 use std::collections::BTreeMap;
@@ -331,9 +331,9 @@ fn token_matches(param: &TokenParam, codes: &[(Option<&str>, Option<&str>)]) -> 
 
 #[read]
 async fn read_patient(
-    id: String,
-    version: Option<String>,
-    store: &State<Store>,
+    id: LogicalId,
+    version: Option<VersionId>,
+    #[guard] store: &State<Store>,
 ) -> Result<Option<Shared<Patient>>, FhirError> {
     store.read(&id, version.as_deref())
 }
@@ -390,7 +390,7 @@ async fn search_patients(
     link: Option<ReferenceParam>,
     _id: Option<OrList<IdParam>>,
     #[param("_lastUpdated")] last_updated: Option<AndList<DateParam>>,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Vec<Shared<Patient>>, FhirError> {
     Ok(store.find::<Patient>(|p| {
         if !common_ok(p, &_id, &last_updated) {
@@ -438,7 +438,7 @@ async fn search_patients(
 #[search]
 async fn search_patients_by_identifier(
     identifier: TokenParam,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Vec<Shared<Patient>>, FhirError> {
     Ok(store.find::<Patient>(|p| {
         let ids: Vec<(Option<&str>, Option<&str>)> = p
@@ -456,15 +456,18 @@ async fn search_patients_by_identifier(
 }
 
 #[create]
-async fn create_patient(resource: Patient, store: &State<Store>) -> Result<Patient, FhirError> {
+async fn create_patient(
+    resource: Patient,
+    #[guard] store: &State<Store>,
+) -> Result<Patient, FhirError> {
     Ok(store.create(resource))
 }
 
 #[update]
 async fn update_patient(
-    id: String,
+    id: LogicalId,
     resource: Patient,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Patient, FhirError> {
     // An update that names the version it was based on must be based on the current one.
     if let Some(based_on) = resource.version_id() {
@@ -482,9 +485,9 @@ async fn update_patient(
 
 #[patch]
 async fn patch_patient(
-    id: String,
+    id: LogicalId,
     patch: Vec<fhir_rocket::patch::PatchOp>,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Patient, FhirError> {
     let current = store
         .read::<Patient>(&id, None)?
@@ -497,15 +500,15 @@ async fn patch_patient(
 }
 
 #[delete(Patient)]
-async fn delete_patient(id: String, store: &State<Store>) -> Result<(), FhirError> {
+async fn delete_patient(id: LogicalId, #[guard] store: &State<Store>) -> Result<(), FhirError> {
     store.delete(Patient::TYPE_NAME, &id)
 }
 
 #[history]
 async fn patient_history(
-    id: String,
+    id: LogicalId,
     params: HistoryParams,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Vec<HistoryEntry<Patient>>, FhirError> {
     Ok(store.history(Some(Patient::TYPE_NAME), Some(&id), &params))
 }
@@ -513,7 +516,7 @@ async fn patient_history(
 #[history]
 async fn patient_type_history(
     params: HistoryParams,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Vec<HistoryEntry<Patient>>, FhirError> {
     Ok(store.history(Some(Patient::TYPE_NAME), None, &params))
 }
@@ -521,16 +524,16 @@ async fn patient_type_history(
 #[history]
 async fn system_history(
     params: HistoryParams,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Vec<HistoryEntry<Resource>>, FhirError> {
     Ok(store.history(None, None, &params))
 }
 
 #[read]
 async fn read_observation(
-    id: String,
-    version: Option<String>,
-    store: &State<Store>,
+    id: LogicalId,
+    version: Option<VersionId>,
+    #[guard] store: &State<Store>,
 ) -> Result<Option<Shared<Observation>>, FhirError> {
     store.read(&id, version.as_deref())
 }
@@ -551,7 +554,7 @@ async fn search_observations(
     _id: Option<OrList<IdParam>>,
     #[param("_lastUpdated")] last_updated: Option<AndList<DateParam>>,
     result: ResultParams,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<SearchResults<Shared<Observation>>, FhirError> {
     let matches = store.find::<Observation>(|o| {
         if !common_ok(o, &_id, &last_updated) {
@@ -609,28 +612,31 @@ async fn search_observations(
 #[create]
 async fn create_observation(
     resource: Observation,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Observation, FhirError> {
     Ok(store.create(resource))
 }
 
 #[update]
 async fn update_observation(
-    id: String,
+    id: LogicalId,
     resource: Observation,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Observation, FhirError> {
     Ok(store.update(&id, resource))
 }
 
 #[delete(Observation)]
-async fn delete_observation(id: String, store: &State<Store>) -> Result<(), FhirError> {
+async fn delete_observation(id: LogicalId, #[guard] store: &State<Store>) -> Result<(), FhirError> {
     store.delete(Observation::TYPE_NAME, &id)
 }
 
 /// `Patient/[id]/$everything`: the patient and the observations about them.
 #[operation(name = "$everything", type = Patient, idempotent)]
-async fn patient_everything(id: String, store: &State<Store>) -> Result<Bundle, FhirError> {
+async fn patient_everything(
+    id: LogicalId,
+    #[guard] store: &State<Store>,
+) -> Result<Bundle, FhirError> {
     let patient = store
         .read::<Patient>(&id, None)?
         .ok_or_else(|| FhirError::not_found(format!("Patient/{id} is not known")))?;
@@ -660,7 +666,7 @@ async fn patient_everything(id: String, store: &State<Store>) -> Result<Bundle, 
 #[operation(name = "$count", type = Observation)]
 async fn observation_count(
     parameters: Parameters,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Parameters, FhirError> {
     let _ = parameters;
     Ok(Parameters {
@@ -685,9 +691,9 @@ async fn echo(parameters: Parameters) -> Result<Parameters, FhirError> {
 #[read]
 async fn read_any(
     resource_type: TypeName,
-    id: String,
-    version: Option<String>,
-    store: &State<Store>,
+    id: LogicalId,
+    version: Option<VersionId>,
+    #[guard] store: &State<Store>,
 ) -> Result<Option<Arc<Resource>>, FhirError> {
     store.read_any(&resource_type, &id, version.as_deref())
 }
@@ -696,7 +702,7 @@ async fn read_any(
 async fn create_any(
     resource_type: TypeName,
     resource: Resource,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Arc<Resource>, FhirError> {
     let _ = resource_type;
     store.create_any(resource)
@@ -705,9 +711,9 @@ async fn create_any(
 #[update]
 async fn update_any(
     resource_type: TypeName,
-    id: String,
+    id: LogicalId,
     resource: Resource,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Arc<Resource>, FhirError> {
     let _ = resource_type;
     store.update_any(&id, resource)
@@ -716,9 +722,9 @@ async fn update_any(
 #[patch]
 async fn patch_any(
     resource_type: TypeName,
-    id: String,
+    id: LogicalId,
     patch: Vec<fhir_rocket::patch::PatchOp>,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Arc<Resource>, FhirError> {
     let current = store
         .read_any(&resource_type, &id, None)?
@@ -735,8 +741,8 @@ async fn patch_any(
 #[delete(Resource)]
 async fn delete_any(
     resource_type: TypeName,
-    id: String,
-    store: &State<Store>,
+    id: LogicalId,
+    #[guard] store: &State<Store>,
 ) -> Result<(), FhirError> {
     store.delete(&resource_type, &id)
 }
@@ -744,9 +750,9 @@ async fn delete_any(
 #[history]
 async fn history_any(
     resource_type: TypeName,
-    id: String,
+    id: LogicalId,
     params: HistoryParams,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Vec<HistoryEntry<Resource>>, FhirError> {
     Ok(store.history(Some(&resource_type), Some(&id), &params))
 }
@@ -755,7 +761,7 @@ async fn history_any(
 async fn type_history_any(
     resource_type: TypeName,
     params: HistoryParams,
-    store: &State<Store>,
+    #[guard] store: &State<Store>,
 ) -> Result<Vec<HistoryEntry<Resource>>, FhirError> {
     Ok(store.history(Some(&resource_type), None, &params))
 }

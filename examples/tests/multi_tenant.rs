@@ -4,7 +4,7 @@
 use fhir_rocket::model::r4::{HumanName, Patient};
 use fhir_rocket::model::FhirResource;
 use fhir_rocket::search::StringParam;
-use fhir_rocket::{providers, read, search, FhirError, FhirServer, RequestContext};
+use fhir_rocket::{providers, read, search, FhirError, FhirServer, LogicalId, RequestContext};
 use std::sync::OnceLock;
 
 /// A Patient whose family name is the tenant the request named.
@@ -19,7 +19,10 @@ fn patient_of(context: &RequestContext, id: &str) -> Patient {
 }
 
 #[read]
-async fn read_patient(id: String, context: &RequestContext) -> Result<Option<Patient>, FhirError> {
+async fn read_patient(
+    id: LogicalId,
+    context: &RequestContext,
+) -> Result<Option<Patient>, FhirError> {
     Ok(Some(patient_of(context, &id)))
 }
 

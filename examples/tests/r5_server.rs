@@ -5,7 +5,7 @@ use fhir_rocket::model::json::Value;
 use fhir_rocket::model::r5::{HumanName, Patient};
 use fhir_rocket::model::FhirResource;
 use fhir_rocket::search::StringParam;
-use fhir_rocket::{providers, read, search, FhirError, FhirServer};
+use fhir_rocket::{providers, read, search, FhirError, FhirServer, LogicalId};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use std::sync::OnceLock;
@@ -27,9 +27,9 @@ impl<'r> FromRequest<'r> for Admin {
 }
 
 #[read]
-async fn read_patient(id: String, _admin: Admin) -> Result<Option<Patient>, FhirError> {
+async fn read_patient(id: LogicalId, #[guard] _admin: Admin) -> Result<Option<Patient>, FhirError> {
     let mut p = Patient::default();
-    p.set_id(Some(id));
+    p.set_id(Some(id.into()));
     p.name.push(HumanName {
         family: Some("Five".into()),
         ..Default::default()

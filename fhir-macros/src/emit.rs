@@ -1,14 +1,19 @@
 //! Writes the code for a provider: the function as written, the item `providers![]` names,
 //! its glue, and the compile-time checks of its search parameters.
 
-use crate::signature::{Kind, ProviderFn, Returns, Role};
+use crate::signature::{Kind, ProviderFn, Returns};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 /// The constant-evaluation check of one search parameter, spanned on the parameter so the
 /// error points at it.
-fn param_check(resource: &syn::Type, name: &str, ty: &syn::Type) -> TokenStream {
+fn param_check(
+    resource: &syn::Type,
+    name: &str,
+    role: &TokenStream,
+    ty: &syn::Type,
+) -> TokenStream {
     let type_text = quote!(#resource).to_string().replace(' ', "");
     let unknown = format!("`{name}` is not a search parameter of {type_text} in its FHIR version");
     let wrong = |kind: &str, rust: &str| {
@@ -32,13 +37,12 @@ fn param_check(resource: &syn::Type, name: &str, ty: &syn::Type) -> TokenStream 
         quote_spanned!(ty.span()=> ::fhir_rocket::checks::ParamCheck::WrongType(::fhir_rocket::model::SearchParamKind::#variant) => ::core::panic!(#message),)
     });
     quote_spanned! {ty.span()=>
-        const _: () = match ::fhir_rocket::checks::search_param::<#resource>(
-            #name,
-            <#ty as ::fhir_rocket::checks::ParamKindOf>::KIND,
-        ) {
-            ::fhir_rocket::checks::ParamCheck::Ok => (),
-            ::fhir_rocket::checks::ParamCheck::Unknown => ::core::panic!(#unknown),
-            #(#arms)*
+        const _: () = if let ::fhir_rocket::ParamRole::Search { kind, .. } = #role {
+            match ::fhir_rocket::checks::search_param::<#resource>(#name, kind) {
+                ::fhir_rocket::checks::ParamCheck::Ok => (),
+                ::fhir_rocket::checks::ParamCheck::Unknown => ::core::panic!(#unknown),
+                #(#arms)*
+            }
         };
     }
 }
@@ -63,26 +67,79 @@ fn include_check(resource: &syn::Type, param: &str, value: &syn::LitStr) -> Toke
     }
 }
 
-/// Gives every elided lifetime of a guard's type the request's lifetime `'r`
-/// (`&State<T>` becomes `&'r State<T>`), as the glue's future lives as long as the request.
-fn with_request_lifetime(ty: &syn::Type) -> syn::Type {
-    struct Lifetimes;
-    impl syn::visit_mut::VisitMut for Lifetimes {
+/// Gives every elided lifetime of a type the lifetime `lifetime`: a guard's `&State<T>` becomes
+/// `&'r State<T>` (the glue's future lives as long as the request), and the constant checks
+/// name `&'static RequestContext`.
+fn with_lifetime(ty: &syn::Type, lifetime: &str) -> syn::Type {
+    struct Lifetimes<'a>(&'a str);
+    impl syn::visit_mut::VisitMut for Lifetimes<'_> {
         fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
             if r.lifetime.is_none() {
-                r.lifetime = Some(syn::Lifetime::new("'r", r.and_token.span));
+                r.lifetime = Some(syn::Lifetime::new(self.0, r.and_token.span));
             }
             syn::visit_mut::visit_type_reference_mut(self, r);
         }
         fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {
             if l.ident == "_" {
-                *l = syn::Lifetime::new("'r", l.span());
+                *l = syn::Lifetime::new(self.0, l.span());
             }
         }
     }
     let mut ty = ty.clone();
-    syn::visit_mut::VisitMut::visit_type_mut(&mut Lifetimes, &mut ty);
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Lifetimes(lifetime), &mut ty);
     ty
+}
+
+/// The constant check that a parameter's role belongs in this kind of provider, spanned on
+/// its type.
+fn role_check(kind: Kind, role: &TokenStream, ty: &syn::Type) -> TokenStream {
+    let k = kind_tokens(kind);
+    let provider = kind.provider();
+    let messages = [
+        (0u8, format!("{provider} takes no logical id")),
+        (
+            1,
+            "only a read provider takes a version (it then serves vread)".to_string(),
+        ),
+        (3, format!("{provider} takes no resource body")),
+        (
+            4,
+            "search parameters belong to #[search] providers".to_string(),
+        ),
+        (
+            5,
+            "result parameters belong to #[search] providers".to_string(),
+        ),
+        (
+            6,
+            "history parameters belong to #[history] providers".to_string(),
+        ),
+        (7, "a JSON Patch belongs to #[patch] providers".to_string()),
+    ];
+    let arms = messages
+        .iter()
+        .map(|(tag, message)| quote_spanned!(ty.span()=> #tag => ::core::panic!(#message),));
+    quote_spanned! {ty.span()=>
+        const _: () = if !::fhir_rocket::checks::role_fits(::fhir_rocket::checks::ProviderKind::#k, #role) {
+            match #role.tag() {
+                #(#arms)*
+                _ => (),
+            }
+        };
+    }
+}
+
+fn kind_tokens(kind: Kind) -> TokenStream {
+    match kind {
+        Kind::Read => quote!(Read),
+        Kind::Search => quote!(Search),
+        Kind::Create => quote!(Create),
+        Kind::Update => quote!(Update),
+        Kind::Delete => quote!(Delete),
+        Kind::History => quote!(History),
+        Kind::Patch => quote!(Patch),
+        Kind::Operation => quote!(Operation),
+    }
 }
 
 pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
@@ -91,51 +148,72 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
     let name = &function.sig.ident;
     let name_text = name.to_string();
     let resource = &p.resource;
-    let has_type_name = p.params.iter().any(|p| matches!(p.role, Role::TypeName));
-    // A provider of the version's `Resource` enum: system history without a `TypeName`,
-    // otherwise a generic provider serving every type.
-    let any = crate::signature::is_any_resource(resource);
-    let system = any && p.kind == Kind::History && !has_type_name;
-    let generic = any && !system && p.kind != Kind::Operation;
-    if generic && !has_type_name {
-        return Err(syn::Error::new_spanned(
-            &function.sig.ident,
-            "a generic provider (of the version's `Resource` enum) takes a `TypeName` parameter: the resource type of the request",
-        ));
-    }
-    if generic && p.kind == Kind::Search {
-        return Err(syn::Error::new_spanned(
-            resource,
-            "searches are declared per resource type: their parameters depend on it",
-        ));
-    }
-    let model = if any {
-        quote!(#resource)
-    } else {
-        quote!(<#resource as ::fhir_rocket::model::ResourceType>::Resource)
-    };
-    let scope = if system {
-        quote!(::fhir_rocket::Scope::System)
-    } else if generic {
-        quote!(::fhir_rocket::Scope::AnyType)
-    } else {
-        quote!(::fhir_rocket::Scope::Type(<#resource as ::fhir_rocket::model::ResourceType>::TYPE_NAME))
-    };
-    let has_id = p.params.iter().any(|p| matches!(p.role, Role::Id));
-    let wants_context = p
-        .params
-        .iter()
-        .any(|p| matches!(p.role, Role::Context { .. }));
-    let (scope, operation) = match &p.operation {
-        None => (scope, quote!(::std::option::Option::None)),
-        Some(op) => {
-            if has_id && op.resource.is_none() {
-                return Err(syn::Error::new_spanned(
-                    &op.name,
-                    "an instance-level operation names its resource type: type = Patient",
-                ));
+    let kind = kind_tokens(p.kind);
+    let kind_name = p.kind.name();
+    // What the provider serves, and its version's `Resource` enum, come from its type.
+    let served = quote!(<#resource as ::fhir_rocket::ServedType>);
+    let model = quote!(#served::Resource);
+
+    let mut lets = Vec::new();
+    let mut args = Vec::new();
+    let mut checks = Vec::new();
+    // The role of each parameter that is not a guard, as the constant checks name it.
+    let mut roles = Vec::new();
+    let mut named_roles = Vec::new();
+    for (i, param) in p.params.iter().enumerate() {
+        let arg = format_ident!("__arg{i}");
+        let ty = &param.ty;
+        if param.guard {
+            let ty = with_lifetime(ty, "'r");
+            lets.push(quote_spanned! {ty.span()=>
+                let #arg = ::fhir_rocket::guard(
+                    <#ty as ::fhir_rocket::rocket::request::FromRequest<'r>>::from_request(__req).await,
+                )?;
+            });
+        } else {
+            let name = &param.name;
+            let static_ty = with_lifetime(ty, "'static");
+            let role = quote_spanned!(ty.span()=> <#static_ty as ::fhir_rocket::FromInput<'static, #model>>::ROLE);
+            lets.push(quote_spanned! {ty.span()=>
+                let #arg = <#ty as ::fhir_rocket::FromInput<'_, #model>>::from_input(&__input, &mut __taken, #name)?;
+            });
+            checks.push(role_check(p.kind, &role, ty));
+            if p.kind == Kind::Search {
+                checks.push(param_check(resource, name, &role, ty));
             }
-            let name = &op.name;
+            named_roles.push(quote!((#name, #role)));
+            roles.push(role);
+        }
+        args.push(arg);
+    }
+    let signature_messages = [
+        ("NeedsId", format!("{} needs a `LogicalId` parameter: the id from the URL", p.kind.provider())),
+        ("NeedsBody", format!("{} needs a parameter of its resource type: the resource in the body", p.kind.provider())),
+        ("BodyOfOtherType", "the resource in the body is of another type than the provider returns: a provider serves one resource type".to_string()),
+        ("GenericWithoutTypeName", "a generic provider (of the version's `Resource` enum) takes a `TypeName` parameter: the resource type of the request".to_string()),
+        ("GenericSearch", "searches are declared per resource type: their parameters depend on it".to_string()),
+    ];
+    let signature_arms = signature_messages.iter().map(|(variant, message)| {
+        let variant = format_ident!("{variant}");
+        quote_spanned!(name.span()=> ::fhir_rocket::checks::SignatureCheck::#variant => ::core::panic!(#message),)
+    });
+    checks.push(quote_spanned! {name.span()=>
+        const _: () = match ::fhir_rocket::checks::signature(
+            ::fhir_rocket::checks::ProviderKind::#kind,
+            &[#(#roles),*],
+            #served::TYPE_NAME,
+        ) {
+            ::fhir_rocket::checks::SignatureCheck::Ok => (),
+            #(#signature_arms)*
+        };
+    });
+    let (scope, operation) = match &p.operation {
+        None => (
+            quote!(::fhir_rocket::checks::scope(#served::TYPE_NAME, ROLES)),
+            quote!(::std::option::Option::None),
+        ),
+        Some(op) => {
+            let op_name = &op.name;
             let idempotent = op.idempotent;
             let definition = op
                 .definition
@@ -146,83 +224,27 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                 Some(t) => {
                     quote!(::fhir_rocket::Scope::Type(<#t as ::fhir_rocket::model::ResourceType>::TYPE_NAME))
                 }
-                None => quote!(::fhir_rocket::Scope::System),
+                None => {
+                    checks.push(quote_spanned! {op_name.span()=>
+                        const _: () = if ::fhir_rocket::checks::has_role(&[#(#roles),*], ::fhir_rocket::ParamRole::LogicalId) {
+                            ::core::panic!("an instance-level operation names its resource type: type = Patient")
+                        };
+                    });
+                    quote!(::fhir_rocket::Scope::System)
+                }
             };
             (
                 scope,
                 quote!(::std::option::Option::Some(::fhir_rocket::OperationInfo {
-                    name: #name,
+                    name: #op_name,
                     idempotent: #idempotent,
-                    instance: #has_id,
+                    instance: ::fhir_rocket::checks::has_role(ROLES, ::fhir_rocket::ParamRole::LogicalId),
                     definition: #definition,
                 })),
             )
         }
     };
 
-    let mut lets = Vec::new();
-    let mut args = Vec::new();
-    let mut checks = Vec::new();
-    let mut declared = Vec::new();
-    let mut has_version = false;
-    // The body is taken first: the other arguments may borrow the input.
-    for (i, param) in p.params.iter().enumerate() {
-        if matches!(param.role, Role::Parameters) {
-            let ty = &param.ty;
-            let arg = format_ident!("__arg{i}");
-            lets.push(quote!(let #arg = __input.body_as::<#ty>()?;));
-        }
-        if matches!(param.role, Role::Body) {
-            let ty = &param.ty;
-            let arg = format_ident!("__arg{i}");
-            if generic {
-                lets.push(quote!(let #arg: #ty = __input.take_body()?;));
-            } else {
-                lets.push(quote!(let #arg = __input.body_as::<#ty>()?;));
-                checks.push(quote_spanned! {ty.span()=>
-                    const _: () = ::fhir_rocket::checks::same_resource::<#ty, #resource>();
-                });
-            }
-        }
-    }
-    for (i, param) in p.params.iter().enumerate() {
-        let arg = format_ident!("__arg{i}");
-        let ty = &param.ty;
-        match &param.role {
-            Role::Body | Role::Parameters => {}
-            Role::Id => lets.push(quote!(let #arg = __input.id()?;)),
-            Role::Version => {
-                has_version = true;
-                lets.push(quote!(let #arg = __input.version_id.clone();));
-            }
-            Role::ResultParams => lets.push(quote!(let #arg = __input.result.clone();)),
-            Role::TypeName => lets.push(quote!(let #arg = __input.type_name();)),
-            Role::HistoryParams => lets.push(quote!(let #arg = __input.history.clone();)),
-            Role::Patch => lets.push(quote!(let #arg = ::std::mem::take(&mut __input.patch);)),
-            Role::Context { by_ref: true } => lets.push(quote!(let #arg = &__input.context;)),
-            Role::Context { by_ref: false } => {
-                lets.push(quote!(let #arg = __input.context.clone();))
-            }
-            Role::SearchParam { name, required } => {
-                lets.push(quote! {
-                    let #arg = __input.query.extract::<#ty>(#name)
-                        .map_err(|e| ::fhir_rocket::FhirError::bad_request(e.to_string()))?;
-                });
-                checks.push(param_check(resource, name, ty));
-                declared
-                    .push(quote!(::fhir_rocket::DeclaredParam::of::<#resource>(#name, #required)));
-            }
-            Role::Guard => {
-                let ty = with_request_lifetime(ty);
-                lets.push(quote! {
-                    let #arg = ::fhir_rocket::guard(
-                        <#ty as ::fhir_rocket::rocket::request::FromRequest<'r>>::from_request(__req).await,
-                    )?;
-                })
-            }
-        }
-        args.push(arg);
-    }
     let includes: Vec<String> = p.search.include.iter().map(|l| l.value()).collect();
     let revincludes: Vec<String> = p.search.revinclude.iter().map(|l| l.value()).collect();
     // An include from the provider's own type names one of its reference parameters.
@@ -244,15 +266,9 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         Kind::Read => (
             quote!(Read),
             quote!(::std::option::Option<::std::sync::Arc<#model>>),
-            match (p.returns, generic) {
-                (Returns::Maybe, false) => quote!(::fhir_rocket::maybe_shared(__result)),
-                (_, false) => quote!(::std::option::Option::Some(::fhir_rocket::shared(__result))),
-                (Returns::Maybe, true) => {
-                    quote!(__result.map(::fhir_rocket::IntoArc::into_arc))
-                }
-                (_, true) => quote!(::std::option::Option::Some(
-                    ::fhir_rocket::IntoArc::into_arc(__result)
-                )),
+            match p.returns {
+                Returns::Maybe => quote!(::fhir_rocket::maybe_shared(__result)),
+                _ => quote!(::std::option::Option::Some(::fhir_rocket::shared(__result))),
             },
         ),
         Kind::Search => (
@@ -266,11 +282,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         Kind::Create | Kind::Update | Kind::Patch => (
             quote!(Write),
             quote!(::std::sync::Arc<#model>),
-            if generic {
-                quote!(::fhir_rocket::IntoArc::into_arc(__result))
-            } else {
-                quote!(::fhir_rocket::shared(__result))
-            },
+            quote!(::fhir_rocket::shared(__result)),
         ),
         Kind::Operation => (
             quote!(Operation),
@@ -284,28 +296,18 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
             quote!(::fhir_rocket::history_of(__result)),
         ),
     };
-    let interactions = match p.kind {
-        Kind::Read if has_version => quote!(Read, VRead),
-        Kind::Read => quote!(Read),
-        Kind::Search => quote!(Search),
-        Kind::Create => quote!(Create),
-        Kind::Update => quote!(Update),
-        Kind::Delete => quote!(Delete),
-        Kind::Patch => quote!(Patch),
-        Kind::Operation => quote!(Operation),
-        Kind::History if has_id => quote!(HistoryInstance),
-        Kind::History if system => quote!(HistorySystem),
-        Kind::History => quote!(HistoryType),
+    let declared = if p.kind == Kind::Search {
+        quote! {
+            [#(#named_roles),*]
+                .into_iter()
+                .filter_map(|(name, role)| ::fhir_rocket::DeclaredParam::of::<#resource>(name, role))
+                .collect::<::std::vec::Vec<_>>()
+        }
+    } else {
+        quote!(::std::vec::Vec::new())
     };
-    let interactions: Vec<TokenStream> = interactions
-        .into_iter()
-        .filter(|t| !matches!(t, proc_macro2::TokenTree::Punct(_)))
-        .map(|t| quote!(::fhir_rocket::Interaction::#t))
-        .collect();
-    let doc = format!(
-        "The FHIR {} provider `{name_text}`, for `fhir_rocket::providers![]`.",
-        p.kind.name()
-    );
+    let doc =
+        format!("The FHIR {kind_name} provider `{name_text}`, for `fhir_rocket::providers![]`.");
 
     Ok(quote! {
         #function
@@ -320,31 +322,38 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
             type Resource = #model;
 
             fn providers() -> ::std::vec::Vec<::fhir_rocket::Provider<Self::Resource>> {
+                const ROLES: &[::fhir_rocket::ParamRole] = &[#(#roles),*];
                 #[allow(unused_mut, unused_variables)]
                 fn handler<'r>(
                     __req: &'r ::fhir_rocket::rocket::Request<'_>,
                     mut __input: ::fhir_rocket::Input<#model>,
                 ) -> ::fhir_rocket::Glue<'r, #output> {
                     ::std::boxed::Box::pin(async move {
+                        // What parameters take by value is moved out first, so that the
+                        // others may borrow the rest.
+                        let mut __taken = __input.take_owned();
+                        let __input = __input;
                         #(#lets)*
                         let __result = #name(#(#args),*).await?;
                         ::std::result::Result::Ok(#convert)
                     })
                 }
-                let params = ::std::vec![#(#declared),*];
-                ::std::vec![#(
-                    ::fhir_rocket::Provider {
-                        interaction: #interactions,
-                        scope: #scope,
+                let scope = #scope;
+                let params = #declared;
+                ::fhir_rocket::checks::interactions(::fhir_rocket::checks::ProviderKind::#kind, ROLES, scope)
+                    .into_iter()
+                    .map(|interaction| ::fhir_rocket::Provider {
+                        interaction,
+                        scope,
                         params: params.clone(),
                         name: #name_text,
                         operation: #operation,
-                        wants_context: #wants_context,
+                        wants_context: ::fhir_rocket::checks::has_role(ROLES, ::fhir_rocket::ParamRole::Context),
                         includes: #includes,
                         revincludes: #revincludes,
                         handler: ::fhir_rocket::Handler::#variant(handler),
-                    }
-                ),*]
+                    })
+                    .collect()
             }
         }
     })

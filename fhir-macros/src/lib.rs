@@ -4,26 +4,36 @@
 //! `fhir_rocket::providers![...]` lists: the glue that extracts the function's arguments from
 //! the request, and the facts the CapabilityStatement needs.
 //!
-//! - `#[read]`: `id: String` (plus `version: Option<String>` to serve vread too), returns
-//!   `Result<T, FhirError>` or `Result<Option<T>, FhirError>`.
-//! - `#[search]`: every other parameter named like a search parameter of `T` (`address_city`
-//!   is `address-city`; `#[param("name")]` names it explicitly) with a search type from
-//!   `fhir_rocket::search` (`Option<..>` when optional); returns `Result<Vec<T>, FhirError>`
-//!   (or `SearchResults<T>` with included resources). `#[search(include = ["Type:param"],
-//!   revinclude = ["Type:param"])]` names the `_include` and `_revinclude` values it answers.
+//! What each parameter receives comes from its type, through `fhir_rocket::FromInput` (as
+//! Rocket's request guards and axum's extractors do), never from its name:
+//!
+//! - `LogicalId`: the id from the URL; `Option<VersionId>`: the version (a read that takes it
+//!   serves vread too).
+//! - a resource type (`Patient`, `Parameters`): the body; the version's `Resource` enum for
+//!   generic providers.
+//! - a search type of `fhir_rocket::search` (`StringParam`, `Option<TokenParam>`,
+//!   `OrList<..>`, `AndList<..>`): the search parameter named like the Rust parameter
+//!   (`address_city` is `address-city`; `#[param("name")]` names it explicitly).
+//! - `ResultParams` (`_count`, `_sort`, `_include`, ...), `HistoryParams` (`_since`, `_at`,
+//!   `_count`), `Vec<PatchOp>` (a JSON Patch), `TypeName` (the resource type of a generic
+//!   provider's request), `RequestContext` or `&RequestContext`.
+//! - a parameter marked `#[guard]`: a Rocket request guard (`&State<T>`, a user, ...).
+//!
+//! A parameter of another type, or one whose role its interaction has no use for, is a compile
+//! error on its tokens; so are a missing id or body, unknown search parameters and search types
+//! that do not fit the parameter's definition.
+//!
+//! - `#[read]`: returns `Result<T, FhirError>` or `Result<Option<T>, FhirError>`.
+//! - `#[search]`: returns `Result<Vec<T>, FhirError>` (or `SearchResults<T>` with included
+//!   resources). `#[search(include = ["Type:param"], revinclude = ["Type:param"])]` names the
+//!   `_include` and `_revinclude` values it answers.
 //! - Reads and searches may return [`Shared<T>`](../fhir_rocket/struct.Shared.html) in place
 //!   of `T`, to serve resources held in memory without copying them.
-//! - `#[create]`: `resource: T`, returns `Result<T, FhirError>` (the stored resource).
-//! - `#[update]`: `id: String, resource: T`, returns `Result<T, FhirError>`.
-//! - `#[delete(T)]`: `id: String`, returns `Result<(), FhirError>`.
-//! - `#[history]`: `id: String` for instance level, none for type level (or system level when
-//!   `T` is the version's `Resource` enum), optionally `HistoryParams`; returns
-//!   `Result<Vec<HistoryEntry<T>>, FhirError>`.
-//!
-//! Any parameter typed `RequestContext` (or a reference to it) receives the request context;
-//! any other parameter is a Rocket request guard (`&State<T>`, an authenticated user, ...).
-//! Unknown search parameters and search types that do not fit the parameter's definition are
-//! compile errors pointing at the parameter.
+//! - `#[create]`, `#[update]`, `#[patch]`: return `Result<T, FhirError>` (the stored resource).
+//! - `#[delete(T)]`: returns `Result<(), FhirError>`.
+//! - `#[history]`: instance level with a `LogicalId`, type level without (system level when
+//!   `T` is the version's `Resource` enum); returns `Result<Vec<HistoryEntry<T>>, FhirError>`.
+//! - `#[operation(name = "$x", type = T, idempotent)]`: returns any resource.
 
 mod attr;
 mod emit;
@@ -59,11 +69,11 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
                 .into()
         }
     }
-    let original = proc_macro2::TokenStream::from(item.clone());
     let function = match syn::parse::<syn::ItemFn>(item) {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
+    let original = signature::without_param_attributes(function.clone());
     match signature::analyze(kind, function, declared, operation, search)
         .and_then(|p| emit::provider(&p))
     {
@@ -77,7 +87,7 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Declares a read provider (`GET [type]/[id]`), and a vread provider when the function also
-/// takes `version: Option<String>`.
+/// takes an `Option<VersionId>`.
 #[proc_macro_attribute]
 pub fn read(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Read, attr, item)
@@ -101,7 +111,7 @@ pub fn update(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Update, attr, item)
 }
 
-/// Declares a history provider: instance level with `id: String`, system level when it
+/// Declares a history provider: instance level with a `LogicalId`, system level when it
 /// returns versions of the version's `Resource` enum, type level otherwise. A
 /// `HistoryParams` parameter receives `_since`, `_at` and `_count`.
 #[proc_macro_attribute]
@@ -109,16 +119,16 @@ pub fn history(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::History, attr, item)
 }
 
-/// Declares a patch provider (`PATCH [type]/[id]` with a JSON Patch body): `id: String` and
-/// `patch: Vec<PatchOp>`; `fhir_rocket::patch::apply_to` applies it to a resource.
+/// Declares a patch provider (`PATCH [type]/[id]` with a JSON Patch body): a `LogicalId` and
+/// a `Vec<PatchOp>`; `fhir_rocket::patch::apply_to` applies it to a resource.
 #[proc_macro_attribute]
 pub fn patch(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Patch, attr, item)
 }
 
 /// Declares an operation provider: `#[operation(name = "$everything", type = Patient,
-/// idempotent)]`. With `id: String` it is invoked on one resource, with `type` on the type,
-/// otherwise on the whole server. A parameter named `parameters` receives the body (usually a
+/// idempotent)]`. With a `LogicalId` it is invoked on one resource, with `type` on the type,
+/// otherwise on the whole server. A parameter of a resource type receives the body (usually a
 /// `Parameters` resource; for an idempotent operation called with GET, one `valueString`
 /// parameter per query parameter). It returns `Result<T, FhirError>` for any resource `T`.
 #[proc_macro_attribute]

@@ -29,37 +29,28 @@ impl Kind {
             Kind::Operation => "operation",
         }
     }
+
+    /// "a read provider", "an update provider": how messages name the provider.
+    pub fn provider(self) -> String {
+        let name = self.name();
+        let article = if matches!(self, Kind::Update | Kind::Operation) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name} provider")
+    }
 }
 
-/// What a parameter receives.
-pub enum Role {
-    /// The logical id from the URL.
-    Id,
-    /// The version id from the URL (vread).
-    Version,
-    /// The request context, by value or by reference.
-    Context { by_ref: bool },
-    /// The resource in the body.
-    Body,
-    /// A search parameter with its URL name.
-    SearchParam { name: String, required: bool },
-    /// The search result parameters (`_count`, `_sort`, `_include`, ...).
-    ResultParams,
-    /// The history parameters (`_since`, `_at`, `_count`).
-    HistoryParams,
-    /// The operations of a JSON Patch.
-    Patch,
-    /// The input of an operation (any resource, usually `Parameters`).
-    Parameters,
-    /// The resource type of the request (generic providers).
-    TypeName,
-    /// A Rocket request guard.
-    Guard,
-}
-
+/// A parameter of the provider function.
 pub struct Param {
     pub ty: Type,
-    pub role: Role,
+    /// Its search parameter name: `#[param("name")]`, or the parameter's name with `_` as
+    /// `-`. Used only when its type makes it a search parameter.
+    pub name: String,
+    /// Marked `#[guard]`: a Rocket request guard. Every other parameter's role comes from
+    /// its type, through `fhir_rocket::FromInput`.
+    pub guard: bool,
 }
 
 /// What the function returns inside `Result<_, FhirError>`.
@@ -75,11 +66,6 @@ pub enum Returns {
     Nothing,
 }
 
-/// Whether `ty` is a version's `Resource` enum rather than one resource type.
-pub fn is_any_resource(ty: &Type) -> bool {
-    type_name(ty) == "Resource"
-}
-
 pub struct ProviderFn {
     pub kind: Kind,
     pub function: ItemFn,
@@ -93,22 +79,6 @@ pub struct ProviderFn {
     pub search: crate::attr::SearchAttr,
 }
 
-const SEARCH_TYPES: &[&str] = &[
-    "StringParam",
-    "TokenParam",
-    "DateParam",
-    "DateRange",
-    "NumberParam",
-    "QuantityParam",
-    "UriParam",
-    "ReferenceParam",
-    "CompositeParam",
-    "HasParam",
-    "IdParam",
-    "OrList",
-    "AndList",
-];
-
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     match ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
@@ -117,12 +87,6 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
         Type::Paren(p) => last_segment(&p.elem),
         _ => None,
     }
-}
-
-fn type_name(ty: &Type) -> String {
-    last_segment(ty)
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default()
 }
 
 /// The single generic argument of `Name<T>`, when `ty` is that.
@@ -140,11 +104,6 @@ fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     }
 }
 
-fn is_search_type(ty: &Type) -> bool {
-    let inner = generic_arg(ty, "Option").unwrap_or(ty);
-    SEARCH_TYPES.contains(&type_name(inner).as_str())
-}
-
 fn is_unit(ty: &Type) -> bool {
     matches!(ty, Type::Tuple(t) if t.elems.is_empty())
 }
@@ -160,9 +119,28 @@ fn param_name(ident: &str) -> String {
     )
 }
 
-/// Takes `#[param("name")]` off a parameter, returning the name.
-fn take_param_attribute(attrs: &mut Vec<syn::Attribute>) -> syn::Result<Option<String>> {
-    let mut name = None;
+/// The function without the attributes the macro reads on its parameters: what is emitted
+/// beside the errors when the macro fails, so that the compiler does not report them too.
+pub fn without_param_attributes(mut function: ItemFn) -> ItemFn {
+    for arg in function.sig.inputs.iter_mut() {
+        if let FnArg::Typed(arg) = arg {
+            arg.attrs
+                .retain(|a| !a.path().is_ident("param") && !a.path().is_ident("guard"));
+        }
+    }
+    function
+}
+
+/// The attributes the macro reads on a parameter.
+#[derive(Default)]
+struct ParamAttrs {
+    name: Option<String>,
+    guard: Option<syn::Attribute>,
+}
+
+/// Takes `#[param("name")]` and `#[guard]` off a parameter.
+fn take_param_attributes(attrs: &mut Vec<syn::Attribute>) -> syn::Result<ParamAttrs> {
+    let mut found = ParamAttrs::default();
     let mut kept = Vec::new();
     for attr in attrs.drain(..) {
         if attr.path().is_ident("param") {
@@ -172,13 +150,21 @@ fn take_param_attribute(attrs: &mut Vec<syn::Attribute>) -> syn::Result<Option<S
                     "write the search parameter's name as #[param(\"name\")]",
                 )
             })?;
-            name = Some(lit.value());
+            found.name = Some(lit.value());
+        } else if attr.path().is_ident("guard") {
+            if !matches!(attr.meta, syn::Meta::Path(_)) {
+                return Err(syn::Error::new_spanned(
+                    &attr,
+                    "#[guard] takes no arguments",
+                ));
+            }
+            found.guard = Some(attr);
         } else {
             kept.push(attr);
         }
     }
     *attrs = kept;
-    Ok(name)
+    Ok(found)
 }
 
 fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type>)> {
@@ -189,7 +175,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         Kind::Delete => "Result<(), FhirError>",
         Kind::History => "Result<Vec<HistoryEntry<T>>, FhirError>",
     };
-    let message = || format!("a {} provider returns {expected}", kind.name());
+    let message = || format!("{} returns {expected}", kind.provider());
     let ReturnType::Type(_, ty) = output else {
         return Err(syn::Error::new(output.span(), message()));
     };
@@ -242,7 +228,7 @@ pub fn analyze(
     if function.sig.asyncness.is_none() {
         errors.push(syn::Error::new_spanned(
             function.sig.fn_token,
-            format!("a {} provider must be an `async fn`", kind.name()),
+            format!("{} must be an `async fn`", kind.provider()),
         ));
     }
     let (shape, returned) = match returns(kind, &function.sig.output) {
@@ -253,7 +239,6 @@ pub fn analyze(
         }
     };
     let mut params = Vec::new();
-    let mut body_type = None;
     for arg in function.sig.inputs.iter_mut() {
         let FnArg::Typed(arg) = arg else {
             errors.push(syn::Error::new_spanned(
@@ -262,8 +247,8 @@ pub fn analyze(
             ));
             continue;
         };
-        let explicit = match take_param_attribute(&mut arg.attrs) {
-            Ok(name) => name,
+        let attrs = match take_param_attributes(&mut arg.attrs) {
+            Ok(attrs) => attrs,
             Err(e) => {
                 errors.push(e);
                 continue;
@@ -276,89 +261,23 @@ pub fn analyze(
             ));
             continue;
         };
-        let ident = pat.ident.to_string();
-        let ty = (*arg.ty).clone();
-        let role = if explicit.is_some() || (kind == Kind::Search && is_search_type(&ty)) {
-            if kind != Kind::Search {
-                errors.push(syn::Error::new_spanned(
-                    &arg.ty,
-                    "search parameters belong to #[search] providers",
-                ));
-                continue;
-            }
-            Role::SearchParam {
-                name: explicit.unwrap_or_else(|| param_name(&ident)),
-                required: generic_arg(&ty, "Option").is_none(),
-            }
-        } else if type_name(&ty) == "ResultParams" && kind == Kind::Search {
-            Role::ResultParams
-        } else if ident == "parameters" && kind == Kind::Operation {
-            Role::Parameters
-        } else if ident == "patch" && kind == Kind::Patch {
-            Role::Patch
-        } else if type_name(&ty) == "HistoryParams" && kind == Kind::History {
-            Role::HistoryParams
-        } else if type_name(&ty) == "TypeName" {
-            Role::TypeName
-        } else if type_name(&ty) == "RequestContext" {
-            Role::Context {
-                by_ref: matches!(ty, Type::Reference(_)),
-            }
-        } else if ident == "id"
-            && matches!(
-                kind,
-                Kind::Read
-                    | Kind::Update
-                    | Kind::Delete
-                    | Kind::History
-                    | Kind::Patch
-                    | Kind::Operation
-            )
-        {
-            if type_name(&ty) != "String" {
-                errors.push(syn::Error::new_spanned(
-                    &arg.ty,
-                    "the id parameter is a `String`",
-                ));
-            }
-            Role::Id
-        } else if ident == "version" && kind == Kind::Read {
-            if generic_arg(&ty, "Option").map(type_name).as_deref() != Some("String") {
-                errors.push(syn::Error::new_spanned(
-                    &arg.ty,
-                    "the version parameter is an `Option<String>` (None for a read, the version for a vread)",
-                ));
-            }
-            Role::Version
-        } else if ident == "resource" && matches!(kind, Kind::Create | Kind::Update) {
-            body_type = Some(ty.clone());
-            Role::Body
-        } else {
-            Role::Guard
-        };
-        params.push(Param { ty, role });
+        if let (Some(guard), Some(_)) = (&attrs.guard, &attrs.name) {
+            errors.push(syn::Error::new_spanned(
+                guard,
+                "a request guard is not a search parameter: #[guard] and #[param] exclude each other",
+            ));
+        }
+        params.push(Param {
+            ty: (*arg.ty).clone(),
+            name: attrs
+                .name
+                .unwrap_or_else(|| param_name(&pat.ident.to_string())),
+            guard: attrs.guard.is_some(),
+        });
     }
-    let has = |f: fn(&Role) -> bool| params.iter().any(|p| f(&p.role));
-    if matches!(kind, Kind::Read | Kind::Update | Kind::Delete | Kind::Patch)
-        && !has(|r| matches!(r, Role::Id))
-    {
-        errors.push(syn::Error::new_spanned(
-            &function.sig.ident,
-            format!("a {} provider needs an `id: String` parameter", kind.name()),
-        ));
-    }
-    if matches!(kind, Kind::Create | Kind::Update) && body_type.is_none() {
-        errors.push(syn::Error::new_spanned(
-            &function.sig.ident,
-            format!(
-                "a {} provider needs a `resource` parameter: the resource in the request body",
-                kind.name()
-            ),
-        ));
-    }
-    let resource = match (returned, body_type, declared) {
-        (Some(t), _, _) | (None, Some(t), _) | (None, None, Some(t)) => Some(t),
-        (None, None, None) => {
+    let resource = match (returned, declared) {
+        (Some(t), _) | (None, Some(t)) => Some(t),
+        (None, None) => {
             if kind == Kind::Delete {
                 errors.push(syn::Error::new_spanned(
                     &function.sig.ident,

@@ -39,6 +39,53 @@ pub use resource::{FhirResource, FhirVersion, ResourceType, SearchParamKind, Sea
 #[doc(hidden)]
 pub use serde;
 
+/// Calls the macro `$m` once per FHIR version enabled in this crate, as
+/// `$m!(path::to::Resource; path::to::Account, path::to::ActivityDefinition, ...)`: the
+/// version's `Resource` enum, then every resource type of the version.
+///
+/// It lets a crate implement its own traits for each resource type one by one, where a
+/// blanket impl over [`ResourceType`] would overlap with its impls for foreign types.
+///
+/// ```
+/// macro_rules! count {
+///     ($resource:ty; $($t:ty),*) => {
+///         assert!([$(stringify!($t)),*].len() > 140);
+///     };
+/// }
+/// fn main() {
+///     fhir_model::for_each_version!(count);
+/// }
+/// ```
+#[macro_export]
+macro_rules! for_each_version {
+    ($m:ident) => {
+        $crate::__for_each_r4!($m);
+        $crate::__for_each_r4b!($m);
+        $crate::__for_each_r5!($m);
+    };
+}
+
+#[cfg(not(feature = "r4"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_r4 {
+    ($m:ident) => {};
+}
+
+#[cfg(not(feature = "r4b"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_r4b {
+    ($m:ident) => {};
+}
+
+#[cfg(not(feature = "r5"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_r5 {
+    ($m:ident) => {};
+}
+
 /// FHIR R4 (4.0.1).
 #[cfg(feature = "r4")]
 // The definitions' text is written for the FHIR site: its bare URLs stay plain text here.

@@ -14,6 +14,7 @@ pub mod connection;
 mod context;
 mod dispatch;
 mod error;
+mod extract;
 pub mod http;
 mod include;
 mod interactions;
@@ -29,10 +30,11 @@ mod version_model;
 pub use config::{CapabilityHook, Limits, Software, TransactionHook};
 pub use context::{RequestContext, TypeName};
 pub use error::FhirError;
+pub use extract::{FromInput, LogicalId, ParamRole, ServedType, Taken, VersionId};
 pub use provider::{
     guard, history_of, maybe_shared, shared, DeclaredParam, Found, Glue, Handler, HandlerFn,
-    HistoryEntry, HistoryMethod, HistoryParams, Input, Interaction, IntoArc, OperationInfo,
-    Provider, ProviderInfo, Scope, SearchResults,
+    HistoryEntry, HistoryMethod, HistoryParams, Input, Interaction, OperationInfo, Provider,
+    ProviderInfo, Scope, SearchResults,
 };
 pub use server::FhirServer;
 pub use shared::{IntoShared, Shared};

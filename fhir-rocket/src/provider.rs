@@ -3,9 +3,10 @@
 
 use crate::context::RequestContext;
 use crate::error::FhirError;
+use crate::extract::{ParamRole, ServedType};
 use crate::search::{Query, ResultParams};
 use crate::shared::IntoShared;
-use fhir_model::{ResourceType, SearchParamKind};
+use fhir_model::SearchParamKind;
 use rocket::futures::future::BoxFuture;
 use rocket::request::Outcome;
 use rocket::Request;
@@ -90,16 +91,20 @@ pub struct DeclaredParam {
 }
 
 impl DeclaredParam {
-    /// Describes parameter `name` of resource type `T` from the FHIR definitions.
-    pub fn of<T: ResourceType>(name: &'static str, required: bool) -> DeclaredParam {
-        let definition = T::search_parameter(name);
-        DeclaredParam {
+    /// Describes the parameter `name` of a provider of `T` from the FHIR definitions, when its
+    /// role makes it a search parameter.
+    pub fn of<T: ServedType>(name: &'static str, role: ParamRole) -> Option<DeclaredParam> {
+        let ParamRole::Search { required, .. } = role else {
+            return None;
+        };
+        let definition = T::SEARCH_PARAMETERS.iter().find(|p| p.code == name);
+        Some(DeclaredParam {
             name,
             kind: definition.map_or(SearchParamKind::Special, |d| d.kind),
             required,
             definition: definition.map_or("", |d| d.url),
             documentation: definition.map_or("", |d| d.description),
-        }
+        })
     }
 }
 
@@ -152,31 +157,6 @@ impl<R> Input<R> {
     pub fn type_name(&self) -> crate::TypeName {
         crate::TypeName(self.resource_type.clone())
     }
-
-    /// The body as it was read (generic providers).
-    pub fn take_body(&mut self) -> Result<R, FhirError> {
-        self.body
-            .take()
-            .ok_or_else(|| FhirError::bad_request("the request has no resource body"))
-    }
-
-    /// The body as the provider's resource type.
-    pub fn body_as<T>(&mut self) -> Result<T, FhirError>
-    where
-        T: TryFrom<R, Error = R>,
-        R: fhir_model::FhirResource,
-    {
-        let body = self
-            .body
-            .take()
-            .ok_or_else(|| FhirError::bad_request("the request has no resource body"))?;
-        T::try_from(body).map_err(|other| {
-            FhirError::bad_request(format!(
-                "the body is a {}, but this endpoint takes another type",
-                other.resource_type(),
-            ))
-        })
-    }
 }
 
 /// What a search provider found, in the server's terms: the matches and the resources
@@ -214,25 +194,6 @@ pub fn shared<T: IntoShared>(value: T) -> Arc<T::Resource> {
 /// A provider returned an optional resource: `None` is 404.
 pub fn maybe_shared<T: IntoShared>(value: Option<T>) -> Option<Arc<T::Resource>> {
     value.map(IntoShared::into_shared)
-}
-
-/// What a generic provider may return as one resource: the version's `Resource` enum, or an
-/// `Arc` of it (shared, not copied).
-pub trait IntoArc<R> {
-    /// The resource as the server holds it.
-    fn into_arc(self) -> Arc<R>;
-}
-
-impl<R> IntoArc<R> for R {
-    fn into_arc(self) -> Arc<R> {
-        Arc::new(self)
-    }
-}
-
-impl<R> IntoArc<R> for Arc<R> {
-    fn into_arc(self) -> Arc<R> {
-        self
-    }
 }
 
 /// A history provider returned versions.

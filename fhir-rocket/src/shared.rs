@@ -89,7 +89,8 @@ impl<T: ResourceType + fmt::Debug> fmt::Debug for Shared<T> {
     }
 }
 
-/// What a provider may return as one resource: the resource itself, or a [`Shared`] one.
+/// What a provider may return as one resource: the resource itself, or a [`Shared`] one; a
+/// generic provider returns its version's `Resource` enum, or an `Arc` of it.
 pub trait IntoShared {
     /// The version's `Resource` enum, which the server holds resources as.
     type Resource;
@@ -98,14 +99,8 @@ pub trait IntoShared {
     fn into_shared(self) -> Arc<Self::Resource>;
 }
 
-impl<T: ResourceType + Into<T::Resource>> IntoShared for T {
-    type Resource = T::Resource;
-
-    fn into_shared(self) -> Arc<T::Resource> {
-        Arc::new(self.into())
-    }
-}
-
+// Each resource type, each version's `Resource` enum and an `Arc` of it implement this trait
+// too, in `extract.rs`.
 impl<T: ResourceType> IntoShared for Shared<T> {
     type Resource = T::Resource;
 

@@ -9,7 +9,7 @@
 use fhir_rocket::model::r4::{HumanName, Patient};
 use fhir_rocket::model::FhirResource;
 use fhir_rocket::search::StringParam;
-use fhir_rocket::{providers, read, search, FhirError, FhirServer};
+use fhir_rocket::{providers, read, search, FhirError, FhirServer, LogicalId};
 
 /// The patients this server knows.
 fn patients() -> Vec<Patient> {
@@ -31,7 +31,7 @@ fn patients() -> Vec<Patient> {
 }
 
 #[read]
-async fn read_patient(id: String) -> Result<Option<Patient>, FhirError> {
+async fn read_patient(id: LogicalId) -> Result<Option<Patient>, FhirError> {
     Ok(patients().into_iter().find(|p| p.id() == Some(id.as_str())))
 }
 

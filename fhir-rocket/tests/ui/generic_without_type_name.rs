@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 // A generic provider serves every type, so it must be told which one a request names.
 #[read]
-async fn read_any(id: String) -> Result<Option<Arc<Resource>>, FhirError> {
+async fn read_any(id: fhir_rocket::LogicalId) -> Result<Option<Arc<Resource>>, FhirError> {
     let _ = id;
     Ok(None)
 }

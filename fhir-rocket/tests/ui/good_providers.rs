@@ -1,10 +1,15 @@
 use fhir_rocket::model::r4::{Organization, Patient};
 use fhir_rocket::search::{DateParam, OrList, StringParam, TokenParam};
-use fhir_rocket::{providers, read, search, FhirError, FhirServer, RequestContext, SearchResults, Shared};
+use fhir_rocket::{providers, read, search, FhirError, FhirServer, LogicalId, RequestContext, SearchResults, Shared, VersionId};
 
 #[read]
-async fn read_patient(id: String, version: Option<String>, ctx: &RequestContext) -> Result<Option<Patient>, FhirError> {
-    let _ = (id, version, ctx);
+async fn read_patient(
+    id: LogicalId,
+    version: Option<VersionId>,
+    ctx: &RequestContext,
+    #[guard] limit: &fhir_rocket::rocket::State<u32>,
+) -> Result<Option<Patient>, FhirError> {
+    let _ = (id, version, ctx, limit);
     Ok(None)
 }
 
@@ -46,8 +51,8 @@ async fn search_shared_with_includes(telecom: TokenParam) -> Result<SearchResult
 #[fhir_rocket::read]
 async fn read_any(
     resource_type: fhir_rocket::TypeName,
-    id: String,
-    version: Option<String>,
+    id: LogicalId,
+    version: Option<VersionId>,
 ) -> Result<Option<std::sync::Arc<fhir_rocket::model::r4::Resource>>, FhirError> {
     let _ = (resource_type, id, version);
     Ok(None)
@@ -63,14 +68,53 @@ async fn create_any(
 }
 
 #[fhir_rocket::delete(fhir_rocket::model::r4::Resource)]
-async fn delete_any(resource_type: fhir_rocket::TypeName, id: String) -> Result<(), FhirError> {
+async fn delete_any(resource_type: fhir_rocket::TypeName, id: LogicalId) -> Result<(), FhirError> {
     let _ = (resource_type, id);
     Ok(())
+}
+
+// Roles come from types, whatever the parameters are called.
+#[fhir_rocket::update]
+async fn update_patient(
+    which: LogicalId,
+    body: Patient,
+    #[guard] limit: &fhir_rocket::rocket::State<u32>,
+) -> Result<Patient, FhirError> {
+    let _ = (which, limit);
+    Ok(body)
+}
+
+#[fhir_rocket::patch]
+async fn patch_patient(
+    target: LogicalId,
+    operations: Vec<fhir_rocket::patch::PatchOp>,
+) -> Result<Patient, FhirError> {
+    let _ = (target, operations);
+    Ok(Patient::default())
+}
+
+#[fhir_rocket::history]
+async fn patient_history(
+    patient: LogicalId,
+    params: fhir_rocket::HistoryParams,
+) -> Result<Vec<fhir_rocket::HistoryEntry<Patient>>, FhirError> {
+    let _ = (patient, params);
+    Ok(Vec::new())
+}
+
+#[fhir_rocket::operation(name = "$summary", type = Patient)]
+async fn patient_summary(
+    patient: LogicalId,
+    input: fhir_rocket::model::r4::Parameters,
+) -> Result<fhir_rocket::model::r4::Bundle, FhirError> {
+    let _ = (patient, input);
+    Ok(Default::default())
 }
 
 fn main() {
     let _ = FhirServer::new("/fhir")
         .mount(providers![read_patient, search_patients, search_shared, search_with_includes, search_shared_with_includes])
         .mount(providers![read_any, create_any, delete_any])
+        .mount(providers![update_patient, patch_patient, patient_history, patient_summary])
         .routes();
 }

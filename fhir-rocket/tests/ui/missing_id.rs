@@ -1,9 +1,10 @@
 use fhir_rocket::model::r4::Patient;
-use fhir_rocket::{read, FhirError};
+use fhir_rocket::{read, FhirError, RequestContext};
 
+// A parameter called `id` is not the id: a `LogicalId` is.
 #[read]
-async fn read_patient(identifier: String) -> Result<Patient, FhirError> {
-    let _ = identifier;
+async fn read_patient(id: &RequestContext) -> Result<Patient, FhirError> {
+    let _ = id;
     Ok(Patient::default())
 }
 

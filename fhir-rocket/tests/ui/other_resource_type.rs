@@ -1,8 +1,8 @@
 use fhir_rocket::model::r4::{Observation, Patient};
-use fhir_rocket::{update, FhirError};
+use fhir_rocket::{update, FhirError, LogicalId};
 
 #[update]
-async fn update_patient(id: String, resource: Observation) -> Result<Patient, FhirError> {
+async fn update_patient(id: LogicalId, resource: Observation) -> Result<Patient, FhirError> {
     let _ = (id, resource);
     Ok(Patient::default())
 }
