@@ -335,6 +335,26 @@ fn struct_def(out: &mut String, st: &StructDef) {
         let _ = writeln!(out, "        {line}");
     }
     out.push_str("    }\n}\n");
+
+    // References: every field that may hold one, if only in an extension.
+    let _ = writeln!(
+        out,
+        "impl crate::VisitReferences for {} {{\n    fn visit_references(&mut self, visit: &mut dyn FnMut(&mut String)) {{",
+        st.name
+    );
+    for f in &st.fields {
+        if !matches!(f.ty, FieldType::PlainString) {
+            let _ = writeln!(
+                out,
+                "        crate::VisitReferences::visit_references(&mut self.{}, visit);",
+                f.rust_name
+            );
+        }
+    }
+    if st.name == "Reference" {
+        out.push_str("        if let Some(reference) = self.reference.as_mut().and_then(|p| p.value.as_mut()) { visit(reference); }\n");
+    }
+    out.push_str("    }\n}\n");
     if st.kind == StructKind::Resource {
         let _ = writeln!(out, "crate::resource_impls!({});", st.name);
     } else {
@@ -403,6 +423,19 @@ fn choice_def(out: &mut String, c: &ChoiceDef) {
         let _ = writeln!(
             out,
             "            Self::{s}(v) => rt::{helper}(w, base, {s:?}, {value}),"
+        );
+    }
+    out.push_str("        }\n    }\n}\n");
+    let _ = writeln!(
+        out,
+        "impl crate::VisitReferences for {} {{\n    fn visit_references(&mut self, visit: &mut dyn FnMut(&mut String)) {{\n        match self {{",
+        c.name
+    );
+    for v in &c.variants {
+        let _ = writeln!(
+            out,
+            "            Self::{}(v) => crate::VisitReferences::visit_references(v, visit),",
+            v.suffix
         );
     }
     out.push_str("        }\n    }\n}\n\n");

@@ -27,6 +27,7 @@ mod boxed;
 pub mod code;
 pub mod json;
 mod primitive;
+mod references;
 mod resource;
 #[doc(hidden)]
 pub mod serde_bridge;
@@ -35,6 +36,7 @@ pub mod xml;
 pub use boxed::{Boxed, BoxedDrop};
 pub use code::{Code, UnknownCode};
 pub use primitive::{Date, DateTime, Decimal, Instant, InvalidValue, Primitive, Time};
+pub use references::VisitReferences;
 pub use resource::{FhirResource, FhirVersion, ResourceType, SearchParamKind, SearchParameter};
 #[doc(hidden)]
 pub use serde;

@@ -112,6 +112,16 @@ impl<T, X> Primitive<T, X> {
         self.element.as_ref().map_or(&[], |e| &e.extension)
     }
 
+    /// Visits the references in the element's extensions, without allocating its parts.
+    pub(crate) fn visit_extensions(&mut self, visit: &mut dyn FnMut(&mut String))
+    where
+        X: crate::VisitReferences,
+    {
+        if let Some(parts) = &mut self.element {
+            crate::VisitReferences::visit_references(&mut parts.extension, visit);
+        }
+    }
+
     /// The element's extensions, to change.
     pub fn extension_mut(&mut self) -> &mut Vec<X> {
         &mut self.parts_mut().extension

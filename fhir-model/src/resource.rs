@@ -34,7 +34,7 @@ impl FhirVersion {
 /// assert_eq!(resource.resource_type(), "Patient");
 /// assert_eq!(resource.id(), Some("example"));
 /// ```
-pub trait FhirResource {
+pub trait FhirResource: crate::VisitReferences {
     /// The resource type name (`Patient`).
     fn resource_type(&self) -> &'static str;
     /// The FHIR version of the resource's model.
@@ -151,6 +151,12 @@ macro_rules! struct_impls {
 #[macro_export]
 macro_rules! resource_enum_impls {
     ($version:ident) => {
+        impl $crate::VisitReferences for Resource {
+            fn visit_references(&mut self, visit: &mut dyn FnMut(&mut String)) {
+                self.inner_mut().visit_references(visit)
+            }
+        }
+
         impl $crate::FhirResource for Resource {
             fn resource_type(&self) -> &'static str {
                 self.inner().resource_type()

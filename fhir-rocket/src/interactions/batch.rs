@@ -275,20 +275,12 @@ impl<R: ServerModel> Engine<R> {
                 map.insert(full_url.clone(), format!("{resource_type}/{id}"));
             }
         }
-        // Every resource as compact JSON, and the references in it.
-        let mut texts: Vec<Option<Vec<u8>>> = entries
-            .iter()
-            .map(|e| match &e.body {
-                Body::Resource(r) => Some(fhir_model::json::to_vec(r, false)),
-                _ => None,
-            })
-            .collect();
-        let refs: Vec<Vec<String>> = texts
-            .iter()
-            .map(|t| {
-                t.as_deref()
-                    .map(references::references_in_json)
-                    .unwrap_or_default()
+        // The references in every resource.
+        let refs: Vec<Vec<String>> = entries
+            .iter_mut()
+            .map(|e| match &mut e.body {
+                Body::Resource(r) => references::references(r),
+                _ => Vec::new(),
             })
             .collect();
         // Conditional references, resolved by search.
@@ -332,12 +324,9 @@ impl<R: ServerModel> Engine<R> {
         let mut slots: Vec<Option<Entry<R>>> = entries.drain(..).map(Some).collect();
         for i in order {
             let mut entry = slots[i].take().expect("each entry runs once");
-            // Only a resource with references to replace is read again.
-            if let Some(text) = texts[i].take() {
-                if let Some(rewritten) = references::rewrite_json(&text, &map) {
-                    let resource: R =
-                        fhir_model::json::from_slice(&rewritten).map_err(|e| entry_error(i, e))?;
-                    entry.body = Body::Resource(resource);
+            if !refs[i].is_empty() {
+                if let Body::Resource(resource) = &mut entry.body {
+                    references::rewrite(resource, &map);
                 }
             }
             let (index, method, full_url) = (entry.index, entry.method, entry.full_url.clone());
