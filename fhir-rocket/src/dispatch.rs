@@ -170,19 +170,28 @@ impl<R: ServerModel> Dispatcher<R> {
             .limits()
             .get("fhir")
             .unwrap_or_else(|| self.engine.limits.body.bytes());
-        let bytes = data
+        // Sized from Content-Length (up to the limit), the buffer is not grown and copied
+        // again and again while a large body arrives.
+        let declared = req
+            .headers()
+            .get_one("Content-Length")
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(limit.as_u64());
+        let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        let read = data
             .open(limit)
-            .into_bytes()
+            .stream_to(&mut bytes)
             .await
             .map_err(|e| FhirError::bad_request(format!("cannot read the body: {e}")))?;
-        if !bytes.is_complete() {
+        if !read.complete {
             return Err(FhirError::new(
                 413,
                 "too-costly",
                 format!("the body is larger than this server takes ({limit})"),
             ));
         }
-        Ok(bytes.into_inner())
+        Ok(bytes)
     }
 
     /// Reads a resource body, JSON or XML by its `Content-Type`.

@@ -324,13 +324,14 @@ impl<R: ServerModel> Engine<R> {
         let mut slots: Vec<Option<Entry<R>>> = entries.drain(..).map(Some).collect();
         for i in order {
             let mut entry = slots[i].take().expect("each entry runs once");
-            if !refs[i].is_empty() {
+            if refs[i].iter().any(|r| references::target(r).is_some_and(|t| map.contains_key(t))) {
                 if let Body::Resource(resource) = &mut entry.body {
                     references::rewrite(resource, &map);
                 }
             }
-            let (index, method, full_url) = (entry.index, entry.method, entry.full_url.clone());
-            let what = format!("{method} {}", describe(&entry.request));
+            let (index, method, full_url) = (entry.index, entry.method, entry.full_url.take());
+            // Named only when the entry fails.
+            let what = describe(&entry.request);
             let answer = self
                 .execute_entry(req, call(entry, context), false)
                 .await
@@ -338,15 +339,12 @@ impl<R: ServerModel> Engine<R> {
                     FhirError::new(
                         e.status(),
                         e.issue_code(),
-                        format!("Bundle.entry[{index}] ({what}): {}", e.message()),
+                        format!("Bundle.entry[{index}] ({method} {what}): {}", e.message()),
                     )
                 })?;
-            if let (Some(full_url), Answer::Resource { resource, .. }) = (&full_url, &answer) {
+            if let (Some(full_url), Answer::Resource { resource, .. }) = (full_url, &answer) {
                 if let Some(id) = resource.id() {
-                    map.insert(
-                        full_url.clone(),
-                        format!("{}/{id}", resource.resource_type()),
-                    );
+                    map.insert(full_url, format!("{}/{id}", resource.resource_type()));
                 }
             }
             outcomes[index] = Some(Ok(answer));

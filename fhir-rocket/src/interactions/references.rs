@@ -19,17 +19,25 @@ pub(crate) fn references<R: VisitReferences>(resource: &mut R) -> Vec<String> {
 pub(crate) fn rewrite<R: VisitReferences>(resource: &mut R, map: &HashMap<String, String>) -> usize {
     let mut replaced = 0;
     resource.visit_references(&mut |reference| {
-        let (target, fragment) = match reference.find('#') {
-            // `#x` alone points into the resource itself.
-            Some(0) | None => (reference.as_str(), ""),
-            Some(i) => reference.split_at(i),
+        let Some(target) = target(reference) else {
+            return;
         };
         if let Some(new) = map.get(target) {
-            *reference = format!("{new}{fragment}");
+            *reference = format!("{new}{}", &reference[target.len()..]);
             replaced += 1;
         }
     });
     replaced
+}
+
+/// What a reference points to without its `#fragment`; `None` for `#x` alone, which points
+/// into the resource itself.
+pub(crate) fn target(reference: &str) -> Option<&str> {
+    match reference.find('#') {
+        Some(0) => None,
+        None => Some(reference),
+        Some(i) => Some(&reference[..i]),
+    }
 }
 
 /// Whether a reference is conditional: `Patient?identifier=...`.
