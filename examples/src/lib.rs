@@ -88,9 +88,12 @@ impl Store {
         let stored = self
             .create_any(resource.into())
             .expect("a resource type of this version");
-        Shared::from_arc(stored)
-            .ok()
-            .expect("stored as it was given")
+        Shared::from_arc(stored).unwrap_or_else(|other: Arc<Resource>| {
+            panic!(
+                "stored as it was given, yet read back as a {}",
+                other.resource_type()
+            )
+        })
     }
 
     /// Stores a new resource of any type under a fresh id, as version 1.
@@ -202,9 +205,12 @@ impl Store {
         let stored = self
             .update_any(id, resource.into())
             .expect("a resource type of this version");
-        Shared::from_arc(stored)
-            .ok()
-            .expect("stored as it was given")
+        Shared::from_arc(stored).unwrap_or_else(|other: Arc<Resource>| {
+            panic!(
+                "stored as it was given, yet read back as a {}",
+                other.resource_type()
+            )
+        })
     }
 
     /// Marks a resource deleted; 404 when it is not there.

@@ -324,7 +324,10 @@ impl<R: ServerModel> Engine<R> {
         let mut slots: Vec<Option<Entry<R>>> = entries.drain(..).map(Some).collect();
         for i in order {
             let mut entry = slots[i].take().expect("each entry runs once");
-            if refs[i].iter().any(|r| references::target(r).is_some_and(|t| map.contains_key(t))) {
+            if refs[i]
+                .iter()
+                .any(|r| references::target(r).is_some_and(|t| map.contains_key(t)))
+            {
                 if let Body::Resource(resource) = &mut entry.body {
                     references::rewrite(resource, &map);
                 }

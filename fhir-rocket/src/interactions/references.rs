@@ -16,7 +16,10 @@ pub(crate) fn references<R: VisitReferences>(resource: &mut R) -> Vec<String> {
 /// Replaces every reference that `map` has a replacement for (a `urn:uuid:`, a `urn:oid:`,
 /// a conditional `Type?query`, a full URL), keeping a `#fragment` after it. Returns how many
 /// were replaced.
-pub(crate) fn rewrite<R: VisitReferences>(resource: &mut R, map: &HashMap<String, String>) -> usize {
+pub(crate) fn rewrite<R: VisitReferences>(
+    resource: &mut R,
+    map: &HashMap<String, String>,
+) -> usize {
     let mut replaced = 0;
     resource.visit_references(&mut |reference| {
         let Some(target) = target(reference) else {
