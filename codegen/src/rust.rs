@@ -476,6 +476,14 @@ fn resource_enum(out: &mut String, resources: &[String], variant: &str) {
         let _ = writeln!(out, "    {r:?},");
     }
     out.push_str("];\n");
+    out.push_str("\nimpl Resource {\n    /// Each resource type's search parameters, by type name (sorted), for checks that run\n    /// in constant evaluation (the targets of chained parameters).\n    pub const SEARCH_PARAMETERS_BY_TYPE: &'static [(&'static str, &'static [crate::SearchParameter])] = &[\n");
+    for r in resources {
+        let _ = writeln!(
+            out,
+            "        ({r:?}, <{r} as crate::ResourceType>::SEARCH_PARAMETERS),"
+        );
+    }
+    out.push_str("    ];\n}\n");
 }
 
 /// The compartments: one sorted table of (compartment, resource type, params), searched by

@@ -392,8 +392,8 @@ fn refers_to(reference: &str, param: &ReferenceParam) -> bool {
 
 #[search]
 async fn search_patients(
-    family: Option<StringParam>,
-    given: Option<StringParam>,
+    #[modifiers("exact", "contains")] family: Option<StringParam>,
+    #[modifiers("exact", "contains")] given: Option<StringParam>,
     gender: Option<TokenParam>,
     link: Option<ReferenceParam>,
     _id: Option<OrList<IdParam>>,

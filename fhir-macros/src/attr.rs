@@ -64,12 +64,14 @@ impl Parse for OperationAttr {
     }
 }
 
-/// `#[search(include = ["Observation:subject"], revinclude = ["Provenance:target"])]`: the
-/// `_include` and `_revinclude` values the search answers.
+/// `#[search(include = ["Observation:subject"], revinclude = ["Provenance:target"],
+/// sort = ["date"])]`: the `_include` and `_revinclude` values the search answers, and the
+/// search parameters it sorts by.
 #[derive(Default)]
 pub struct SearchAttr {
     pub include: Vec<LitStr>,
     pub revinclude: Vec<LitStr>,
+    pub sort: Vec<LitStr>,
 }
 
 impl Parse for SearchAttr {
@@ -80,19 +82,23 @@ impl Parse for SearchAttr {
             let list = match key.to_string().as_str() {
                 "include" => &mut attr.include,
                 "revinclude" => &mut attr.revinclude,
+                "sort" => &mut attr.sort,
                 _ => {
                     return Err(syn::Error::new_spanned(
                         key,
-                        "expected `include = [\"Type:param\", ...]` or `revinclude = [\"Type:param\", ...]`",
+                        "expected `include = [\"Type:param\", ...]`, `revinclude = [\"Type:param\", ...]` or `sort = [\"param\", ...]`",
                     ))
                 }
             };
+            let sorting = key == "sort";
             input.parse::<Token![=]>()?;
             let content;
             syn::bracketed!(content in input);
             let values = content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
             for value in values {
-                check_include(&value)?;
+                if !sorting {
+                    check_include(&value)?;
+                }
                 list.push(value);
             }
             if !input.is_empty() {

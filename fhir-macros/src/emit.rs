@@ -129,6 +129,49 @@ fn role_check(kind: Kind, role: &TokenStream, ty: &syn::Type) -> TokenStream {
     }
 }
 
+/// The constant check that FHIR defines a declared modifier for the parameter's type, spanned
+/// on the modifier.
+fn modifier_check(role: &TokenStream, modifier: &syn::LitStr) -> TokenStream {
+    let text = modifier.value();
+    let unknown = format!(
+        "FHIR defines no modifier `:{text}` for this parameter's type (see fhir_rocket::checks::MODIFIERS)"
+    );
+    quote_spanned! {modifier.span()=>
+        const _: () = match ::fhir_rocket::checks::modifier(#role, #modifier) {
+            ::fhir_rocket::checks::ModifierCheck::Ok => (),
+            ::fhir_rocket::checks::ModifierCheck::NotSearch => {
+                ::core::panic!("modifiers belong to search parameters")
+            }
+            ::fhir_rocket::checks::ModifierCheck::Unknown => ::core::panic!(#unknown),
+        };
+    }
+}
+
+/// The constant check of a declared chain against the definitions: the reference may point
+/// to a type that has the chained parameter. Spanned on the chain.
+fn chain_check(
+    resource: &syn::Type,
+    param: &str,
+    role: &TokenStream,
+    chain: &syn::LitStr,
+) -> TokenStream {
+    let text = chain.value();
+    let not_reference =
+        format!("`{param}` is not a reference parameter: only references are chained");
+    let too_deep = format!("`{text}`: a chain here has one link, `param` or `Type.param`");
+    let not_target = format!("`{text}`: `{param}` does not point to that type");
+    let unknown = format!("`{text}`: no type `{param}` points to has that search parameter");
+    quote_spanned! {chain.span()=>
+        const _: () = match ::fhir_rocket::checks::chain::<#resource>(#param, #role, #chain) {
+            ::fhir_rocket::checks::ChainCheck::Ok => (),
+            ::fhir_rocket::checks::ChainCheck::NotReference => ::core::panic!(#not_reference),
+            ::fhir_rocket::checks::ChainCheck::TooDeep => ::core::panic!(#too_deep),
+            ::fhir_rocket::checks::ChainCheck::NotATarget => ::core::panic!(#not_target),
+            ::fhir_rocket::checks::ChainCheck::UnknownParam => ::core::panic!(#unknown),
+        };
+    }
+}
+
 fn kind_tokens(kind: Kind) -> TokenStream {
     match kind {
         Kind::Read => quote!(Read),
@@ -181,7 +224,20 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
             if p.kind == Kind::Search {
                 checks.push(param_check(resource, name, &role, ty));
             }
-            named_roles.push(quote!((#name, #role)));
+            for modifier in &param.modifiers {
+                checks.push(modifier_check(&role, modifier));
+            }
+            for chain in &param.chains {
+                checks.push(chain_check(resource, name, &role, chain));
+            }
+            let modifiers = &param.modifiers;
+            let chains = &param.chains;
+            named_roles.push(quote!((
+                #name,
+                #role,
+                &[#(#modifiers),*] as &'static [&'static str],
+                &[#(#chains),*] as &'static [&'static str],
+            )));
             roles.push(role);
         }
         args.push(arg);
@@ -258,6 +314,18 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
             }
         }
     }
+    let type_text = quote!(#resource).to_string().replace(' ', "");
+    for key in &p.search.sort {
+        let text = key.value();
+        let message = format!("`{text}` is not a search parameter of {type_text}: a search sorts by its search parameters");
+        checks.push(quote_spanned! {key.span()=>
+            const _: () = if !::fhir_rocket::checks::sort_key::<#resource>(#key) {
+                ::core::panic!(#message)
+            };
+        });
+    }
+    let sorts = &p.search.sort;
+    let sorts = quote!(&[#(#sorts),*]);
     let includes = quote!(&[#(#includes),*]);
     let revincludes = quote!(&[#(#revincludes),*]);
     // One typed handler per interaction: the glue converts what the function returned into
@@ -300,7 +368,9 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         quote! {
             [#(#named_roles),*]
                 .into_iter()
-                .filter_map(|(name, role)| ::fhir_rocket::DeclaredParam::of::<#resource>(name, role))
+                .filter_map(|(name, role, modifiers, chains)| {
+                    ::fhir_rocket::DeclaredParam::of::<#resource>(name, role, modifiers, chains)
+                })
                 .collect::<::std::vec::Vec<_>>()
         }
     } else {
@@ -351,6 +421,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                         wants_context: ::fhir_rocket::checks::has_role(ROLES, ::fhir_rocket::ParamRole::Context),
                         includes: #includes,
                         revincludes: #revincludes,
+                        sorts: #sorts,
                         handler: ::fhir_rocket::Handler::#variant(handler),
                     })
                     .collect()

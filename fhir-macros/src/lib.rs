@@ -25,8 +25,12 @@
 //!
 //! - `#[read]`: returns `Result<T, FhirError>` or `Result<Option<T>, FhirError>`.
 //! - `#[search]`: returns `Result<Vec<T>, FhirError>` (or `SearchResults<T>` with included
-//!   resources). `#[search(include = ["Type:param"], revinclude = ["Type:param"])]` names the
-//!   `_include` and `_revinclude` values it answers.
+//!   resources). `#[search(include = ["Type:param"], revinclude = ["Type:param"], sort =
+//!   ["param"])]` names the `_include` and `_revinclude` values it answers and the parameters
+//!   it sorts by. A parameter's `#[modifiers("exact", ...)]` names the modifiers the function
+//!   evaluates, `#[chains("name", "Patient.identifier")]` the chains it follows on a
+//!   reference; the server refuses any other with a 400, as ignoring it would answer wrong
+//!   data. Each is checked against the definitions at compile time.
 //! - Reads and searches may return [`Shared<T>`](../fhir_rocket/struct.Shared.html) in place
 //!   of `T`, to serve resources held in memory without copying them.
 //! - `#[create]`, `#[update]`, `#[patch]`: return `Result<T, FhirError>` (the stored resource).

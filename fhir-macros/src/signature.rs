@@ -51,6 +51,11 @@ pub struct Param {
     /// Marked `#[guard]`: a Rocket request guard. Every other parameter's role comes from
     /// its type, through `fhir_rocket::FromInput`.
     pub guard: bool,
+    /// `#[modifiers("exact", ...)]`: the modifiers a search parameter's provider evaluates.
+    pub modifiers: Vec<syn::LitStr>,
+    /// `#[chains("name", "Patient.identifier")]`: the chains a reference parameter's
+    /// provider follows.
+    pub chains: Vec<syn::LitStr>,
 }
 
 /// What the function returns inside `Result<_, FhirError>`.
@@ -124,8 +129,11 @@ fn param_name(ident: &str) -> String {
 pub fn without_param_attributes(mut function: ItemFn) -> ItemFn {
     for arg in function.sig.inputs.iter_mut() {
         if let FnArg::Typed(arg) = arg {
-            arg.attrs
-                .retain(|a| !a.path().is_ident("param") && !a.path().is_ident("guard"));
+            arg.attrs.retain(|a| {
+                !["param", "guard", "modifiers", "chains"]
+                    .iter()
+                    .any(|name| a.path().is_ident(name))
+            });
         }
     }
     function
@@ -136,6 +144,30 @@ pub fn without_param_attributes(mut function: ItemFn) -> ItemFn {
 struct ParamAttrs {
     name: Option<String>,
     guard: Option<syn::Attribute>,
+    /// `#[modifiers(...)]` and `#[chains(...)]`, with the attribute for error spans.
+    modifiers: Option<(syn::Attribute, Vec<syn::LitStr>)>,
+    chains: Option<(syn::Attribute, Vec<syn::LitStr>)>,
+}
+
+/// The string literals of `#[name("a", "b")]`.
+fn string_list(attr: &syn::Attribute) -> syn::Result<Vec<syn::LitStr>> {
+    let message = || {
+        let name = attr
+            .path()
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        syn::Error::new_spanned(attr, format!("write #[{name}(\"a\", \"b\")]"))
+    };
+    let list = attr
+        .parse_args_with(
+            syn::punctuated::Punctuated::<syn::LitStr, syn::Token![,]>::parse_terminated,
+        )
+        .map_err(|_| message())?;
+    if list.is_empty() {
+        return Err(message());
+    }
+    Ok(list.into_iter().collect())
 }
 
 /// Takes `#[param("name")]` and `#[guard]` off a parameter.
@@ -151,6 +183,12 @@ fn take_param_attributes(attrs: &mut Vec<syn::Attribute>) -> syn::Result<ParamAt
                 )
             })?;
             found.name = Some(lit.value());
+        } else if attr.path().is_ident("modifiers") {
+            let list = string_list(&attr)?;
+            found.modifiers = Some((attr, list));
+        } else if attr.path().is_ident("chains") {
+            let list = string_list(&attr)?;
+            found.chains = Some((attr, list));
         } else if attr.path().is_ident("guard") {
             if !matches!(attr.meta, syn::Meta::Path(_)) {
                 return Err(syn::Error::new_spanned(
@@ -261,11 +299,21 @@ pub fn analyze(
             ));
             continue;
         };
-        if let (Some(guard), Some(_)) = (&attrs.guard, &attrs.name) {
-            errors.push(syn::Error::new_spanned(
-                guard,
-                "a request guard is not a search parameter: #[guard] and #[param] exclude each other",
-            ));
+        if let Some(guard) = &attrs.guard {
+            if attrs.name.is_some() || attrs.modifiers.is_some() || attrs.chains.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    guard,
+                    "a request guard is not a search parameter: #[guard] excludes #[param], #[modifiers] and #[chains]",
+                ));
+            }
+        }
+        for (attr, _) in attrs.modifiers.iter().chain(&attrs.chains) {
+            if kind != Kind::Search {
+                errors.push(syn::Error::new_spanned(
+                    attr,
+                    "modifiers and chains belong to the parameters of #[search] providers",
+                ));
+            }
         }
         params.push(Param {
             ty: (*arg.ty).clone(),
@@ -273,6 +321,8 @@ pub fn analyze(
                 .name
                 .unwrap_or_else(|| param_name(&pat.ident.to_string())),
             guard: attrs.guard.is_some(),
+            modifiers: attrs.modifiers.map(|(_, list)| list).unwrap_or_default(),
+            chains: attrs.chains.map(|(_, list)| list).unwrap_or_default(),
         });
     }
     let resource = match (returned, declared) {

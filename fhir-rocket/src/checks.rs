@@ -92,6 +92,213 @@ pub const fn search_param<T: ServedType>(name: &str, kind: SearchParamKind) -> P
     ParamCheck::Unknown
 }
 
+/// The modifiers FHIR defines for each search parameter type (R4 and R5), which a provider may
+/// declare it evaluates with `#[modifiers(...)]`. A reference's target type (`subject:Patient`)
+/// is part of its value and needs no declaration.
+pub const MODIFIERS: &[(SearchParamKind, &[&str])] = &[
+    (
+        SearchParamKind::String,
+        &["missing", "exact", "contains", "text"],
+    ),
+    (
+        SearchParamKind::Token,
+        &[
+            "missing",
+            "text",
+            "not",
+            "above",
+            "below",
+            "in",
+            "not-in",
+            "of-type",
+            "code-text",
+            "text-advanced",
+        ],
+    ),
+    (
+        SearchParamKind::Reference,
+        &[
+            "missing",
+            "identifier",
+            "above",
+            "below",
+            "code-text",
+            "text-advanced",
+        ],
+    ),
+    (
+        SearchParamKind::Uri,
+        &["missing", "above", "below", "contains"],
+    ),
+    (SearchParamKind::Date, &["missing"]),
+    (SearchParamKind::Number, &["missing"]),
+    (SearchParamKind::Quantity, &["missing"]),
+    (SearchParamKind::Composite, &["missing"]),
+    (SearchParamKind::Special, &["missing"]),
+];
+
+/// The result of [`modifier`].
+pub enum ModifierCheck {
+    /// FHIR defines the modifier for the parameter's type.
+    Ok,
+    /// The parameter is not a search parameter.
+    NotSearch,
+    /// FHIR defines no such modifier for the parameter's type.
+    Unknown,
+}
+
+/// Whether `modifier` is one FHIR defines for the type of the search parameter `role`.
+pub const fn modifier(role: ParamRole, modifier: &str) -> ModifierCheck {
+    let ParamRole::Search { kind, .. } = role else {
+        return ModifierCheck::NotSearch;
+    };
+    let mut i = 0;
+    while i < MODIFIERS.len() {
+        if same_kind(MODIFIERS[i].0, kind) {
+            let list = MODIFIERS[i].1;
+            let mut j = 0;
+            while j < list.len() {
+                if same_str(list[j], modifier) {
+                    return ModifierCheck::Ok;
+                }
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    ModifierCheck::Unknown
+}
+
+/// The result of [`chain`].
+pub enum ChainCheck {
+    /// The chain names a search parameter of a type the reference may point to.
+    Ok,
+    /// The parameter is not a reference search parameter.
+    NotReference,
+    /// The chain has more than one link (`organization.name`): not checked here.
+    TooDeep,
+    /// `Type.param`: the reference may not point to that type.
+    NotATarget,
+    /// No type the reference may point to has that search parameter.
+    UnknownParam,
+}
+
+const fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The search parameters of the type named `name` in `T`'s version.
+const fn params_of<T: ServedType>(name: &[u8]) -> Option<&'static [fhir_model::SearchParameter]> {
+    let table = T::VERSION_SEARCH_PARAMETERS;
+    let mut i = 0;
+    while i < table.len() {
+        if bytes_equal(table[i].0.as_bytes(), name) {
+            return Some(table[i].1);
+        }
+        i += 1;
+    }
+    None
+}
+
+const fn has_param(params: &[fhir_model::SearchParameter], name: &[u8]) -> bool {
+    let mut i = 0;
+    while i < params.len() {
+        if bytes_equal(params[i].code.as_bytes(), name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Checks a chain a provider declares on its reference parameter `param` of `T`: `name` (any
+/// type the reference may point to that has `name`) or `Type.name`.
+pub const fn chain<T: ServedType>(param: &str, role: ParamRole, chain: &str) -> ChainCheck {
+    if !matches!(
+        role,
+        ParamRole::Search {
+            kind: SearchParamKind::Reference,
+            ..
+        }
+    ) {
+        return ChainCheck::NotReference;
+    }
+    let params = T::SEARCH_PARAMETERS;
+    let mut targets: &[&str] = &[];
+    let mut i = 0;
+    while i < params.len() {
+        if same_str(params[i].code, param) {
+            targets = params[i].targets;
+        }
+        i += 1;
+    }
+    let bytes = chain.as_bytes();
+    let mut dot = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'.' {
+            if dot.is_some() {
+                return ChainCheck::TooDeep;
+            }
+            dot = Some(i);
+        }
+        i += 1;
+    }
+    let (target, name) = match dot {
+        Some(at) => {
+            let (target, rest) = bytes.split_at(at);
+            let (_, name) = rest.split_at(1);
+            (Some(target), name)
+        }
+        None => (None, bytes),
+    };
+    if let Some(target) = target {
+        if target.is_empty() || !target[0].is_ascii_uppercase() {
+            return ChainCheck::TooDeep;
+        }
+        let mut i = 0;
+        let mut is_target = false;
+        while i < targets.len() {
+            if bytes_equal(targets[i].as_bytes(), target) {
+                is_target = true;
+            }
+            i += 1;
+        }
+        if !is_target {
+            return ChainCheck::NotATarget;
+        }
+        return match params_of::<T>(target) {
+            Some(params) if has_param(params, name) => ChainCheck::Ok,
+            _ => ChainCheck::UnknownParam,
+        };
+    }
+    let mut i = 0;
+    while i < targets.len() {
+        if let Some(params) = params_of::<T>(targets[i].as_bytes()) {
+            if has_param(params, name) {
+                return ChainCheck::Ok;
+            }
+        }
+        i += 1;
+    }
+    ChainCheck::UnknownParam
+}
+
+/// Whether `name` is a search parameter of `T`, to sort by.
+pub const fn sort_key<T: ServedType>(name: &str) -> bool {
+    has_param(T::SEARCH_PARAMETERS, name.as_bytes())
+}
+
 /// The interaction an attribute macro declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {

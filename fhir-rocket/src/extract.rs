@@ -296,6 +296,8 @@ pub trait ServedType {
     const TYPE_NAME: Option<&'static str>;
     /// The search parameters of the type (none for the `Resource` enum).
     const SEARCH_PARAMETERS: &'static [SearchParameter];
+    /// Every resource type's search parameters in the version, by type name.
+    const VERSION_SEARCH_PARAMETERS: &'static [(&'static str, &'static [SearchParameter])];
 }
 
 // Per type rather than over `T: ResourceType`: such a blanket impl would overlap with the
@@ -314,6 +316,8 @@ macro_rules! impls_per_resource_type {
             type Resource = $resource;
             const TYPE_NAME: Option<&'static str> = None;
             const SEARCH_PARAMETERS: &'static [SearchParameter] = &[];
+            const VERSION_SEARCH_PARAMETERS: &'static [(&'static str, &'static [SearchParameter])] =
+                <$resource>::SEARCH_PARAMETERS_BY_TYPE;
         }
 
         impl IntoShared for $resource {
@@ -351,6 +355,8 @@ macro_rules! impls_per_resource_type {
                 const TYPE_NAME: Option<&'static str> = Some(<$t as ResourceType>::TYPE_NAME);
                 const SEARCH_PARAMETERS: &'static [SearchParameter] =
                     <$t as ResourceType>::SEARCH_PARAMETERS;
+                const VERSION_SEARCH_PARAMETERS: &'static [(&'static str, &'static [SearchParameter])] =
+                    <$resource>::SEARCH_PARAMETERS_BY_TYPE;
             }
 
             impl IntoShared for $t {

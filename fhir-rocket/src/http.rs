@@ -439,6 +439,15 @@ fn full_url(w: &mut JsonWriter, base_url: &str, resource_type: &str, id: &str) {
     w.string_parts(&[base_url, "/", resource_type, "/", id]);
 }
 
+/// The page of a search a request asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageRequest {
+    /// `_count`: the page size (the server's default when `None`).
+    pub count: Option<u32>,
+    /// `_offset`: the index of the page's first match.
+    pub offset: usize,
+}
+
 /// A searchset Bundle of one page of the matches (of `[base]/[path]?query`; an empty path is
 /// a search of the whole server), with `total`, absolute `fullUrl`s and
 /// `self`/`next`/`previous` links; each page carries the included resources of its own
@@ -448,12 +457,12 @@ pub fn searchset<R: ServerModel>(
     path: &str,
     query: &str,
     found: &Found<R>,
-    count: Option<u32>,
-    offset: usize,
+    paging: PageRequest,
+    warnings: &[String],
     pretty: bool,
 ) -> Vec<u8> {
     let total = found.matches.len();
-    let page = page(base_url, path, query, total, count, offset);
+    let page = page(base_url, path, query, total, paging.count, paging.offset);
     let matches = &found.matches[page.start..page.end];
     let includes = crate::include::for_page(
         base_url,
@@ -481,7 +490,41 @@ pub fn searchset<R: ServerModel>(
             w.end_object();
             w.end_object();
         }
+        if !warnings.is_empty() {
+            outcome_entry(w, warnings);
+        }
     })
+}
+
+/// The entry of a searchset that tells what the search left out: an OperationOutcome of
+/// warnings, `search.mode = outcome`.
+fn outcome_entry(w: &mut JsonWriter, warnings: &[String]) {
+    w.item();
+    w.begin_object();
+    w.key("resource");
+    w.begin_object();
+    w.resource_type("OperationOutcome");
+    w.key("issue");
+    w.begin_array();
+    for warning in warnings {
+        w.item();
+        w.begin_object();
+        w.key("severity");
+        w.string("warning");
+        w.key("code");
+        w.string("not-supported");
+        w.key("diagnostics");
+        w.string(warning);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    w.key("search");
+    w.begin_object();
+    w.key("mode");
+    w.string("outcome");
+    w.end_object();
+    w.end_object();
 }
 
 /// A history Bundle of one page of versions, each with its request and response.

@@ -88,12 +88,22 @@ pub struct DeclaredParam {
     pub definition: &'static str,
     /// Its documentation, from the definition.
     pub documentation: &'static str,
+    /// The modifiers the provider evaluates (`exact`, `not`, `missing`, ...): any other is
+    /// refused, as ignoring it would answer wrong data.
+    pub modifiers: &'static [&'static str],
+    /// For references: the chains the provider follows (`name`, `Patient.identifier`).
+    pub chains: &'static [&'static str],
 }
 
 impl DeclaredParam {
     /// Describes the parameter `name` of a provider of `T` from the FHIR definitions, when its
     /// role makes it a search parameter.
-    pub fn of<T: ServedType>(name: &'static str, role: ParamRole) -> Option<DeclaredParam> {
+    pub fn of<T: ServedType>(
+        name: &'static str,
+        role: ParamRole,
+        modifiers: &'static [&'static str],
+        chains: &'static [&'static str],
+    ) -> Option<DeclaredParam> {
         let ParamRole::Search { required, .. } = role else {
             return None;
         };
@@ -104,6 +114,8 @@ impl DeclaredParam {
             required,
             definition: definition.map_or("", |d| d.url),
             documentation: definition.map_or("", |d| d.description),
+            modifiers,
+            chains,
         })
     }
 }
@@ -364,6 +376,8 @@ pub struct Provider<R> {
     pub includes: &'static [&'static str],
     /// For searches: the `_revinclude` values it answers.
     pub revincludes: &'static [&'static str],
+    /// For searches: the search parameters it sorts by (`_sort`).
+    pub sorts: &'static [&'static str],
     /// Its glue.
     pub handler: Handler<R>,
 }
@@ -379,6 +393,7 @@ impl<R> Clone for Provider<R> {
             wants_context: self.wants_context,
             includes: self.includes,
             revincludes: self.revincludes,
+            sorts: self.sorts,
             handler: self.handler,
         }
     }

@@ -15,4 +15,5 @@ fn provider_checks() {
     t.compile_fail("tests/ui/several_errors.rs");
     t.compile_fail("tests/ui/generic_without_type_name.rs");
     t.compile_fail("tests/ui/wrong_roles.rs");
+    t.compile_fail("tests/ui/undeclarable_support.rs");
 }

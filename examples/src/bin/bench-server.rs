@@ -85,7 +85,15 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
     };
     let bare = Bare {
         patient: patients[0].to_json().into_bytes(),
-        search: searchset(&base, "Patient", "family=bench", &found, None, 0, false),
+        search: searchset(
+            &base,
+            "Patient",
+            "family=bench",
+            &found,
+            Default::default(),
+            &[],
+            false,
+        ),
     };
     memory_server_with(store)
         .manage(bare)

@@ -7,6 +7,7 @@ mod operation;
 mod read;
 pub(crate) mod references;
 mod search;
+mod supported;
 mod write;
 
 use crate::config::{CapabilityHook, Limits, Software, TransactionHook};

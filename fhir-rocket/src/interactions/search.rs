@@ -2,6 +2,7 @@
 //! interactions. The provider whose parameters cover the query is chosen; links are written
 //! from the parsed query.
 
+use super::supported::{self, Unsupported};
 use super::{call_search, Answer, Engine};
 use crate::context::RequestContext;
 use crate::error::FhirError;
@@ -22,17 +23,19 @@ impl<R: ServerModel> Engine<R> {
         pretty: bool,
     ) -> Result<Answer<R>, FhirError> {
         let base_url = context.base_url.clone();
-        // The links repeat the query as it was given, less the paging the links set.
-        let link_query = query.to_url_query_without(&["_count", "_offset"]);
-        let (path, found, result) = match scope {
+        let lenient = supported::lenient(req.headers().get_one("Prefer"));
+        let original = query.clone();
+        let (path, searched) = match scope {
             SearchScope::Type(resource_type) => {
-                let (found, result) = self.run_search(req, &resource_type, query, context).await?;
-                (resource_type, found, result)
+                let searched = self
+                    .run_search(req, &resource_type, query, context, lenient)
+                    .await?;
+                (resource_type, searched)
             }
-            SearchScope::System => {
-                let (found, result) = self.system_search(req, query, context).await?;
-                (String::new(), found, result)
-            }
+            SearchScope::System => (
+                String::new(),
+                self.system_search(req, query, context, lenient).await?,
+            ),
             SearchScope::Compartment {
                 compartment,
                 id,
@@ -42,22 +45,48 @@ impl<R: ServerModel> Engine<R> {
                     "{compartment}/{id}/{}",
                     resource_type.as_deref().unwrap_or("*")
                 );
-                let (found, result) = self
-                    .compartment_search(req, &compartment, &id, resource_type, query, context)
+                let searched = self
+                    .compartment_search(
+                        req,
+                        (&compartment, &id),
+                        resource_type,
+                        query,
+                        context,
+                        lenient,
+                    )
                     .await?;
-                (path, found, result)
+                (path, searched)
             }
         };
-        let offset = result.offset.unwrap_or(0) as usize;
+        // The links repeat the query as it was applied: without what was left out, and
+        // without the paging the links set themselves.
+        let mut applied = original;
+        applied.retain(|p| !searched.left_out.iter().any(|u| &u.param == p));
+        let link_query = applied.to_url_query_without(&["_count", "_offset"]);
+        let warnings: Vec<String> = searched
+            .left_out
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} was left out of the search: {}",
+                    supported::name_of(&u.param),
+                    u.reason
+                )
+            })
+            .collect();
+        let offset = searched.result.offset.unwrap_or(0) as usize;
         Ok(Answer::Json {
             status: 200,
             body: crate::http::searchset(
                 &base_url,
                 &path,
                 &link_query,
-                &found,
-                result.count,
-                offset,
+                &searched.found,
+                crate::http::PageRequest {
+                    count: searched.result.count,
+                    offset,
+                },
+                &warnings,
                 pretty,
             ),
         })
@@ -70,7 +99,8 @@ impl<R: ServerModel> Engine<R> {
         req: &Request<'_>,
         mut query: Query,
         context: RequestContext,
-    ) -> Result<(Found<R>, ResultParams), FhirError> {
+        lenient: bool,
+    ) -> Result<Searched<R>, FhirError> {
         let mut types: Vec<String> = Vec::new();
         for value in query.remove("_type") {
             for t in value.value.split(',').filter(|t| !t.is_empty()) {
@@ -95,20 +125,27 @@ impl<R: ServerModel> Engine<R> {
                 "a search of several types takes no _include, _revinclude or _sort here",
             ));
         }
+        refuse_unapplied(&result)?;
         let mut all = Found {
             matches: Vec::new(),
             includes: Vec::new(),
         };
+        let mut left_out = Vec::new();
         for t in &types {
             let providers = self.registry.of_type(t)?;
             let provider = choose(providers, t, &query)?;
+            let query = applicable(provider, query.clone(), lenient, &mut left_out)?;
             let mut input = Input::new(context.clone(), t);
-            input.query = query.clone();
+            input.query = query;
             input.result = ResultParams::default();
             let found = call_search(req, provider, input).await?;
             all.matches.extend(found.matches);
         }
-        Ok((all, result))
+        Ok(Searched {
+            found: all,
+            result,
+            left_out,
+        })
     }
 
     /// `[Compartment]/[id]/[type]?...` and `[Compartment]/[id]/*`: for each type searched, the
@@ -119,12 +156,12 @@ impl<R: ServerModel> Engine<R> {
     async fn compartment_search(
         &self,
         req: &Request<'_>,
-        compartment: &str,
-        id: &str,
+        (compartment, id): (&str, &str),
         resource_type: Option<String>,
         mut query: Query,
         context: RequestContext,
-    ) -> Result<(Found<R>, ResultParams), FhirError> {
+        lenient: bool,
+    ) -> Result<Searched<R>, FhirError> {
         if !R::COMPARTMENTS.contains(&compartment) {
             return Err(FhirError::bad_request(format!(
                 "{compartment} is not a compartment of FHIR {}; the compartments are {}",
@@ -140,6 +177,8 @@ impl<R: ServerModel> Engine<R> {
                 "a compartment search takes no _include, _revinclude or _sort here",
             ));
         }
+        refuse_unapplied(&result)?;
+        let mut left_out = Vec::new();
         let types: Vec<(&str, &'static [&'static str])> = match &resource_type {
             Some(t) => match R::compartment_params(compartment, t) {
                 Some(params) => vec![(t.as_str(), params)],
@@ -183,6 +222,7 @@ impl<R: ServerModel> Engine<R> {
                             e.message()
                         ))
                     })?;
+                    let restricted = applicable(provider, restricted, lenient, &mut left_out)?;
                     let mut input = Input::new(context.clone(), t);
                     input.query = restricted;
                     call_search(req, provider, input).await?.matches
@@ -198,7 +238,11 @@ impl<R: ServerModel> Engine<R> {
                 }
             }
         }
-        Ok((all, result))
+        Ok(Searched {
+            found: all,
+            result,
+            left_out,
+        })
     }
 
     /// The resource types that have a search provider.
@@ -213,19 +257,27 @@ impl<R: ServerModel> Engine<R> {
             .map(|(t, _)| t)
     }
 
-    /// Picks the search provider for the query's parameters and runs it.
+    /// Picks the search provider for the query's parameters and runs it. What the provider
+    /// does not evaluate is refused, or left out when `lenient`.
     pub(super) async fn run_search(
         &self,
         req: &Request<'_>,
         resource_type: &str,
-        mut query: Query,
+        query: Query,
         context: RequestContext,
-    ) -> Result<(Found<R>, ResultParams), FhirError> {
+        lenient: bool,
+    ) -> Result<Searched<R>, FhirError> {
+        let providers = self.registry.of_type(resource_type)?;
+        let provider = if lenient {
+            choose_leniently(providers, resource_type, &query)?
+        } else {
+            choose(providers, resource_type, &query)?
+        };
+        let mut left_out = Vec::new();
+        let mut query = applicable(provider, query, lenient, &mut left_out)?;
         let result = query
             .take_result_params()
             .map_err(|e| FhirError::bad_request(e.to_string()))?;
-        let providers = self.registry.of_type(resource_type)?;
-        let provider = choose(providers, resource_type, &query)?;
         check_includes(provider, &result)?;
         let mut input = Input::new(context, resource_type);
         input.query = query;
@@ -234,10 +286,15 @@ impl<R: ServerModel> Engine<R> {
         if !found.includes.is_empty() {
             found.includes = crate::include::distinct(&found.matches, found.includes);
         }
-        Ok((found, result))
+        Ok(Searched {
+            found,
+            result,
+            left_out,
+        })
     }
 
-    /// The resources a condition (`If-None-Exist`, `PUT [type]?...`) finds.
+    /// The resources a condition (`If-None-Exist`, `PUT [type]?...`) finds: every parameter
+    /// evaluated, never one left out.
     pub(super) async fn find_matches(
         &self,
         req: &Request<'_>,
@@ -245,11 +302,111 @@ impl<R: ServerModel> Engine<R> {
         condition: Query,
         context: &RequestContext,
     ) -> Result<Vec<std::sync::Arc<R>>, FhirError> {
-        let (found, _) = self
-            .run_search(req, resource_type, condition, context.clone())
+        let searched = self
+            .run_search(req, resource_type, condition, context.clone(), false)
             .await?;
-        Ok(found.matches)
+        Ok(searched.found.matches)
     }
+}
+
+/// What a search did: what it found, the result parameters, and what it left out (only when
+/// the client asked for lenient handling), with why.
+pub(super) struct Searched<R> {
+    found: Found<R>,
+    result: ResultParams,
+    left_out: Vec<Unsupported>,
+}
+
+/// The query without what the provider does not evaluate: a 400 naming every such parameter,
+/// or, when `lenient`, the query without them, noted in `left_out`.
+fn applicable<R>(
+    provider: &Provider<R>,
+    mut query: Query,
+    lenient: bool,
+    left_out: &mut Vec<Unsupported>,
+) -> Result<Query, FhirError> {
+    let unsupported = supported::unsupported(provider, &query);
+    if unsupported.is_empty() {
+        return Ok(query);
+    }
+    if !lenient {
+        return Err(supported::refusal(&unsupported));
+    }
+    query.retain(|p| !unsupported.iter().any(|u| &u.param == p));
+    for u in unsupported {
+        if !left_out.contains(&u) {
+            left_out.push(u);
+        }
+    }
+    Ok(query)
+}
+
+/// Result parameters no search here applies, for the searches that take them out of the
+/// query before choosing providers.
+fn refuse_unapplied(result: &ResultParams) -> Result<(), FhirError> {
+    let mut refused = Vec::new();
+    if result.summary.is_some() {
+        refused.push("_summary");
+    }
+    if !result.elements.is_empty() {
+        refused.push("_elements");
+    }
+    if result.contained.is_some() {
+        refused.push("_contained");
+    }
+    if result.contained_type.is_some() {
+        refused.push("_containedType");
+    }
+    if result.page.is_some() {
+        refused.push("_page");
+    }
+    if result.max_results.is_some() {
+        refused.push("_maxresults");
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(FhirError::bad_request(format!(
+            "{} not applied by this server",
+            refused.join(", ")
+        )))
+    }
+}
+
+/// Among the searches whose required parameters are all given, the one that takes the most of
+/// the given parameters; the others are then left out (lenient handling).
+fn choose_leniently<'a, R>(
+    providers: &'a [Provider<R>],
+    resource_type: &str,
+    query: &Query,
+) -> Result<&'a Provider<R>, FhirError> {
+    let given = search_params(query);
+    providers
+        .iter()
+        .filter(|p| p.interaction == Interaction::Search)
+        .filter(|p| {
+            p.params
+                .iter()
+                .filter(|d| d.required)
+                .all(|d| given.iter().any(|g| g.name == d.name))
+        })
+        .max_by_key(|p| {
+            given
+                .iter()
+                .filter(|g| p.params.iter().any(|d| d.name == g.name))
+                .count()
+        })
+        .map_or_else(|| choose(providers, resource_type, query), Ok)
+}
+
+/// The search parameters of a query: without the result parameters (`_count`, `_sort`, ...),
+/// which choose no provider.
+fn search_params(query: &Query) -> Vec<&crate::search::QueryParam> {
+    query
+        .params()
+        .iter()
+        .filter(|p| !crate::search::query::RESULT_PARAMETERS.contains(&p.name.as_str()))
+        .collect()
 }
 
 /// The first search provider whose required parameters are all given and whose parameters
@@ -268,7 +425,7 @@ fn choose<'a, R>(
             Ok(_) => unreachable!("there is no search provider"),
         };
     }
-    let given = query.params();
+    let given = search_params(query);
     let chosen = searches.clone().find(|p| {
         p.params
             .iter()
@@ -297,7 +454,13 @@ fn choose<'a, R>(
             .collect();
         FhirError::bad_request(format!(
             "no search of {resource_type} takes the parameters [{}]; supported searches: {}",
-            query.names().into_iter().collect::<Vec<_>>().join(", "),
+            given
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", "),
             supported.join(" or ")
         ))
     })

@@ -262,6 +262,11 @@ impl Query {
         out
     }
 
+    /// Keeps only the parameters `keep` accepts.
+    pub fn retain(&mut self, keep: impl FnMut(&QueryParam) -> bool) {
+        self.params.retain(keep);
+    }
+
     /// Adds a parameter at the end.
     pub fn push(&mut self, param: QueryParam) {
         self.params.push(param);

@@ -111,10 +111,22 @@ async fn patient_summary(
     Ok(Default::default())
 }
 
+// What a search evaluates beyond plain values: modifiers, chains, sorts.
+#[search(sort = ["date", "_lastUpdated"])]
+async fn search_observations(
+    #[modifiers("not", "text")] code: Option<fhir_rocket::search::TokenParam>,
+    #[chains("name", "Patient.identifier")] subject: Option<fhir_rocket::search::ReferenceParam>,
+    #[modifiers("missing")] date: Option<DateParam>,
+) -> Result<Vec<fhir_rocket::model::r4::Observation>, FhirError> {
+    let _ = (code, subject, date);
+    Ok(Vec::new())
+}
+
 fn main() {
     let _ = FhirServer::new("/fhir")
         .mount(providers![read_patient, search_patients, search_shared, search_with_includes, search_shared_with_includes])
         .mount(providers![read_any, create_any, delete_any])
         .mount(providers![update_patient, patch_patient, patient_history, patient_summary])
+        .mount(providers![search_observations])
         .routes();
 }
