@@ -45,7 +45,15 @@ pub(crate) struct Unsupported {
 pub(crate) fn unsupported<R>(provider: &Provider<R>, query: &Query) -> Vec<Unsupported> {
     let mut found = Vec::new();
     for param in query.params() {
-        let reason = if APPLIED_BY_THE_KIT.contains(&param.name.as_str()) {
+        let including = param.name == "_include" || param.name == "_revinclude";
+        let reason = if including && param.modifier.is_some() {
+            // The includes a search declares are one step from its matches.
+            Some(format!(
+                "this search does not iterate its includes: {}:{} would be applied once",
+                param.name,
+                param.modifier.as_deref().unwrap_or_default()
+            ))
+        } else if APPLIED_BY_THE_KIT.contains(&param.name.as_str()) {
             None
         } else if NOT_APPLIED.contains(&param.name.as_str()) {
             Some(format!("{} is not applied by this server", param.name))
@@ -286,6 +294,10 @@ mod tests {
             ["_sort", "_summary", "_elements"]
         );
         assert_eq!(refused(&p, "performer=x"), ["performer"]);
+        assert_eq!(
+            refused(&p, "_include=Observation:subject&_include:iterate=Patient:link"),
+            ["_include:iterate"]
+        );
     }
 
     #[test]
