@@ -663,10 +663,11 @@ fn compartment_search() {
     expected.sort();
     assert_eq!(ids(&found), expected);
     assert!(!ids(&found).contains(&unrelated));
+    // The self link names the page as applied: the server's default page size.
     assert!(found["link"][0]["url"]
         .as_str()
         .unwrap()
-        .ends_with(&format!("/Patient/{id}/Observation")));
+        .ends_with(&format!("/Patient/{id}/Observation?_count=20&_offset=0")));
     // The query further restricts it.
     let coded = get(&format!(
         "/Patient/{id}/Observation?code=http://loinc.org|1-1"

@@ -77,7 +77,7 @@ fn links_keep_the_tenant() {
     assert_eq!(bundle["entry"][0]["fullUrl"], format!("{base}/Patient/9"));
     assert_eq!(
         bundle["link"][0]["url"],
-        format!("{base}/Patient?name=9"),
+        format!("{base}/Patient?name=9&_count=20&_offset=0"),
         "{bundle}"
     );
     let (status, cs) = get("/fhir/acme/metadata");

@@ -45,6 +45,28 @@ pub struct Limits {
     pub bundle_entries: usize,
     /// Whether a conditional delete may delete several resources (HAPI's default: no, 412).
     pub delete_multiple: bool,
+    /// The page size of a search or history that gives no `_count` (20 by default).
+    pub default_page_size: u32,
+    /// The largest page a `_count` may ask for (1,000 by default); a larger `_count` is
+    /// lowered to it, and the `self` link says so.
+    pub max_page_size: u32,
+}
+
+impl Limits {
+    /// The page size for a requested `_count`: the default without one, at most the maximum.
+    ///
+    /// ```
+    /// let limits = fhir_rocket::Limits::default();
+    /// assert_eq!(limits.page_size(None), 20);
+    /// assert_eq!(limits.page_size(Some(5)), 5);
+    /// assert_eq!(limits.page_size(Some(100_000)), 1_000);
+    /// assert_eq!(limits.page_size(Some(0)), 0);
+    /// ```
+    pub fn page_size(&self, requested: Option<u32>) -> u32 {
+        requested
+            .unwrap_or(self.default_page_size)
+            .min(self.max_page_size)
+    }
 }
 
 impl Default for Limits {
@@ -53,6 +75,8 @@ impl Default for Limits {
             body: 64 * 1024 * 1024,
             bundle_entries: 10_000,
             delete_multiple: false,
+            default_page_size: 20,
+            max_page_size: 1_000,
         }
     }
 }

@@ -361,7 +361,8 @@ fn page(
     count: Option<u32>,
     offset: usize,
 ) -> Page {
-    let page_size = count.map(|c| c as usize).unwrap_or(total.max(1)).max(1);
+    // `_count=0` asks for the total alone: no entries, no next page.
+    let page_size = count.map(|c| c as usize).unwrap_or(total);
     let start = offset.min(total);
     let end = start.saturating_add(page_size).min(total);
     let kept: Vec<&str> = query
@@ -384,10 +385,10 @@ fn page(
         }
     };
     let mut links = vec![("self", link(start))];
-    if end < total {
+    if end < total && page_size > 0 {
         links.push(("next", link(end)));
     }
-    if start > 0 && count.is_some() {
+    if start > 0 && page_size > 0 && count.is_some() {
         links.push(("previous", link(start.saturating_sub(page_size))));
     }
     Page { start, end, links }

@@ -42,7 +42,7 @@ impl<R: ServerModel> Engine<R> {
             ),
         };
         let base_url = context.base_url.clone();
-        let count = params.count;
+        let count = Some(self.limits.page_size(params.count));
         let mut input = Input::new(context, resource_type.as_deref().unwrap_or(""));
         input.id = id;
         input.history = params;

@@ -75,6 +75,14 @@ impl<R: ServerModel> Engine<R> {
             })
             .collect();
         let offset = searched.result.offset.unwrap_or(0) as usize;
+        let count = self.limits.page_size(searched.result.count);
+        let mut warnings = warnings;
+        if searched.result.count.is_some_and(|asked| asked > count) {
+            warnings.push(format!(
+                "_count={} is more than this server pages: pages have {count} matches",
+                searched.result.count.unwrap_or_default()
+            ));
+        }
         Ok(Answer::Json {
             status: 200,
             body: crate::http::searchset(
@@ -83,7 +91,7 @@ impl<R: ServerModel> Engine<R> {
                 &link_query,
                 &searched.found,
                 crate::http::PageRequest {
-                    count: searched.result.count,
+                    count: Some(count),
                     offset,
                 },
                 &warnings,

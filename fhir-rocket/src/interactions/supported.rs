@@ -295,7 +295,10 @@ mod tests {
         );
         assert_eq!(refused(&p, "performer=x"), ["performer"]);
         assert_eq!(
-            refused(&p, "_include=Observation:subject&_include:iterate=Patient:link"),
+            refused(
+                &p,
+                "_include=Observation:subject&_include:iterate=Patient:link"
+            ),
             ["_include:iterate"]
         );
     }
