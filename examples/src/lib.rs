@@ -807,8 +807,16 @@ pub fn memory_server_limited(
     store: Store,
     limits: fhir_rocket::Limits,
 ) -> rocket::Rocket<rocket::Build> {
-    let server = FhirServer::new("/fhir")
-        .limits(limits)
+    memory_server_configured(store, |server| server.limits(limits))
+}
+
+/// The in-memory server with its `FhirServer` settings changed by `configure` (limits,
+/// address strategy, ...).
+pub fn memory_server_configured(
+    store: Store,
+    configure: impl FnOnce(FhirServer<Resource>) -> FhirServer<Resource>,
+) -> rocket::Rocket<rocket::Build> {
+    let server = configure(FhirServer::new("/fhir"))
         .software("memory-server", env!("CARGO_PKG_VERSION"))
         .mount(providers![
             read_patient,

@@ -63,13 +63,16 @@ fn method_of(method: rocket::http::Method) -> Option<Method> {
 
 impl<R: ServerModel> Dispatcher<R> {
     fn base_url(&self, req: &Request<'_>, tenant: Option<&str>) -> String {
-        let host = req.headers().get_one("Host").unwrap_or("localhost");
-        let mut base = format!("http://{host}{}", self.engine.base_path);
-        if let Some(tenant) = tenant {
-            base.push('/');
-            base.push_str(tenant);
-        }
-        base
+        let headers = req.headers();
+        let incoming = crate::address::Incoming {
+            tls: req.rocket().config().tls_enabled(),
+            host: headers.get_one("Host"),
+            base_path: &self.engine.base_path,
+            tenant,
+        };
+        crate::address::base_url(&self.engine.address, &incoming, |name| {
+            headers.get_one(name)
+        })
     }
 
     async fn dispatch<'r>(

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod address;
 mod capability;
 pub mod checks;
 mod config;
@@ -27,6 +28,7 @@ mod server;
 mod shared;
 mod version_model;
 
+pub use address::AddressStrategy;
 pub use config::{CapabilityHook, Limits, Software, TransactionHook};
 pub use context::{RequestContext, TypeName};
 pub use error::FhirError;

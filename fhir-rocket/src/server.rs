@@ -1,6 +1,7 @@
 //! The server: what it is made of (providers, software details, hooks, limits) and how it
 //! becomes Rocket routes. Requests are answered by [`crate::dispatch`].
 
+use crate::address::AddressStrategy;
 use crate::config::{Limits, Software, TransactionHook};
 use crate::dispatch::{outcome_catcher, Dispatcher};
 use crate::interactions::Engine;
@@ -40,6 +41,7 @@ impl<R: ServerModel> FhirServer<R> {
                 transactions: None,
                 gate: rocket::tokio::sync::RwLock::new(()),
                 limits: Limits::default(),
+                address: AddressStrategy::default(),
             },
         }
     }
@@ -95,6 +97,21 @@ impl<R: ServerModel> FhirServer<R> {
     /// roll back; without it, a transaction answers 501.
     pub fn transactions(mut self, hook: impl TransactionHook) -> Self {
         self.engine.transactions = Some(Arc::new(hook));
+        self
+    }
+
+    /// How the server names itself in `fullUrl`s, links, `Location` and the
+    /// CapabilityStatement: from the request (the default), a fixed base URL, or the headers
+    /// of a trusted reverse proxy.
+    ///
+    /// ```
+    /// use fhir_rocket::{AddressStrategy, FhirServer};
+    /// let server = FhirServer::<fhir_rocket::model::r4::Resource>::new("/fhir")
+    ///     .address(AddressStrategy::TrustedProxy);
+    /// # let _ = server;
+    /// ```
+    pub fn address(mut self, strategy: AddressStrategy) -> Self {
+        self.engine.address = strategy;
         self
     }
 

@@ -35,6 +35,8 @@ pub(crate) struct Engine<R> {
     /// sees a transaction half done. Taken only when the server has a transaction hook.
     pub(crate) gate: rocket::tokio::sync::RwLock<()>,
     pub(crate) limits: Limits,
+    /// How the server names itself.
+    pub(crate) address: crate::address::AddressStrategy,
 }
 
 /// The conditional headers of a request, or the matching fields of a Bundle entry's request.
