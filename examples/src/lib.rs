@@ -3,6 +3,8 @@
 //! [`memory_server`] keeps Patients and Observations in memory, with versions, and serves
 //! every interaction the kit has; the integration tests run against it.
 
+pub mod audit;
+
 use fhir_rocket::model::r4::{
     codes, Bundle, BundleEntry, Observation, Parameters, ParametersParameter, Patient, Resource,
 };

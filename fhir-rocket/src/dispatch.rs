@@ -29,15 +29,22 @@ impl<R> Clone for Dispatcher<R> {
 #[rocket::async_trait]
 impl<R: ServerModel> Handler for Dispatcher<R> {
     async fn handle<'r>(&self, req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
+        let started = std::time::Instant::now();
+        let interceptors = &self.engine.interceptors;
         let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
         let negotiated = http::negotiate(req, raw_query);
-        let reply = match &negotiated {
-            Ok(format) => match self.dispatch(req, data, raw_query, format).await {
+        let received = interceptors.request_received(req).await;
+        let reply = match (&negotiated, received) {
+            (_, Err(e)) => Reply::error(&e),
+            (Ok(format), Ok(())) => match self.dispatch(req, data, raw_query, format).await {
                 Ok(reply) => reply,
                 Err(e) => Reply::error(&e),
             },
-            Err(e) => Reply::error(e),
+            (Err(e), Ok(())) => Reply::error(e),
         };
+        interceptors
+            .response_done(req, reply.status(), started.elapsed())
+            .await;
         let reply = match negotiated {
             Ok(Format {
                 xml: true, pretty, ..
@@ -154,6 +161,9 @@ impl<R: ServerModel> Dispatcher<R> {
                 written,
                 Return::from_prefer(headers.get_one("Prefer")),
             ),
+            Answer::Stored { status, resource } => {
+                http::resource_reply(&*resource, status, format, &base_url, true, Return::Minimal)
+            }
             Answer::NotModified { etag } => {
                 let reply = Reply::empty(304);
                 match etag {

@@ -19,6 +19,7 @@ mod extract;
 pub mod http;
 mod include;
 mod interactions;
+mod interceptor;
 pub mod patch;
 mod provider;
 mod registry;
@@ -33,6 +34,7 @@ pub use config::{CapabilityHook, Limits, Software, TransactionHook};
 pub use context::{RequestContext, TypeName};
 pub use error::FhirError;
 pub use extract::{FromInput, LogicalId, ParamRole, ServedType, Taken, VersionId};
+pub use interceptor::{Interceptor, Resolved};
 pub use provider::{
     guard, history_of, maybe_shared, shared, DeclaredParam, Found, Glue, Handler, HandlerFn,
     HistoryEntry, HistoryMethod, HistoryParams, Input, Interaction, OperationInfo, Provider,

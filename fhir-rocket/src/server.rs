@@ -23,7 +23,14 @@ use std::sync::Arc;
 /// ```
 pub struct FhirServer<R> {
     engine: Engine<R>,
+    /// Run once the server listens, in order.
+    on_startup: Vec<LifecycleHook>,
+    /// Run when the server shuts down, in order.
+    on_shutdown: Vec<LifecycleHook>,
 }
+
+/// A provider's startup or shutdown work (opening a pool, flushing a cache).
+type LifecycleHook = Box<dyn FnOnce() + Send + Sync + 'static>;
 
 impl<R: ServerModel> FhirServer<R> {
     /// A server whose routes will be mounted at `base_path` (e.g. `/fhir`).
@@ -42,8 +49,32 @@ impl<R: ServerModel> FhirServer<R> {
                 gate: rocket::tokio::sync::RwLock::new(()),
                 limits: Limits::default(),
                 address: AddressStrategy::default(),
+                interceptors: Default::default(),
             },
+            on_startup: Vec::new(),
+            on_shutdown: Vec::new(),
         }
+    }
+
+    /// Runs `hook` once the server listens (Rocket's liftoff), for providers' startup work;
+    /// with [`FhirServer::mount_on`].
+    ///
+    /// ```
+    /// let server = fhir_rocket::FhirServer::<fhir_rocket::model::r4::Resource>::new("/fhir")
+    ///     .on_startup(|| eprintln!("the FHIR server is up"))
+    ///     .on_shutdown(|| eprintln!("the FHIR server stops"));
+    /// # let _ = server;
+    /// ```
+    pub fn on_startup(mut self, hook: impl FnOnce() + Send + Sync + 'static) -> Self {
+        self.on_startup.push(Box::new(hook));
+        self
+    }
+
+    /// Runs `hook` when the server shuts down (Rocket's shutdown), for providers' cleanup;
+    /// with [`FhirServer::mount_on`].
+    pub fn on_shutdown(mut self, hook: impl FnOnce() + Send + Sync + 'static) -> Self {
+        self.on_shutdown.push(Box::new(hook));
+        self
     }
 
     /// Names the software in the CapabilityStatement.
@@ -115,6 +146,13 @@ impl<R: ServerModel> FhirServer<R> {
         self
     }
 
+    /// Adds an interceptor: FHIR-aware hooks on every request (audit, consent, masking,
+    /// authorization), called after those added before it.
+    pub fn intercept(mut self, interceptor: impl crate::Interceptor<R>) -> Self {
+        self.engine.interceptors.0.push(Arc::new(interceptor));
+        self
+    }
+
     /// Sets the limits on requests (body size, Bundle entries, conditional deletes).
     ///
     /// ```
@@ -130,7 +168,21 @@ impl<R: ServerModel> FhirServer<R> {
 
     /// Mounts the routes at the base path and registers OperationOutcome catchers there, so
     /// that every answer under the base path, even a panic's 500, is FHIR.
-    pub fn mount_on(self, rocket: rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build> {
+    pub fn mount_on(
+        mut self,
+        mut rocket: rocket::Rocket<rocket::Build>,
+    ) -> rocket::Rocket<rocket::Build> {
+        use rocket::fairing::AdHoc;
+        for hook in std::mem::take(&mut self.on_startup) {
+            rocket = rocket.attach(AdHoc::on_liftoff("FHIR provider startup", move |_| {
+                Box::pin(async move { hook() })
+            }));
+        }
+        for hook in std::mem::take(&mut self.on_shutdown) {
+            rocket = rocket.attach(AdHoc::on_shutdown("FHIR provider shutdown", move |_| {
+                Box::pin(async move { hook() })
+            }));
+        }
         let base = if self.engine.base_path.is_empty() {
             "/".to_string()
         } else {

@@ -2,7 +2,7 @@
 //! update and delete, with versions.
 //!
 //! ```sh
-//! cargo run --release --bin memory-server
+//! FHIR_AUDIT=1 cargo run --release --bin memory-server    # with an audit line per request
 //! curl -X POST -H 'Content-Type: application/fhir+json' \
 //!      -d '{"resourceType":"Patient","name":[{"family":"Smith"}]}' \
 //!      http://127.0.0.1:8000/fhir/Patient
@@ -11,7 +11,18 @@
 #[rocket::main]
 async fn main() {
     // In place of `rocket.launch()`: closes idle and slow connections (fhir_rocket::connection).
-    if let Err(e) = fhir_rocket::connection::launch(fhir_examples::memory_server()).await {
+    // With FHIR_AUDIT=1, one audit line per request on standard error.
+    let audit = std::env::var_os("FHIR_AUDIT").is_some_and(|v| v == "1");
+    let server = fhir_examples::memory_server_configured(Default::default(), |server| {
+        if audit {
+            server.intercept(fhir_examples::audit::AuditLog::new(
+                fhir_examples::audit::AuditSink::Stderr,
+            ))
+        } else {
+            server
+        }
+    });
+    if let Err(e) = fhir_rocket::connection::launch(server).await {
         eprintln!("memory-server: {e}");
         std::process::exit(1);
     }

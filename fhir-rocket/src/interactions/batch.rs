@@ -345,7 +345,11 @@ impl<R: ServerModel> Engine<R> {
                         format!("Bundle.entry[{index}] ({method} {what}): {}", e.message()),
                     )
                 })?;
-            if let (Some(full_url), Answer::Resource { resource, .. }) = (full_url, &answer) {
+            if let (
+                Some(full_url),
+                Answer::Resource { resource, .. } | Answer::Stored { resource, .. },
+            ) = (full_url, &answer)
+            {
                 if let Some(id) = resource.id() {
                     map.insert(full_url, format!("{}/{id}", resource.resource_type()));
                 }
@@ -551,6 +555,19 @@ fn response_bundle<R: ServerModel>(
     for outcome in outcomes {
         w.item();
         w.begin_object();
+        // A resource an interceptor withholds is answered as written, without its body.
+        let converted;
+        let (outcome, withheld) = match outcome {
+            Ok(Answer::Stored { status, resource }) => {
+                converted = Ok(Answer::Resource {
+                    status: *status,
+                    resource: resource.clone(),
+                    written: true,
+                });
+                (&converted, true)
+            }
+            other => (other, false),
+        };
         match outcome {
             Ok(Answer::Resource {
                 status,
@@ -561,7 +578,7 @@ fn response_bundle<R: ServerModel>(
                     w.key("fullUrl");
                     w.string_parts(&[base_url, "/", resource.resource_type(), "/", id]);
                 }
-                let show = !*written || prefer == Return::Representation;
+                let show = !withheld && (!*written || prefer == Return::Representation);
                 if show {
                     w.key("resource");
                     resource.write_json(&mut w);
@@ -599,6 +616,8 @@ fn response_bundle<R: ServerModel>(
                 }
                 w.end_object();
             }
+            // Answered as a written resource, above.
+            Ok(Answer::Stored { .. }) => {}
             Ok(Answer::NotModified { etag }) => {
                 w.key("response");
                 w.begin_object();

@@ -46,7 +46,24 @@ impl<R: ServerModel> Engine<R> {
         let mut input = Input::new(context, resource_type.as_deref().unwrap_or(""));
         input.id = id;
         input.history = params;
-        let entries = call_history(req, provider, input).await?;
+        let mut entries = call_history(req, provider, input).await?;
+        if !self.interceptors.is_empty() {
+            // A version an interceptor withholds is left out; one it changes is sent changed.
+            entries = entries
+                .into_iter()
+                .filter_map(|mut entry| {
+                    if let Some(resource) = entry.resource.take() {
+                        let shared = self
+                            .interceptors
+                            .resource_outgoing(req, std::sync::Arc::new(resource))?;
+                        entry.resource = Some(
+                            std::sync::Arc::try_unwrap(shared).unwrap_or_else(|a| (*a).clone()),
+                        );
+                    }
+                    Some(entry)
+                })
+                .collect();
+        }
         Ok(Answer::Json {
             status: 200,
             body: crate::http::history(

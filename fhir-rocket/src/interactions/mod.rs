@@ -13,6 +13,7 @@ mod write;
 use crate::config::{CapabilityHook, Limits, Software, TransactionHook};
 use crate::context::RequestContext;
 use crate::error::FhirError;
+use crate::interceptor::Resolved;
 use crate::patch::PatchOp;
 use crate::provider::{Handler, HandlerFn, Input, Provider};
 use crate::registry::Registry;
@@ -37,6 +38,8 @@ pub(crate) struct Engine<R> {
     pub(crate) limits: Limits,
     /// How the server names itself.
     pub(crate) address: crate::address::AddressStrategy,
+    /// The interceptors, in registration order.
+    pub(crate) interceptors: crate::interceptor::Interceptors<R>,
 }
 
 /// The conditional headers of a request, or the matching fields of a Bundle entry's request.
@@ -74,6 +77,9 @@ pub(crate) enum Answer<R> {
         resource: Arc<R>,
         written: bool,
     },
+    /// A resource written, which an interceptor withholds from the client: the write's
+    /// status and headers (`Location`, `ETag`) without the resource.
+    Stored { status: u16, resource: Arc<R> },
     /// `304 Not Modified`.
     NotModified { etag: Option<String> },
     /// A status without a body (delete).
@@ -92,11 +98,20 @@ impl<R: ServerModel> Engine<R> {
         pretty: bool,
     ) -> Result<Answer<R>, FhirError> {
         if let FhirRequest::Bundle = call.request {
-            let Body::Resource(bundle) = call.body else {
+            let Body::Resource(mut bundle) = call.body else {
                 return Err(FhirError::bad_request(
                     "POST to the base takes a Bundle of type batch or transaction",
                 ));
             };
+            if !self.interceptors.is_empty() {
+                let resolved = Resolved::of(&call.request, call.context.tenant.as_deref());
+                self.interceptors
+                    .interaction_resolved(req, &resolved)
+                    .await?;
+                self.interceptors
+                    .resource_incoming(req, &resolved, &mut bundle)
+                    .await?;
+            }
             return self.bundle(req, bundle, call.context, pretty).await;
         }
         // Outside a transaction, wait for any transaction to finish.
@@ -109,6 +124,54 @@ impl<R: ServerModel> Engine<R> {
 
     /// Executes a request that is not a Bundle (an HTTP request, or a Bundle's entry).
     pub(crate) async fn execute_entry(
+        &self,
+        req: &Request<'_>,
+        mut call: Call<R>,
+        pretty: bool,
+    ) -> Result<Answer<R>, FhirError> {
+        if self.interceptors.is_empty() {
+            return self.run_entry(req, call, pretty).await;
+        }
+        let resolved = Resolved::of(&call.request, call.context.tenant.as_deref());
+        self.interceptors
+            .interaction_resolved(req, &resolved)
+            .await?;
+        if let Body::Resource(resource) = &mut call.body {
+            self.interceptors
+                .resource_incoming(req, &resolved, resource)
+                .await?;
+        }
+        let describe = format!(
+            "{}{}",
+            resolved.resource_type.unwrap_or(""),
+            resolved.id.map(|id| format!("/{id}")).unwrap_or_default()
+        );
+        match self.run_entry(req, call, pretty).await? {
+            Answer::Resource {
+                status,
+                resource: kept,
+                written,
+            } => match self.interceptors.resource_outgoing(req, kept.clone()) {
+                Some(resource) => Ok(Answer::Resource {
+                    status,
+                    resource,
+                    written,
+                }),
+                // A write happened: it is answered as such, without the resource.
+                None if written => Ok(Answer::Stored {
+                    status,
+                    resource: kept,
+                }),
+                None => Err(FhirError::forbidden(format!(
+                    "{describe} is withheld from this request"
+                ))),
+            },
+            other => Ok(other),
+        }
+    }
+
+    /// Executes a request that is not a Bundle, once the interceptors have let it through.
+    async fn run_entry(
         &self,
         req: &Request<'_>,
         call: Call<R>,

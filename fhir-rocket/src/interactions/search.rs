@@ -58,6 +58,20 @@ impl<R: ServerModel> Engine<R> {
                 (path, searched)
             }
         };
+        let mut searched = searched;
+        if !self.interceptors.is_empty() {
+            let found = std::mem::replace(
+                &mut searched.found,
+                Found {
+                    matches: Vec::new(),
+                    includes: Vec::new(),
+                },
+            );
+            searched.found = Found {
+                matches: self.interceptors.outgoing_all(req, found.matches),
+                includes: self.interceptors.outgoing_all(req, found.includes),
+            };
+        }
         // The links repeat the query as it was applied: without what was left out, and
         // without the paging the links set themselves.
         let mut applied = original;

@@ -1,0 +1,275 @@
+//! Interceptors: FHIR-aware hooks on every request, for audit, consent, masking and
+//! authorization (HAPI's interceptors). Rocket's fairings see HTTP; these see interactions,
+//! resource types, ids and resources.
+
+use crate::error::FhirError;
+use crate::route::{FhirRequest, SearchScope, Target};
+use rocket::Request;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What an interaction is about, as interceptors see it: one HTTP request, or one entry of a
+/// batch or transaction (each entry is resolved on its own, after the Bundle itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resolved<'a> {
+    /// The interaction, as the CapabilityStatement names it (`read`, `vread`,
+    /// `search-type`, `search-system`, `create`, `update`, `patch`, `delete`,
+    /// `history-instance`, `history-type`, `history-system`, `operation`, `capabilities`,
+    /// `batch` for a Bundle posted to the base).
+    pub interaction: &'static str,
+    /// The resource type, when the interaction names one.
+    pub resource_type: Option<&'a str>,
+    /// The logical id, when the interaction names one.
+    pub id: Option<&'a str>,
+    /// The compartment, for a compartment search (`Patient/123`).
+    pub compartment: Option<(&'a str, &'a str)>,
+    /// The operation's name (`$everything`), for an operation.
+    pub operation: Option<&'a str>,
+    /// The tenant, on a multi-tenant server.
+    pub tenant: Option<&'a str>,
+}
+
+impl<'a> Resolved<'a> {
+    pub(crate) fn of(request: &'a FhirRequest, tenant: Option<&'a str>) -> Resolved<'a> {
+        let mut resolved = Resolved {
+            interaction: "capabilities",
+            resource_type: None,
+            id: None,
+            compartment: None,
+            operation: None,
+            tenant,
+        };
+        let instance = |target: &'a Target| match target {
+            Target::Id(id) => Some(id.as_str()),
+            Target::Condition(_) => None,
+        };
+        match request {
+            FhirRequest::Capabilities => {}
+            FhirRequest::Read { resource_type, id } => {
+                resolved.interaction = "read";
+                resolved.resource_type = Some(resource_type);
+                resolved.id = Some(id);
+            }
+            FhirRequest::VRead {
+                resource_type, id, ..
+            } => {
+                resolved.interaction = "vread";
+                resolved.resource_type = Some(resource_type);
+                resolved.id = Some(id);
+            }
+            FhirRequest::Search { scope, .. } => match scope {
+                SearchScope::System => resolved.interaction = "search-system",
+                SearchScope::Type(t) => {
+                    resolved.interaction = "search-type";
+                    resolved.resource_type = Some(t);
+                }
+                SearchScope::Compartment {
+                    compartment,
+                    id,
+                    resource_type,
+                } => {
+                    resolved.interaction = if resource_type.is_some() {
+                        "search-type"
+                    } else {
+                        "search-system"
+                    };
+                    resolved.resource_type = resource_type.as_deref();
+                    resolved.compartment = Some((compartment, id));
+                }
+            },
+            FhirRequest::Create { resource_type } => {
+                resolved.interaction = "create";
+                resolved.resource_type = Some(resource_type);
+            }
+            FhirRequest::Update {
+                resource_type,
+                target,
+            } => {
+                resolved.interaction = "update";
+                resolved.resource_type = Some(resource_type);
+                resolved.id = instance(target);
+            }
+            FhirRequest::Patch {
+                resource_type,
+                target,
+            } => {
+                resolved.interaction = "patch";
+                resolved.resource_type = Some(resource_type);
+                resolved.id = instance(target);
+            }
+            FhirRequest::Delete {
+                resource_type,
+                target,
+            } => {
+                resolved.interaction = "delete";
+                resolved.resource_type = Some(resource_type);
+                resolved.id = instance(target);
+            }
+            FhirRequest::History {
+                resource_type, id, ..
+            } => {
+                resolved.interaction = match (resource_type, id) {
+                    (Some(_), Some(_)) => "history-instance",
+                    (Some(_), None) => "history-type",
+                    _ => "history-system",
+                };
+                resolved.resource_type = resource_type.as_deref();
+                resolved.id = id.as_deref();
+            }
+            FhirRequest::Operation {
+                resource_type,
+                id,
+                name,
+                ..
+            } => {
+                resolved.interaction = "operation";
+                resolved.resource_type = resource_type.as_deref();
+                resolved.id = id.as_deref();
+                resolved.operation = Some(name);
+            }
+            FhirRequest::Bundle => resolved.interaction = "batch",
+        }
+        resolved
+    }
+}
+
+/// A hook on every request of a server, registered with
+/// [`FhirServer::intercept`](crate::FhirServer::intercept) and called in registration order.
+/// `R` is the version's `Resource` enum. Every method does nothing unless overridden.
+///
+/// An error from a hook ends the request with that error's status and OperationOutcome (for
+/// a Bundle entry: the entry's, which fails a transaction).
+///
+/// ```
+/// use fhir_rocket::model::r4::Resource;
+/// use fhir_rocket::{FhirError, Interceptor, Resolved};
+///
+/// /// Nobody deletes here.
+/// struct NoDeletes;
+///
+/// #[rocket::async_trait]
+/// impl Interceptor<Resource> for NoDeletes {
+///     async fn interaction_resolved(
+///         &self,
+///         _req: &rocket::Request<'_>,
+///         resolved: &Resolved<'_>,
+///     ) -> Result<(), FhirError> {
+///         if resolved.interaction == "delete" {
+///             return Err(FhirError::forbidden("deletes are not allowed here"));
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let server = fhir_rocket::FhirServer::<Resource>::new("/fhir").intercept(NoDeletes);
+/// # let _ = server;
+/// ```
+#[rocket::async_trait]
+pub trait Interceptor<R>: Send + Sync + 'static {
+    /// A request arrived, before it is routed.
+    async fn request_received(&self, _req: &Request<'_>) -> Result<(), FhirError> {
+        Ok(())
+    }
+
+    /// The interaction is known: the place to authorize it (Rocket request guards run from
+    /// `req.guard::<T>()`); an error vetoes it.
+    async fn interaction_resolved(
+        &self,
+        _req: &Request<'_>,
+        _resolved: &Resolved<'_>,
+    ) -> Result<(), FhirError> {
+        Ok(())
+    }
+
+    /// A resource was read from the request body (of a create, an update, an operation, a
+    /// Bundle entry): it may be checked or changed; an error refuses it.
+    async fn resource_incoming(
+        &self,
+        _req: &Request<'_>,
+        _resolved: &Resolved<'_>,
+        _resource: &mut R,
+    ) -> Result<(), FhirError> {
+        Ok(())
+    }
+
+    /// A resource is about to be sent: returned as is, changed (masking), or dropped
+    /// (`None`, for consent). Called for read and written resources, each search match and
+    /// included resource, and each version of a history.
+    fn resource_outgoing(&self, _req: &Request<'_>, resource: Arc<R>) -> Option<Arc<R>> {
+        Some(resource)
+    }
+
+    /// The response is ready: its status and how long the request took, for audit.
+    async fn response_done(&self, _req: &Request<'_>, _status: u16, _took: Duration) {}
+}
+
+/// The registered interceptors, called in order.
+pub(crate) struct Interceptors<R>(pub(crate) Vec<Arc<dyn Interceptor<R>>>);
+
+impl<R> Default for Interceptors<R> {
+    fn default() -> Self {
+        Interceptors(Vec::new())
+    }
+}
+
+impl<R: Send + Sync + 'static> Interceptors<R> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) async fn request_received(&self, req: &Request<'_>) -> Result<(), FhirError> {
+        for i in &self.0 {
+            i.request_received(req).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn interaction_resolved(
+        &self,
+        req: &Request<'_>,
+        resolved: &Resolved<'_>,
+    ) -> Result<(), FhirError> {
+        for i in &self.0 {
+            i.interaction_resolved(req, resolved).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn resource_incoming(
+        &self,
+        req: &Request<'_>,
+        resolved: &Resolved<'_>,
+        resource: &mut R,
+    ) -> Result<(), FhirError> {
+        for i in &self.0 {
+            i.resource_incoming(req, resolved, resource).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn resource_outgoing(&self, req: &Request<'_>, resource: Arc<R>) -> Option<Arc<R>> {
+        let mut resource = resource;
+        for i in &self.0 {
+            resource = i.resource_outgoing(req, resource)?;
+        }
+        Some(resource)
+    }
+
+    /// Every resource of a list through [`Interceptors::resource_outgoing`]; the dropped ones
+    /// are left out.
+    pub(crate) fn outgoing_all(&self, req: &Request<'_>, resources: Vec<Arc<R>>) -> Vec<Arc<R>> {
+        if self.is_empty() {
+            return resources;
+        }
+        resources
+            .into_iter()
+            .filter_map(|r| self.resource_outgoing(req, r))
+            .collect()
+    }
+
+    pub(crate) async fn response_done(&self, req: &Request<'_>, status: u16, took: Duration) {
+        for i in &self.0 {
+            i.response_done(req, status, took).await;
+        }
+    }
+}
