@@ -10,8 +10,9 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 cargo build --release --quiet --bin bench-server
 port=${BENCH_PORT:-8787}
 # BENCH_FRONT_END=1 serves both sides through fhir_rocket::connection (the timeouts front end).
+# BENCH_AUDIT=1 adds the audit interceptor to the FHIR side (a line per request).
 ROCKET_PORT=$port ROCKET_ADDRESS=127.0.0.1 ROCKET_LOG_LEVEL=off ROCKET_WORKERS=2 \
-  BENCH_FRONT_END=${BENCH_FRONT_END:-0} target/release/bench-server >/dev/null 2>&1 &
+  BENCH_FRONT_END=${BENCH_FRONT_END:-0} BENCH_AUDIT=${BENCH_AUDIT:-0} target/release/bench-server >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

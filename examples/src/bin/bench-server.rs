@@ -2,7 +2,7 @@
 //! bare Rocket routes that return the same bytes as a read and a 20-entry search, which is
 //! the framework's own ceiling.
 
-use fhir_examples::{memory_server_with, Store};
+use fhir_examples::Store;
 use fhir_rocket::http::searchset;
 use fhir_rocket::model::r4::{HumanName, Patient, Resource};
 use fhir_rocket::Found;
@@ -90,12 +90,27 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
             "Patient",
             "family=bench",
             &found,
-            Default::default(),
+            // The server's default page size, as a search without _count gets.
+            fhir_rocket::http::PageRequest {
+                count: Some(fhir_rocket::Limits::default().default_page_size),
+                offset: 0,
+            },
             &[],
             false,
         ),
     };
-    memory_server_with(store)
-        .manage(bare)
-        .mount("/bare", routes![bare_patient, bare_search])
+    // BENCH_AUDIT=1: the audit interceptor on every request (its lines to standard error),
+    // to measure what an interceptor costs.
+    let audit = std::env::var_os("BENCH_AUDIT").is_some_and(|v| v == "1");
+    fhir_examples::memory_server_configured(store, |server| {
+        if audit {
+            server.intercept(fhir_examples::audit::AuditLog::new(
+                fhir_examples::audit::AuditSink::Stderr,
+            ))
+        } else {
+            server
+        }
+    })
+    .manage(bare)
+    .mount("/bare", routes![bare_patient, bare_search])
 }
