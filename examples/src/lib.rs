@@ -470,6 +470,23 @@ async fn create_patient(
     resource: Patient,
     #[guard] store: &State<Store>,
 ) -> Result<Shared<Patient>, FhirError> {
+    // A business rule, answered with a whole OperationOutcome: the element, a coded reason,
+    // and an issue beside it.
+    let today = fhir_rocket::http::instant_now();
+    if let Some(born) = resource.birth_date.as_ref().and_then(|d| d.value.as_ref()) {
+        if born.as_str() > &today[..10] {
+            return Err(FhirError::unprocessable(format!(
+                "birthDate {} is in the future",
+                born.as_str()
+            ))
+            .at("Patient.birthDate")
+            .with_details("http://example.org/fhir/rules", "birth-date-future")
+            .with_issue(fhir_rocket::Issue::information(
+                "informational",
+                "Patients are registered once born",
+            )));
+        }
+    }
     Ok(store.create(resource))
 }
 

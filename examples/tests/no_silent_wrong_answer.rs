@@ -159,3 +159,43 @@ fn lenient_handling_leaves_out_with_a_warning() {
         400
     );
 }
+
+#[test]
+fn a_provider_error_carries_a_whole_operation_outcome() {
+    let body = r#"{"resourceType":"Patient","birthDate":"2999-01-01"}"#;
+    let reply = send(&format!("{}/Patient", base()), "POST", &[JSON], Some(body));
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let outcome = reply.json();
+    let issues = outcome["issue"].as_array().unwrap();
+    assert_eq!(issues.len(), 2, "{outcome}");
+    assert_eq!(issues[0]["severity"], "error");
+    assert_eq!(issues[0]["code"], "processing");
+    assert_eq!(issues[0]["expression"][0], "Patient.birthDate");
+    assert_eq!(
+        issues[0]["details"]["coding"][0]["code"],
+        "birth-date-future"
+    );
+    assert_eq!(issues[1]["severity"], "information");
+    // The same inside a batch: the entry's outcome is the whole OperationOutcome.
+    let batch = r#"{"resourceType":"Bundle","type":"batch","entry":[
+        {"resource":{"resourceType":"Patient","birthDate":"2999-01-01"},"request":{"method":"POST","url":"Patient"}}]}"#;
+    let reply = send(base(), "POST", &[JSON], Some(batch));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let entry = &reply.json()["entry"][0]["response"];
+    assert_eq!(entry["status"], "422 Unprocessable Entity", "{entry}");
+    assert_eq!(entry["outcome"]["issue"].as_array().unwrap().len(), 2);
+    // And in XML.
+    let xml = send(
+        &format!("{}/Patient", base()),
+        "POST",
+        &[JSON, ("Accept", "application/fhir+xml")],
+        Some(body),
+    );
+    assert_eq!(xml.status, 422);
+    assert!(
+        xml.body
+            .contains("<expression value=\"Patient.birthDate\"/>"),
+        "{}",
+        xml.body
+    );
+}

@@ -947,7 +947,12 @@ fn too_large(max: u64, xml: bool) -> Response<ProxyBody> {
 
 /// An error answered by the front end: an OperationOutcome, and the connection is closed
 /// (its request may not have been read to the end).
-fn outcome(status: StatusCode, code: &str, diagnostics: &str, xml: bool) -> Response<ProxyBody> {
+fn outcome(
+    status: StatusCode,
+    code: &'static str,
+    diagnostics: &str,
+    xml: bool,
+) -> Response<ProxyBody> {
     let (body, content_type) = if xml {
         let escaped = diagnostics
             .replace('&', "&amp;")

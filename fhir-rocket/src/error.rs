@@ -11,12 +11,74 @@ use std::fmt;
 /// assert_eq!(e.status(), 404);
 /// assert_eq!(e.issue_code(), "not-found");
 /// ```
+///
+/// It may carry a whole OperationOutcome: the error's own issue with a `FHIRPath` expression
+/// and coded details, and more issues (errors, warnings, information) beside it.
+///
+/// ```
+/// use fhir_rocket::{FhirError, Issue};
+/// let e = FhirError::unprocessable("birthDate is after deceasedDateTime")
+///     .at("Patient.birthDate")
+///     .with_details("http://example.org/rules", "date-order")
+///     .with_issue(Issue::warning("informational", "the name has no family part").at("Patient.name[0]"));
+/// assert_eq!(e.issues().len(), 2);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FhirError {
     status: u16,
     code: &'static str,
     message: String,
     allow: Option<String>,
+    /// The error's own issue's expression and details, then the issues beside it.
+    expression: Vec<String>,
+    details: Option<(String, String)>,
+    more: Vec<Issue>,
+}
+
+/// One issue of an OperationOutcome beside an error's own (or a warning with a success).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// `fatal`, `error`, `warning` or `information`.
+    pub severity: &'static str,
+    /// The issue type (`invalid`, `business-rule`, `informational`, ...).
+    pub code: &'static str,
+    /// The text, sent as `diagnostics`.
+    pub diagnostics: String,
+    /// FHIRPath expressions of the elements concerned.
+    pub expression: Vec<String>,
+}
+
+impl Issue {
+    /// An issue of any severity.
+    pub fn new(severity: &'static str, code: &'static str, diagnostics: impl Into<String>) -> Self {
+        Issue {
+            severity,
+            code,
+            diagnostics: diagnostics.into(),
+            expression: Vec::new(),
+        }
+    }
+
+    /// An error.
+    pub fn error(code: &'static str, diagnostics: impl Into<String>) -> Self {
+        Self::new("error", code, diagnostics)
+    }
+
+    /// A warning.
+    pub fn warning(code: &'static str, diagnostics: impl Into<String>) -> Self {
+        Self::new("warning", code, diagnostics)
+    }
+
+    /// Information.
+    pub fn information(code: &'static str, diagnostics: impl Into<String>) -> Self {
+        Self::new("information", code, diagnostics)
+    }
+
+    /// Names an element concerned (a FHIRPath expression such as `Patient.name[0].family`).
+    pub fn at(mut self, expression: impl Into<String>) -> Self {
+        self.expression.push(expression.into());
+        self
+    }
 }
 
 impl FhirError {
@@ -28,6 +90,9 @@ impl FhirError {
             code,
             message: message.into(),
             allow: None,
+            expression: Vec::new(),
+            details: None,
+            more: Vec::new(),
         }
     }
 
@@ -119,6 +184,41 @@ impl FhirError {
     /// The `Allow` header of a 405.
     pub fn allow(&self) -> Option<&str> {
         self.allow.as_deref()
+    }
+
+    /// Names an element the error concerns (a FHIRPath expression).
+    pub fn at(mut self, expression: impl Into<String>) -> Self {
+        self.expression.push(expression.into());
+        self
+    }
+
+    /// Codes the error (`details.coding`): a code of the system `system`.
+    pub fn with_details(mut self, system: impl Into<String>, code: impl Into<String>) -> Self {
+        self.details = Some((system.into(), code.into()));
+        self
+    }
+
+    /// Adds an issue beside the error's own.
+    pub fn with_issue(mut self, issue: Issue) -> Self {
+        self.more.push(issue);
+        self
+    }
+
+    /// Every issue of the OperationOutcome: the error's own, then those added.
+    pub fn issues(&self) -> Vec<Issue> {
+        let mut all = vec![Issue {
+            severity: "error",
+            code: self.code,
+            diagnostics: self.message.clone(),
+            expression: self.expression.clone(),
+        }];
+        all.extend(self.more.iter().cloned());
+        all
+    }
+
+    /// The OperationOutcome of the error, as JSON.
+    pub fn to_operation_outcome(&self) -> Vec<u8> {
+        crate::http::outcome_of(&self.issues(), self.details.as_ref())
     }
 }
 

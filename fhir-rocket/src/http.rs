@@ -221,10 +221,7 @@ impl Reply {
 
     /// An error as an OperationOutcome.
     pub fn error(e: &FhirError) -> Self {
-        let mut reply = Reply::json(
-            e.status(),
-            operation_outcome("error", e.issue_code(), e.message()),
-        );
+        let mut reply = Reply::json(e.status(), e.to_operation_outcome());
         if let Some(allow) = e.allow() {
             reply.headers.push(("Allow", allow.to_string()));
         }
@@ -277,23 +274,60 @@ impl<'r> Responder<'r, 'static> for ReplyResponder {
 }
 
 /// An OperationOutcome with one issue, as FHIR JSON (the same in R4, R4B and R5).
-pub fn operation_outcome(severity: &str, code: &str, diagnostics: &str) -> Vec<u8> {
+pub fn operation_outcome(severity: &'static str, code: &'static str, diagnostics: &str) -> Vec<u8> {
+    outcome_of(
+        &[crate::error::Issue::new(severity, code, diagnostics)],
+        None,
+    )
+}
+
+/// An OperationOutcome of several issues; `details` codes the first one.
+pub(crate) fn outcome_of(
+    issues: &[crate::error::Issue],
+    details: Option<&(String, String)>,
+) -> Vec<u8> {
     let mut w = JsonWriter::new(Vec::with_capacity(256), false);
     w.begin_object();
     w.resource_type("OperationOutcome");
     w.key("issue");
     w.begin_array();
-    w.item();
-    w.begin_object();
-    w.key("severity");
-    w.string(severity);
-    w.key("code");
-    w.string(code);
-    if !diagnostics.is_empty() {
-        w.key("diagnostics");
-        w.string(diagnostics);
+    for (i, issue) in issues.iter().enumerate() {
+        w.item();
+        w.begin_object();
+        w.key("severity");
+        w.string(issue.severity);
+        w.key("code");
+        w.string(issue.code);
+        if let (0, Some((system, code))) = (i, details) {
+            w.key("details");
+            w.begin_object();
+            w.key("coding");
+            w.begin_array();
+            w.item();
+            w.begin_object();
+            w.key("system");
+            w.string(system);
+            w.key("code");
+            w.string(code);
+            w.end_object();
+            w.end_array();
+            w.end_object();
+        }
+        if !issue.diagnostics.is_empty() {
+            w.key("diagnostics");
+            w.string(&issue.diagnostics);
+        }
+        if !issue.expression.is_empty() {
+            w.key("expression");
+            w.begin_array();
+            for e in &issue.expression {
+                w.item();
+                w.string(e);
+            }
+            w.end_array();
+        }
+        w.end_object();
     }
-    w.end_object();
     w.end_array();
     w.end_object();
     w.into_inner()

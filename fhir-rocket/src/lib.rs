@@ -32,7 +32,7 @@ mod version_model;
 pub use address::AddressStrategy;
 pub use config::{CapabilityHook, Limits, Software, TransactionHook};
 pub use context::{RequestContext, TypeName};
-pub use error::FhirError;
+pub use error::{FhirError, Issue};
 pub use extract::{FromInput, LogicalId, ParamRole, ServedType, Taken, VersionId};
 pub use interceptor::{Interceptor, Resolved};
 pub use provider::{

@@ -652,11 +652,7 @@ fn response_bundle<R: ServerModel>(
                 w.key("status");
                 w.string(&status_line(e.status()));
                 w.key("outcome");
-                w.raw_number(&String::from_utf8_lossy(&crate::http::operation_outcome(
-                    "error",
-                    e.issue_code(),
-                    e.message(),
-                )));
+                w.raw_number(&String::from_utf8_lossy(&e.to_operation_outcome()));
                 w.end_object();
             }
         }
