@@ -28,10 +28,19 @@ pub struct FhirError {
     status: u16,
     code: &'static str,
     message: String,
+    /// What few errors have, boxed so that a `Result` stays small.
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarer parts of an error.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Extra {
+    /// The `Allow` header of a 405.
     allow: Option<String>,
-    /// The error's own issue's expression and details, then the issues beside it.
+    /// The error's own issue's expressions and coded details.
     expression: Vec<String>,
     details: Option<(String, String)>,
+    /// The issues beside it.
     more: Vec<Issue>,
 }
 
@@ -89,10 +98,7 @@ impl FhirError {
             status,
             code,
             message: message.into(),
-            allow: None,
-            expression: Vec::new(),
-            details: None,
-            more: Vec::new(),
+            extra: None,
         }
     }
 
@@ -120,7 +126,7 @@ impl FhirError {
     /// does support (the `Allow` header).
     pub fn method_not_allowed(message: impl Into<String>, allow: impl Into<String>) -> Self {
         let mut e = Self::new(405, "not-supported", message);
-        e.allow = Some(allow.into());
+        e.extra_mut().allow = Some(allow.into());
         e
     }
 
@@ -183,42 +189,48 @@ impl FhirError {
 
     /// The `Allow` header of a 405.
     pub fn allow(&self) -> Option<&str> {
-        self.allow.as_deref()
+        self.extra.as_ref().and_then(|x| x.allow.as_deref())
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
     }
 
     /// Names an element the error concerns (a FHIRPath expression).
     pub fn at(mut self, expression: impl Into<String>) -> Self {
-        self.expression.push(expression.into());
+        self.extra_mut().expression.push(expression.into());
         self
     }
 
     /// Codes the error (`details.coding`): a code of the system `system`.
     pub fn with_details(mut self, system: impl Into<String>, code: impl Into<String>) -> Self {
-        self.details = Some((system.into(), code.into()));
+        self.extra_mut().details = Some((system.into(), code.into()));
         self
     }
 
     /// Adds an issue beside the error's own.
     pub fn with_issue(mut self, issue: Issue) -> Self {
-        self.more.push(issue);
+        self.extra_mut().more.push(issue);
         self
     }
 
     /// Every issue of the OperationOutcome: the error's own, then those added.
     pub fn issues(&self) -> Vec<Issue> {
+        let extra = self.extra.as_deref();
         let mut all = vec![Issue {
             severity: "error",
             code: self.code,
             diagnostics: self.message.clone(),
-            expression: self.expression.clone(),
+            expression: extra.map(|x| x.expression.clone()).unwrap_or_default(),
         }];
-        all.extend(self.more.iter().cloned());
+        all.extend(extra.iter().flat_map(|x| x.more.iter().cloned()));
         all
     }
 
     /// The OperationOutcome of the error, as JSON.
     pub fn to_operation_outcome(&self) -> Vec<u8> {
-        crate::http::outcome_of(&self.issues(), self.details.as_ref())
+        let details = self.extra.as_ref().and_then(|x| x.details.as_ref());
+        crate::http::outcome_of(&self.issues(), details)
     }
 }
 
