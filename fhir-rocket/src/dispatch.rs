@@ -32,7 +32,7 @@ impl<R: ServerModel> Handler for Dispatcher<R> {
         let started = std::time::Instant::now();
         let interceptors = &self.engine.interceptors;
         let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
-        let negotiated = http::negotiate(req, raw_query);
+        let negotiated = http::negotiate_version(req, raw_query, Some(R::VERSION.number()));
         let received = interceptors.request_received(req).await;
         let reply = match (&negotiated, received) {
             (_, Err(e)) => Reply::error(&e),
@@ -209,7 +209,7 @@ impl<R: ServerModel> Dispatcher<R> {
 
     /// Reads a resource body, JSON or XML by its `Content-Type`.
     async fn read_resource(&self, req: &Request<'_>, data: Data<'_>) -> Result<R, FhirError> {
-        let format = http::body_format(req)?;
+        let format = http::body_format_version(req, Some(R::VERSION.number()))?;
         let bytes = self.read_bytes(req, data).await?;
         Ok(if format.xml {
             fhir_model::xml::from_slice_with(&bytes, fhir_model::json::ReadOptions::STRICT)?

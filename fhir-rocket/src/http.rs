@@ -93,6 +93,42 @@ fn is_xml_type(media: &str) -> bool {
 
 /// Picks the response format from `_format` (which wins) or `Accept`.
 pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError> {
+    negotiate_version(req, raw_query, None)
+}
+
+/// The `fhirVersion` parameter of a media type (`application/fhir+json; fhirVersion=4.0`).
+fn fhir_version_of(media: &str) -> Option<&str> {
+    media.split(';').skip(1).find_map(|p| {
+        let (key, value) = p.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("fhirVersion")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// Whether a media type's `fhirVersion` (absent, `4.0` or `4.0.1`) names `served` (`4.0.1`).
+fn version_fits(media: &str, served: Option<&str>) -> bool {
+    match (fhir_version_of(media), served) {
+        (None, _) | (_, None) => true,
+        (Some(asked), Some(served)) => served == asked || served.starts_with(&format!("{asked}.")),
+    }
+}
+
+/// The major.minor form of a FHIR version number, as media types name it (`4.0`).
+pub(crate) fn short_version(number: &str) -> &str {
+    match number.match_indices('.').nth(1) {
+        Some((i, _)) => &number[..i],
+        None => number,
+    }
+}
+
+/// [`negotiate`] for a server of FHIR version `served` (`4.0.1`): an `Accept` type whose
+/// `fhirVersion` names another version is not acceptable (406 when no other is).
+pub fn negotiate_version(
+    req: &Request<'_>,
+    raw_query: &str,
+    served: Option<&str>,
+) -> Result<Format, FhirError> {
     // A query that cannot be decoded is reported by the search that reads it. Decoding a
     // whole query allocates, so it is decoded here only when it may name `_format` or
     // `_pretty` (however the underscore is encoded).
@@ -117,6 +153,9 @@ pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError
         // The most preferred acceptable type, earlier first among equal weights.
         let mut best: Option<(f32, bool)> = None;
         for media in accept.split(',') {
+            if !version_fits(media, served) {
+                continue;
+            }
             let m = media_type(media);
             let xml = if is_xml_type(&m) {
                 true
@@ -138,9 +177,12 @@ pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError
         match best {
             Some((_, xml)) => return Ok(Format { pretty, xml }),
             None => {
+                let version = served
+                    .map(|v| format!(" of FHIR {} (fhirVersion={})", v, short_version(v)))
+                    .unwrap_or_default();
                 return Err(FhirError::not_acceptable(format!(
-                    "cannot answer in any of the accepted types ({accept}); this server writes {FHIR_JSON} and {FHIR_XML}"
-                )))
+                    "cannot answer in any of the accepted types ({accept}); this server writes {FHIR_JSON} and {FHIR_XML}{version}"
+                )));
             }
         }
     }
@@ -150,6 +192,21 @@ pub fn negotiate(req: &Request<'_>, raw_query: &str) -> Result<Format, FhirError
 /// The format of a request body by its `Content-Type` (JSON when there is none); 415 for
 /// anything but FHIR JSON and XML.
 pub fn body_format(req: &Request<'_>) -> Result<Format, FhirError> {
+    body_format_version(req, None)
+}
+
+/// [`body_format`] for a server of FHIR version `served`: a `Content-Type` whose
+/// `fhirVersion` names another version is a 415.
+pub fn body_format_version(req: &Request<'_>, served: Option<&str>) -> Result<Format, FhirError> {
+    if let Some(t) = req.headers().get_one("Content-Type") {
+        if !version_fits(t, served) {
+            return Err(FhirError::unsupported_media_type(format!(
+                "the body is of another FHIR version ({t}); this server takes FHIR {} (fhirVersion={})",
+                served.unwrap_or_default(),
+                short_version(served.unwrap_or_default())
+            )));
+        }
+    }
     match req.headers().get_one("Content-Type") {
         None => Ok(Format::default()),
         Some(t) if is_json_type(t) => Ok(Format::default()),

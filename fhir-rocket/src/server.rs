@@ -27,6 +27,8 @@ pub struct FhirServer<R> {
     on_startup: Vec<LifecycleHook>,
     /// Run when the server shuts down, in order.
     on_shutdown: Vec<LifecycleHook>,
+    /// The rank of the routes; `None` for Rocket's default.
+    rank: Option<isize>,
 }
 
 /// A provider's startup or shutdown work (opening a pool, flushing a cache).
@@ -53,7 +55,25 @@ impl<R: ServerModel> FhirServer<R> {
             },
             on_startup: Vec::new(),
             on_shutdown: Vec::new(),
+            rank: None,
         }
+    }
+
+    /// Gives the server's routes a Rocket rank: a server at `/fhir` with a higher rank than
+    /// one at `/fhir/R5` is the default version, answering what the other does not.
+    ///
+    /// ```
+    /// use fhir_rocket::FhirServer;
+    /// use fhir_rocket::model::r4;
+    /// // With the r5 feature, an `r5::Resource` server goes at "/fhir/R5" the same way.
+    /// let rocket = FhirServer::<r4::Resource>::new("/fhir/R4").mount_on(rocket::build());
+    /// // The default version, behind the others.
+    /// let rocket = FhirServer::<r4::Resource>::new("/fhir").rank(20).mount_on(rocket);
+    /// # let _ = rocket;
+    /// ```
+    pub fn rank(mut self, rank: isize) -> Self {
+        self.rank = Some(rank);
+        self
     }
 
     /// Runs `hook` once the server listens (Rocket's liftoff), for providers' startup work;
@@ -219,8 +239,13 @@ impl<R: ServerModel> FhirServer<R> {
             Method::Delete,
             Method::Patch,
         ] {
-            routes.push(Route::new(method, "/", dispatcher.clone()));
-            routes.push(Route::new(method, "/<path..>", dispatcher.clone()));
+            // The base itself before its subpaths, which also match it.
+            for (path, after) in [("/", 0), ("/<path..>", 1)] {
+                routes.push(match self.rank {
+                    Some(rank) => Route::ranked(rank + after, method, path, dispatcher.clone()),
+                    None => Route::new(method, path, dispatcher.clone()),
+                });
+            }
         }
         routes
     }

@@ -238,6 +238,12 @@ impl<R: ServerModel> Engine<R> {
                     .await
             }
             FhirRequest::Operation {
+                resource_type: None,
+                id: None,
+                name,
+                ..
+            } if name == "$versions" => Ok(self.versions()),
+            FhirRequest::Operation {
                 resource_type,
                 id,
                 name,
@@ -297,6 +303,34 @@ impl<R: ServerModel> Engine<R> {
             status: 200,
             body: fhir_model::json::to_vec(&statement, pretty),
         })
+    }
+}
+
+impl<R: ServerModel> Engine<R> {
+    /// `$versions`: the FHIR version this server serves, which is also its default (a server
+    /// of another version is mounted at a base of its own).
+    fn versions(&self) -> Answer<R> {
+        let version = crate::http::short_version(R::VERSION.number());
+        let mut w = fhir_model::json::JsonWriter::new(Vec::with_capacity(160), false);
+        w.begin_object();
+        w.resource_type("Parameters");
+        w.key("parameter");
+        w.begin_array();
+        for name in ["version", "default"] {
+            w.item();
+            w.begin_object();
+            w.key("name");
+            w.string(name);
+            w.key("valueCode");
+            w.string(version);
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+        Answer::Json {
+            status: 200,
+            body: w.into_inner(),
+        }
     }
 }
 
