@@ -581,8 +581,23 @@ async fn search_observations(
     _id: Option<OrList<IdParam>>,
     #[param("_lastUpdated")] last_updated: Option<AndList<DateParam>>,
     result: ResultParams,
+    extras: fhir_rocket::ResponseExtras,
     #[guard] store: &State<Store>,
 ) -> Result<SearchResults<Shared<Observation>>, FhirError> {
+    // A code without a system is answered, with a warning of what it means.
+    let systemless = code
+        .iter()
+        .flat_map(|list| list.iter())
+        .any(|c| matches!(c.system, fhir_rocket::search::TokenSystem::Any) && c.code.is_some());
+    if systemless {
+        extras.warning(
+            fhir_rocket::Issue::warning(
+                "informational",
+                "a code without a system matches that code in every code system",
+            )
+            .at("Observation.code"),
+        );
+    }
     let matches = store.find::<Observation>(|o| {
         if !common_ok(o, &_id, &last_updated) {
             return false;
@@ -710,7 +725,28 @@ async fn observation_count(
 
 /// `/$echo`: returns its input.
 #[operation(name = "$echo", idempotent)]
-async fn echo(parameters: Parameters) -> Result<Parameters, FhirError> {
+async fn echo(
+    parameters: Parameters,
+    extras: fhir_rocket::ResponseExtras,
+) -> Result<Parameters, FhirError> {
+    // What a provider may add to its answer: a header, a success status, warnings.
+    extras.header(
+        "X-Echoed-Parameters",
+        &parameters.parameter.len().to_string(),
+    )?;
+    if parameters
+        .parameter
+        .iter()
+        .any(|p| p.name.as_ref().and_then(|n| n.value.as_deref()) == Some("later"))
+    {
+        extras.status(202)?;
+    }
+    if parameters.parameter.is_empty() {
+        extras.warning(fhir_rocket::Issue::warning(
+            "informational",
+            "nothing to echo",
+        ));
+    }
     Ok(parameters)
 }
 

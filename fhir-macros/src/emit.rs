@@ -380,6 +380,9 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
         format!("The FHIR {kind_name} provider `{name_text}`, for `fhir_rocket::providers![]`.");
 
     Ok(quote! {
+        // A provider takes one argument per search parameter it evaluates: FHIR searches have
+        // many, and the signature is the declaration.
+        #[allow(clippy::too_many_arguments)]
         #function
 
         #[doc = #doc]

@@ -324,7 +324,7 @@ pub enum ProviderKind {
 pub const fn role_fits(kind: ProviderKind, role: ParamRole) -> bool {
     use ProviderKind::*;
     match role {
-        ParamRole::Context | ParamRole::TypeName => true,
+        ParamRole::Context | ParamRole::TypeName | ParamRole::Response => true,
         ParamRole::LogicalId => !matches!(kind, Search | Create),
         ParamRole::VersionId => matches!(kind, Read),
         ParamRole::Body(_) => matches!(kind, Create | Update | Operation),

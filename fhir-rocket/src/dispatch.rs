@@ -148,7 +148,8 @@ impl<R: ServerModel> Dispatcher<R> {
             context,
         };
         let answer = self.engine.execute(req, call, format.pretty_json()).await?;
-        Ok(match answer {
+        let extras = crate::extras::take_collected(req);
+        let reply = match answer {
             Answer::Resource {
                 status,
                 resource,
@@ -160,10 +161,17 @@ impl<R: ServerModel> Dispatcher<R> {
                 &base_url,
                 written,
                 Return::from_prefer(headers.get_one("Prefer")),
+                &extras.warnings,
             ),
-            Answer::Stored { status, resource } => {
-                http::resource_reply(&*resource, status, format, &base_url, true, Return::Minimal)
-            }
+            Answer::Stored { status, resource } => http::resource_reply(
+                &*resource,
+                status,
+                format,
+                &base_url,
+                true,
+                Return::Minimal,
+                &[],
+            ),
             Answer::NotModified { etag } => {
                 let reply = Reply::empty(304);
                 match etag {
@@ -173,7 +181,8 @@ impl<R: ServerModel> Dispatcher<R> {
             }
             Answer::Empty(status) => Reply::empty(status),
             Answer::Json { status, body } => Reply::json(status, body),
-        })
+        };
+        Ok(reply.with_extras(extras.status, extras.headers))
     }
 
     /// The body's bytes, up to the limit (Rocket's `limits.fhir`, else the server's); 413

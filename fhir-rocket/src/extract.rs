@@ -118,6 +118,8 @@ pub enum ParamRole {
     Patch,
     /// The resource type of the request ([`TypeName`]), for generic providers.
     TypeName,
+    /// What the provider adds to the answer ([`ResponseExtras`](crate::ResponseExtras)).
+    Response,
 }
 
 impl ParamRole {
@@ -133,6 +135,7 @@ impl ParamRole {
             ParamRole::HistoryParams => 6,
             ParamRole::Patch => 7,
             ParamRole::TypeName => 8,
+            ParamRole::Response => 9,
         }
     }
 }
@@ -258,6 +261,14 @@ impl<'a, R> FromInput<'a, R> for Vec<PatchOp> {
 
     fn from_input(_: &'a Input<R>, taken: &mut Taken<R>, _: &str) -> Result<Self, FhirError> {
         taken.patch()
+    }
+}
+
+impl<'a, R> FromInput<'a, R> for crate::extras::ResponseExtras {
+    const ROLE: ParamRole = ParamRole::Response;
+
+    fn from_input(input: &'a Input<R>, _: &mut Taken<R>, _: &str) -> Result<Self, FhirError> {
+        Ok(input.extras.clone())
     }
 }
 

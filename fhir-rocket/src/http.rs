@@ -225,7 +225,7 @@ pub struct Reply {
     status: u16,
     body: Option<Vec<u8>>,
     xml: bool,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<(std::borrow::Cow<'static, str>, String)>,
 }
 
 impl Reply {
@@ -280,14 +280,36 @@ impl Reply {
     pub fn error(e: &FhirError) -> Self {
         let mut reply = Reply::json(e.status(), e.to_operation_outcome());
         if let Some(allow) = e.allow() {
-            reply.headers.push(("Allow", allow.to_string()));
+            reply.headers.push(("Allow".into(), allow.to_string()));
         }
         reply
     }
 
+    /// What a provider added: a success status in place of the interaction's own (when both
+    /// are successes), and headers.
+    pub(crate) fn with_extras(
+        mut self,
+        status: Option<u16>,
+        headers: Vec<(String, String)>,
+    ) -> Self {
+        if let Some(status) = status {
+            if (200..300).contains(&self.status) {
+                self.status = status;
+            }
+        }
+        for (name, value) in headers {
+            self.headers.push((name.into(), value));
+        }
+        self
+    }
+
     /// Adds a header.
-    pub fn header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
+    pub fn header(
+        mut self,
+        name: impl Into<std::borrow::Cow<'static, str>>,
+        value: String,
+    ) -> Self {
+        self.headers.push((name.into(), value));
         self
     }
 
@@ -403,13 +425,18 @@ pub(crate) fn resource_reply<R: ServerModel>(
     base_url: &str,
     written: bool,
     prefer: Return,
+    warnings: &[crate::error::Issue],
 ) -> Reply {
     let mut reply = match prefer {
         Return::Minimal if written => Reply::empty(status),
-        Return::OperationOutcome if written => Reply::json(
-            status,
-            operation_outcome("information", "informational", "the resource was stored"),
-        ),
+        Return::OperationOutcome if written => {
+            let mut issues = vec![crate::error::Issue::information(
+                "informational",
+                "the resource was stored",
+            )];
+            issues.extend(warnings.iter().cloned());
+            Reply::json(status, outcome_of(&issues, None))
+        }
         _ => Reply::json(status, write_json(resource, format.pretty_json())),
     };
     if let Some(version) = resource.version_id() {
@@ -550,7 +577,7 @@ pub fn searchset<R: ServerModel>(
     query: &str,
     found: &Found<R>,
     paging: PageRequest,
-    warnings: &[String],
+    warnings: &[crate::error::Issue],
     pretty: bool,
 ) -> Vec<u8> {
     let total = found.matches.len();
@@ -588,29 +615,13 @@ pub fn searchset<R: ServerModel>(
     })
 }
 
-/// The entry of a searchset that tells what the search left out: an OperationOutcome of
-/// warnings, `search.mode = outcome`.
-fn outcome_entry(w: &mut JsonWriter, warnings: &[String]) {
+/// The entry of a searchset that tells what the search left out, or what its provider
+/// warns of: an OperationOutcome, `search.mode = outcome`.
+fn outcome_entry(w: &mut JsonWriter, warnings: &[crate::error::Issue]) {
     w.item();
     w.begin_object();
     w.key("resource");
-    w.begin_object();
-    w.resource_type("OperationOutcome");
-    w.key("issue");
-    w.begin_array();
-    for warning in warnings {
-        w.item();
-        w.begin_object();
-        w.key("severity");
-        w.string("warning");
-        w.key("code");
-        w.string("not-supported");
-        w.key("diagnostics");
-        w.string(warning);
-        w.end_object();
-    }
-    w.end_array();
-    w.end_object();
+    w.raw_number(&String::from_utf8_lossy(&outcome_of(warnings, None)));
     w.key("search");
     w.begin_object();
     w.key("mode");

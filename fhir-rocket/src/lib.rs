@@ -16,6 +16,7 @@ mod context;
 mod dispatch;
 mod error;
 mod extract;
+mod extras;
 pub mod http;
 mod include;
 mod interactions;
@@ -34,6 +35,7 @@ pub use config::{CapabilityHook, Limits, Software, TransactionHook};
 pub use context::{RequestContext, TypeName};
 pub use error::{FhirError, Issue};
 pub use extract::{FromInput, LogicalId, ParamRole, ServedType, Taken, VersionId};
+pub use extras::ResponseExtras;
 pub use interceptor::{Interceptor, Resolved};
 pub use provider::{
     guard, history_of, maybe_shared, shared, DeclaredParam, Found, Glue, Handler, HandlerFn,

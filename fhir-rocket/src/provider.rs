@@ -140,6 +140,8 @@ pub struct Input<R> {
     pub patch: Vec<crate::patch::PatchOp>,
     /// The resource in the request body, already read.
     pub body: Option<R>,
+    /// What the provider adds to the answer.
+    pub extras: crate::extras::ResponseExtras,
 }
 
 impl<R> Input<R> {
@@ -155,6 +157,7 @@ impl<R> Input<R> {
             history: HistoryParams::default(),
             patch: Vec::new(),
             body: None,
+            extras: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 use super::references;
 use super::{Answer, Body, Call, Conditions, Engine};
 use crate::context::RequestContext;
-use crate::error::FhirError;
+use crate::error::{FhirError, Issue};
 use crate::http::Return;
 use crate::route::{route, split_url, FhirRequest, Method, Target};
 use crate::search::parse_query;
@@ -87,7 +87,7 @@ impl<R: ServerModel> Engine<R> {
             let _exclusive = self.gate.write().await;
             hook.begin().await?;
             match self.transaction(req, entries, &context).await {
-                Ok(outcomes) => {
+                Ok((outcomes, warnings)) => {
                     if let Err(e) = hook.commit().await {
                         hook.rollback().await;
                         return Err(e);
@@ -97,6 +97,7 @@ impl<R: ServerModel> Engine<R> {
                         body: response_bundle(
                             "transaction-response",
                             &outcomes,
+                            &warnings,
                             &context.base_url,
                             prefer,
                             pretty,
@@ -110,7 +111,9 @@ impl<R: ServerModel> Engine<R> {
             }
         } else {
             let mut outcomes = Vec::with_capacity(parts.entries.len());
+            let mut warnings = Vec::with_capacity(parts.entries.len());
             for (i, e) in parts.entries.into_iter().enumerate() {
+                crate::extras::take_collected(req);
                 let outcome = match self.entry(i, e, &context) {
                     Ok(entry) => {
                         let _gate = match &self.transactions {
@@ -121,6 +124,8 @@ impl<R: ServerModel> Engine<R> {
                     }
                     Err(e) => Err(e),
                 };
+                // An entry's warnings go in its response; its headers and status do not apply.
+                warnings.push(crate::extras::take_collected(req).warnings);
                 outcomes.push(outcome);
             }
             Ok(Answer::Json {
@@ -128,6 +133,7 @@ impl<R: ServerModel> Engine<R> {
                 body: response_bundle(
                     "batch-response",
                     &outcomes,
+                    &warnings,
                     &context.base_url,
                     prefer,
                     pretty,
@@ -260,7 +266,7 @@ impl<R: ServerModel> Engine<R> {
         req: &Request<'_>,
         mut entries: Vec<Entry<R>>,
         context: &RequestContext,
-    ) -> Result<Vec<Outcome<R>>, FhirError> {
+    ) -> Result<(Vec<Outcome<R>>, Vec<Vec<Issue>>), FhirError> {
         // What each fullUrl and conditional reference becomes: `Type/id`.
         let mut map: HashMap<String, String> = HashMap::new();
         for e in &entries {
@@ -321,6 +327,7 @@ impl<R: ServerModel> Engine<R> {
         }
         let order = processing_order(&entries, &refs)?;
         let mut outcomes: Vec<Option<Outcome<R>>> = (0..entries.len()).map(|_| None).collect();
+        let mut warnings: Vec<Vec<Issue>> = vec![Vec::new(); entries.len()];
         let mut slots: Vec<Option<Entry<R>>> = entries.drain(..).map(Some).collect();
         for i in order {
             let mut entry = slots[i].take().expect("each entry runs once");
@@ -335,16 +342,17 @@ impl<R: ServerModel> Engine<R> {
             let (index, method, full_url) = (entry.index, entry.method, entry.full_url.take());
             // Named only when the entry fails.
             let what = describe(&entry.request);
-            let answer = self
-                .execute_entry(req, call(entry, context), false)
-                .await
-                .map_err(|e| {
-                    FhirError::new(
-                        e.status(),
-                        e.issue_code(),
-                        format!("Bundle.entry[{index}] ({method} {what}): {}", e.message()),
-                    )
-                })?;
+            crate::extras::take_collected(req);
+            let answer = self.execute_entry(req, call(entry, context), false).await;
+            // An entry's warnings go in its response; its headers and status do not apply.
+            warnings[index] = crate::extras::take_collected(req).warnings;
+            let answer = answer.map_err(|e| {
+                FhirError::new(
+                    e.status(),
+                    e.issue_code(),
+                    format!("Bundle.entry[{index}] ({method} {what}): {}", e.message()),
+                )
+            })?;
             if let (
                 Some(full_url),
                 Answer::Resource { resource, .. } | Answer::Stored { resource, .. },
@@ -356,10 +364,11 @@ impl<R: ServerModel> Engine<R> {
             }
             outcomes[index] = Some(Ok(answer));
         }
-        Ok(outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| o.expect("every entry ran"))
-            .collect())
+            .collect();
+        Ok((outcomes, warnings))
     }
 }
 
@@ -540,6 +549,7 @@ fn status_line(status: u16) -> String {
 fn response_bundle<R: ServerModel>(
     kind: &str,
     outcomes: &[Outcome<R>],
+    warnings: &[Vec<Issue>],
     base_url: &str,
     prefer: Return,
     pretty: bool,
@@ -552,7 +562,8 @@ fn response_bundle<R: ServerModel>(
     let cp = w.checkpoint();
     w.key("entry");
     w.begin_array();
-    for outcome in outcomes {
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let warnings = warnings.get(index).map_or(&[][..], Vec::as_slice);
         w.item();
         w.begin_object();
         // A resource an interceptor withholds is answered as written, without its body.
@@ -606,12 +617,18 @@ fn response_bundle<R: ServerModel>(
                     w.key("lastModified");
                     w.string(updated.as_str());
                 }
-                if *written && prefer == Return::OperationOutcome {
+                if (*written && prefer == Return::OperationOutcome) || !warnings.is_empty() {
+                    let mut issues = Vec::new();
+                    if *written {
+                        issues.push(Issue::information(
+                            "informational",
+                            "the resource was stored",
+                        ));
+                    }
+                    issues.extend(warnings.iter().cloned());
                     w.key("outcome");
-                    w.raw_number(&String::from_utf8_lossy(&crate::http::operation_outcome(
-                        "information",
-                        "informational",
-                        "the resource was stored",
+                    w.raw_number(&String::from_utf8_lossy(&crate::http::outcome_of(
+                        &issues, None,
                     )));
                 }
                 w.end_object();

@@ -367,10 +367,13 @@ async fn call<R, T>(
     select: fn(Handler<R>) -> Option<HandlerFn<R, T>>,
 ) -> Result<T, FhirError> {
     with_headers(req, provider, &mut input);
-    match select(provider.handler) {
+    let extras = input.extras.clone();
+    let result = match select(provider.handler) {
         Some(f) => f(req, input).await,
         None => Err(wrong_handler(provider.name)),
-    }
+    };
+    crate::extras::collect(req, extras.take());
+    result
 }
 
 pub(crate) async fn call_read<R>(

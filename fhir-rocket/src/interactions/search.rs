@@ -5,7 +5,7 @@
 use super::supported::{self, Unsupported};
 use super::{call_search, Answer, Engine};
 use crate::context::RequestContext;
-use crate::error::FhirError;
+use crate::error::{FhirError, Issue};
 use crate::provider::{Found, Input, Interaction, Provider};
 use crate::registry::find_in;
 use crate::route::SearchScope;
@@ -77,24 +77,34 @@ impl<R: ServerModel> Engine<R> {
         let mut applied = original;
         applied.retain(|p| !searched.left_out.iter().any(|u| &u.param == p));
         let link_query = applied.to_url_query_without(&["_count", "_offset"]);
-        let warnings: Vec<String> = searched
+        let mut warnings: Vec<Issue> = searched
             .left_out
             .iter()
             .map(|u| {
-                format!(
-                    "{} was left out of the search: {}",
-                    supported::name_of(&u.param),
-                    u.reason
+                Issue::warning(
+                    "not-supported",
+                    format!(
+                        "{} was left out of the search: {}",
+                        supported::name_of(&u.param),
+                        u.reason
+                    ),
                 )
             })
             .collect();
+        // The providers' own warnings go in the same entry; their headers and status to the
+        // response.
+        let mut extras = crate::extras::take_collected(req);
+        warnings.append(&mut extras.warnings);
+        crate::extras::collect(req, extras);
         let offset = searched.result.offset.unwrap_or(0) as usize;
         let count = self.limits.page_size(searched.result.count);
-        let mut warnings = warnings;
         if searched.result.count.is_some_and(|asked| asked > count) {
-            warnings.push(format!(
-                "_count={} is more than this server pages: pages have {count} matches",
-                searched.result.count.unwrap_or_default()
+            warnings.push(Issue::warning(
+                "not-supported",
+                format!(
+                    "_count={} is more than this server pages: pages have {count} matches",
+                    searched.result.count.unwrap_or_default()
+                ),
             ));
         }
         Ok(Answer::Json {
