@@ -344,6 +344,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
             quote!(::fhir_rocket::Found<#model>),
             match p.returns {
                 Returns::Found => quote!(::fhir_rocket::Found::from_results(__result)),
+                Returns::Paged => quote!(::fhir_rocket::Found::from_paged(__result)),
                 _ => quote!(::fhir_rocket::Found::matches(__result)),
             },
         ),

@@ -66,6 +66,8 @@ pub enum Returns {
     Many,
     /// `SearchResults<T>`: matches plus included resources.
     Found,
+    /// `Paged<T>`: a `BundleProvider` that loads one page at a time.
+    Paged,
     /// `Vec<HistoryEntry<T>>`: versions.
     History,
     Nothing,
@@ -208,7 +210,9 @@ fn take_param_attributes(attrs: &mut Vec<syn::Attribute>) -> syn::Result<ParamAt
 fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type>)> {
     let expected = match kind {
         Kind::Read => "Result<T, FhirError> or Result<Option<T>, FhirError>",
-        Kind::Search => "Result<Vec<T>, FhirError> or Result<SearchResults<T>, FhirError>",
+        Kind::Search => {
+            "Result<Vec<T>, FhirError>, Result<SearchResults<T>, FhirError> or Result<Paged<T>, FhirError>"
+        }
         Kind::Create | Kind::Update | Kind::Patch | Kind::Operation => "Result<T, FhirError>",
         Kind::Delete => "Result<(), FhirError>",
         Kind::History => "Result<Vec<HistoryEntry<T>>, FhirError>",
@@ -228,6 +232,8 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
         (Returns::Many, Some(t.clone()))
     } else if let Some(t) = generic_arg(ok, "SearchResults") {
         (Returns::Found, Some(t.clone()))
+    } else if let Some(t) = generic_arg(ok, "Paged") {
+        (Returns::Paged, Some(t.clone()))
     } else {
         (Returns::One, Some(ok.clone()))
     };
@@ -241,7 +247,7 @@ fn returns(kind: Kind, output: &ReturnType) -> syn::Result<(Returns, Option<Type
     });
     let fits = match kind {
         Kind::Read => matches!(shape, Returns::One | Returns::Maybe),
-        Kind::Search => matches!(shape, Returns::Many | Returns::Found),
+        Kind::Search => matches!(shape, Returns::Many | Returns::Found | Returns::Paged),
         Kind::Create | Kind::Update | Kind::Patch => shape == Returns::One,
         Kind::Operation => shape == Returns::One,
         Kind::Delete => shape == Returns::Nothing,

@@ -565,6 +565,9 @@ pub struct PageRequest {
     pub count: Option<u32>,
     /// `_offset`: the index of the page's first match.
     pub offset: usize,
+    /// When the matches given are this one page of a larger result (a
+    /// [`BundleProvider`](crate::BundleProvider)'s): how many there are in all.
+    pub total: Option<usize>,
 }
 
 /// A searchset Bundle of one page of the matches (of `[base]/[path]?query`; an empty path is
@@ -580,15 +583,16 @@ pub fn searchset<R: ServerModel>(
     warnings: &[crate::error::Issue],
     pretty: bool,
 ) -> Vec<u8> {
-    let total = found.matches.len();
+    // The matches given start at `offset` when they are one page of a larger result.
+    let (total, first) = match paging.total {
+        Some(total) => (total, paging.offset.min(total)),
+        None => (found.matches.len(), 0),
+    };
     let page = page(base_url, path, query, total, paging.count, paging.offset);
-    let matches = &found.matches[page.start..page.end];
-    let includes = crate::include::for_page(
-        base_url,
-        &found.matches,
-        page.start..page.end,
-        &found.includes,
-    );
+    let end = (page.end - first).min(found.matches.len());
+    let start = (page.start - first).min(end);
+    let matches = &found.matches[start..end];
+    let includes = crate::include::for_page(base_url, &found.matches, start..end, &found.includes);
     bundle("searchset", total, &page, pretty, |w| {
         let entries = matches
             .iter()

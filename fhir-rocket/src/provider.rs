@@ -175,20 +175,31 @@ impl<R> Input<R> {
 }
 
 /// What a search provider found, in the server's terms: the matches and the resources
-/// included with them.
+/// included with them, or a [`BundleProvider`] that loads the page asked for.
 pub struct Found<R> {
-    /// The matches, all pages.
+    /// The matches, all pages (empty when `paged` loads them).
     pub matches: Vec<Arc<R>>,
     /// Included resources, each written on the pages whose matches it belongs with.
     pub includes: Vec<Arc<R>>,
+    /// The matches, loaded one page at a time.
+    pub paged: Option<Paged<Arc<R>>>,
 }
 
 impl<R> Found<R> {
+    /// Found nothing yet.
+    pub fn empty() -> Self {
+        Found {
+            matches: Vec::new(),
+            includes: Vec::new(),
+            paged: None,
+        }
+    }
+
     /// A search provider returned its matches.
     pub fn matches<T: IntoShared<Resource = R>>(values: Vec<T>) -> Self {
         Found {
             matches: values.into_iter().map(IntoShared::into_shared).collect(),
-            includes: Vec::new(),
+            ..Found::empty()
         }
     }
 
@@ -197,7 +208,79 @@ impl<R> Found<R> {
         Found {
             matches: results.matches.into_iter().map(T::into_shared).collect(),
             includes: results.includes,
+            paged: None,
         }
+    }
+
+    /// A search provider returned a [`BundleProvider`].
+    pub fn from_paged<T>(paged: Paged<T>) -> Self
+    where
+        T: IntoShared<Resource = R> + Send + 'static,
+        R: Send + Sync + 'static,
+    {
+        Found {
+            paged: Some(Box::new(Shares(paged))),
+            ..Found::empty()
+        }
+    }
+}
+
+/// A search result that knows how many matches there are and loads one page's range on
+/// demand (HAPI's `IBundleProvider`), so that a search over a database never loads every
+/// match. A search provider returns it as [`Paged<T>`]; the server asks for the size once and
+/// for the range of the page the request names (`_count`, `_offset`), and links the other
+/// pages statelessly.
+///
+/// ```
+/// use fhir_rocket::model::r4::Patient;
+/// use fhir_rocket::{BundleProvider, FhirError};
+/// use std::ops::Range;
+///
+/// /// Patients numbered 0..n, made when asked for.
+/// struct Numbered(usize);
+///
+/// #[rocket::async_trait]
+/// impl BundleProvider<Patient> for Numbered {
+///     async fn size(&self) -> Result<usize, FhirError> {
+///         Ok(self.0)
+///     }
+///     async fn page(&self, range: Range<usize>) -> Result<Vec<Patient>, FhirError> {
+///         Ok(range.map(|i| Patient { id: Some(i.to_string().as_str().into()), ..Default::default() }).collect())
+///     }
+/// }
+/// ```
+#[rocket::async_trait]
+pub trait BundleProvider<T>: Send + Sync {
+    /// How many matches there are.
+    async fn size(&self) -> Result<usize, FhirError>;
+    /// The matches at positions `range` (within `0..size`), in order.
+    async fn page(&self, range: std::ops::Range<usize>) -> Result<Vec<T>, FhirError>;
+}
+
+/// What a paging search provider returns.
+pub type Paged<T> = Box<dyn BundleProvider<T>>;
+
+/// A provider's pages, as the server holds resources.
+struct Shares<T>(Paged<T>);
+
+#[rocket::async_trait]
+impl<T, R> BundleProvider<Arc<R>> for Shares<T>
+where
+    T: IntoShared<Resource = R> + Send + 'static,
+    R: Send + Sync + 'static,
+{
+    async fn size(&self) -> Result<usize, FhirError> {
+        self.0.size().await
+    }
+
+    async fn page(&self, range: std::ops::Range<usize>) -> Result<Vec<Arc<R>>, FhirError> {
+        Ok(self
+            .0
+            .page(range)
+            .await?
+            .into_iter()
+            .map(IntoShared::into_shared)
+            .collect())
     }
 }
 

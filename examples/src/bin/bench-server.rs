@@ -75,6 +75,7 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
         .unwrap_or(8000);
     let base = format!("http://127.0.0.1:{port}/fhir");
     let found = Found {
+        paged: None,
         // In the order the search answers them.
         matches: store
             .all::<Patient>()
@@ -94,6 +95,7 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
             fhir_rocket::http::PageRequest {
                 count: Some(fhir_rocket::Limits::default().default_page_size),
                 offset: 0,
+                total: None,
             },
             &[],
             false,

@@ -59,17 +59,27 @@ impl<R: ServerModel> Engine<R> {
             }
         };
         let mut searched = searched;
+        let offset = searched.result.offset.unwrap_or(0) as usize;
+        let count = self.limits.page_size(searched.result.count);
+        // A paged result: its size, then only the page asked for.
+        let total = match searched.found.paged.take() {
+            Some(pages) => {
+                let total = pages.size().await?;
+                let start = offset.min(total);
+                let end = start.saturating_add(count as usize).min(total);
+                let mut page = pages.page(start..end).await?;
+                page.truncate(end - start);
+                searched.found.matches = page;
+                Some(total)
+            }
+            None => None,
+        };
         if !self.interceptors.is_empty() {
-            let found = std::mem::replace(
-                &mut searched.found,
-                Found {
-                    matches: Vec::new(),
-                    includes: Vec::new(),
-                },
-            );
+            let found = std::mem::replace(&mut searched.found, Found::empty());
             searched.found = Found {
                 matches: self.interceptors.outgoing_all(req, found.matches),
                 includes: self.interceptors.outgoing_all(req, found.includes),
+                paged: None,
             };
         }
         // The links repeat the query as it was applied: without what was left out, and
@@ -96,8 +106,6 @@ impl<R: ServerModel> Engine<R> {
         let mut extras = crate::extras::take_collected(req);
         warnings.append(&mut extras.warnings);
         crate::extras::collect(req, extras);
-        let offset = searched.result.offset.unwrap_or(0) as usize;
-        let count = self.limits.page_size(searched.result.count);
         if searched.result.count.is_some_and(|asked| asked > count) {
             warnings.push(Issue::warning(
                 "not-supported",
@@ -117,6 +125,7 @@ impl<R: ServerModel> Engine<R> {
                 crate::http::PageRequest {
                     count: Some(count),
                     offset,
+                    total,
                 },
                 &warnings,
                 pretty,
@@ -158,10 +167,7 @@ impl<R: ServerModel> Engine<R> {
             ));
         }
         refuse_unapplied(&result)?;
-        let mut all = Found {
-            matches: Vec::new(),
-            includes: Vec::new(),
-        };
+        let mut all = Found::empty();
         let mut left_out = Vec::new();
         for t in &types {
             let providers = self.registry.of_type(t)?;
@@ -171,7 +177,7 @@ impl<R: ServerModel> Engine<R> {
             input.query = query;
             input.result = ResultParams::default();
             let found = call_search(req, provider, input).await?;
-            all.matches.extend(found.matches);
+            all.matches.extend(every_match(found).await?);
         }
         Ok(Searched {
             found: all,
@@ -228,10 +234,7 @@ impl<R: ServerModel> Engine<R> {
                 .collect(),
         };
         let owner = format!("{compartment}/{id}");
-        let mut all = Found {
-            matches: Vec::new(),
-            includes: Vec::new(),
-        };
+        let mut all = Found::empty();
         let mut seen = std::collections::HashSet::new();
         for (t, params) in types {
             for param in params {
@@ -257,7 +260,7 @@ impl<R: ServerModel> Engine<R> {
                     let restricted = applicable(provider, restricted, lenient, &mut left_out)?;
                     let mut input = Input::new(context.clone(), t);
                     input.query = restricted;
-                    call_search(req, provider, input).await?.matches
+                    every_match(call_search(req, provider, input).await?).await?
                 };
                 for resource in found {
                     let key = (
@@ -315,6 +318,12 @@ impl<R: ServerModel> Engine<R> {
         input.query = query;
         input.result = result.clone();
         let mut found = call_search(req, provider, input).await?;
+        if found.paged.is_some() && (!result.include.is_empty() || !result.revinclude.is_empty()) {
+            // A paged result carries no included resources: asked for, they would be missing.
+            return Err(FhirError::bad_request(format!(
+                "this search of {resource_type} loads its matches page by page and answers no _include or _revinclude"
+            )));
+        }
         if !found.includes.is_empty() {
             found.includes = crate::include::distinct(&found.matches, found.includes);
         }
@@ -337,7 +346,19 @@ impl<R: ServerModel> Engine<R> {
         let searched = self
             .run_search(req, resource_type, condition, context.clone(), false)
             .await?;
-        Ok(searched.found.matches)
+        every_match(searched.found).await
+    }
+}
+
+/// Every match of a search, loading every page of a paged one (searches of several types and
+/// conditions need them all).
+async fn every_match<R>(found: Found<R>) -> Result<Vec<std::sync::Arc<R>>, FhirError> {
+    match found.paged {
+        Some(pages) => {
+            let size = pages.size().await?;
+            pages.page(0..size).await
+        }
+        None => Ok(found.matches),
     }
 }
 
