@@ -422,7 +422,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                         params: params.clone(),
                         name: #name_text,
                         operation: #operation,
-                        wants_context: ::fhir_rocket::checks::has_role(ROLES, ::fhir_rocket::ParamRole::Context),
+                        roles: ROLES,
                         includes: #includes,
                         revincludes: #revincludes,
                         sorts: #sorts,

@@ -456,8 +456,8 @@ pub struct Provider<R> {
     pub name: &'static str,
     /// For operations: what the operation is.
     pub operation: Option<OperationInfo>,
-    /// Whether the function takes the [`RequestContext`] (its headers are copied only then).
-    pub wants_context: bool,
+    /// What the function's parameters receive, from their types (request guards aside).
+    pub roles: &'static [crate::ParamRole],
     /// For searches: the `_include` values it answers (`Observation:subject`, `*`).
     pub includes: &'static [&'static str],
     /// For searches: the `_revinclude` values it answers.
@@ -468,6 +468,13 @@ pub struct Provider<R> {
     pub handler: Handler<R>,
 }
 
+impl<R> Provider<R> {
+    /// Whether one of the function's parameters has `role` (compared by kind).
+    pub fn takes(&self, role: crate::ParamRole) -> bool {
+        crate::checks::has_role(self.roles, role)
+    }
+}
+
 impl<R> Clone for Provider<R> {
     fn clone(&self) -> Self {
         Provider {
@@ -476,7 +483,7 @@ impl<R> Clone for Provider<R> {
             params: self.params.clone(),
             name: self.name,
             operation: self.operation,
-            wants_context: self.wants_context,
+            roles: self.roles,
             includes: self.includes,
             revincludes: self.revincludes,
             sorts: self.sorts,

@@ -337,7 +337,7 @@ impl<R: ServerModel> Engine<R> {
 /// Calls a provider, giving it the request headers when it takes the request context (copying
 /// them costs on every request, so only then).
 fn with_headers<R>(req: &Request<'_>, provider: &Provider<R>, input: &mut Input<R>) {
-    if provider.wants_context && input.context.headers.is_empty() {
+    if provider.takes(crate::ParamRole::Context) && input.context.headers.is_empty() {
         input.context.headers = req
             .headers()
             .iter()

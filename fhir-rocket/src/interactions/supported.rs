@@ -222,7 +222,7 @@ mod tests {
             params,
             name: "search",
             operation: None,
-            wants_context: false,
+            roles: &[],
             includes: &[],
             revincludes: &[],
             sorts,
