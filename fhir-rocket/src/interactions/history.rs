@@ -41,6 +41,20 @@ impl<R: ServerModel> Engine<R> {
                 format!("{t}/{id}/_history"),
             ),
         };
+        // The kit pages; `_since` and `_at` only the function can apply. One that does not
+        // take them would answer every version as if they matched.
+        if (params.since.is_some() || params.at.is_some())
+            && !provider.takes(crate::ParamRole::HistoryParams)
+        {
+            return Err(FhirError::bad_request(format!(
+                "this history of {} does not evaluate _since or _at",
+                if path == "_history" {
+                    "the server"
+                } else {
+                    &path
+                }
+            )));
+        }
         let base_url = context.base_url.clone();
         let count = Some(self.limits.page_size(params.count));
         let mut input = Input::new(context, resource_type.as_deref().unwrap_or(""));
