@@ -50,18 +50,7 @@ pub enum ParamCheck {
 }
 
 const fn same_str(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
+    bytes_equal(a.as_bytes(), b.as_bytes())
 }
 
 const fn same_kind(a: SearchParamKind, b: SearchParamKind) -> bool {
