@@ -158,6 +158,7 @@ impl<R: ServerModel> Engine<R> {
             types = self.searched_types().map(str::to_string).collect();
         }
         let mut query = query;
+        supported::refuse_unapplied(&query)?;
         let result = query
             .take_result_params()
             .map_err(|e| FhirError::bad_request(e.to_string()))?;
@@ -166,7 +167,6 @@ impl<R: ServerModel> Engine<R> {
                 "a search of several types takes no _include, _revinclude or _sort here",
             ));
         }
-        refuse_unapplied(&result)?;
         let mut all = Found::empty();
         let mut left_out = Vec::new();
         for t in &types {
@@ -207,6 +207,7 @@ impl<R: ServerModel> Engine<R> {
                 R::COMPARTMENTS.join(", ")
             )));
         }
+        supported::refuse_unapplied(&query)?;
         let result = query
             .take_result_params()
             .map_err(|e| FhirError::bad_request(e.to_string()))?;
@@ -215,7 +216,6 @@ impl<R: ServerModel> Engine<R> {
                 "a compartment search takes no _include, _revinclude or _sort here",
             ));
         }
-        refuse_unapplied(&result)?;
         let mut left_out = Vec::new();
         let types: Vec<(&str, &'static [&'static str])> = match &resource_type {
             Some(t) => match R::compartment_params(compartment, t) {
@@ -392,38 +392,6 @@ fn applicable<R>(
         }
     }
     Ok(query)
-}
-
-/// Result parameters no search here applies, for the searches that take them out of the
-/// query before choosing providers.
-fn refuse_unapplied(result: &ResultParams) -> Result<(), FhirError> {
-    let mut refused = Vec::new();
-    if result.summary.is_some() {
-        refused.push("_summary");
-    }
-    if !result.elements.is_empty() {
-        refused.push("_elements");
-    }
-    if result.contained.is_some() {
-        refused.push("_contained");
-    }
-    if result.contained_type.is_some() {
-        refused.push("_containedType");
-    }
-    if result.page.is_some() {
-        refused.push("_page");
-    }
-    if result.max_results.is_some() {
-        refused.push("_maxresults");
-    }
-    if refused.is_empty() {
-        Ok(())
-    } else {
-        Err(FhirError::bad_request(format!(
-            "{} not applied by this server",
-            refused.join(", ")
-        )))
-    }
 }
 
 /// Among the searches whose required parameters are all given, the one that takes the most of

@@ -30,6 +30,26 @@ const NOT_APPLIED: &[&str] = &[
     "_maxresults",
 ];
 
+/// For the searches that take the result parameters out before choosing providers (of
+/// several types, of a compartment): a 400 naming the result parameters nothing applies.
+pub(crate) fn refuse_unapplied(query: &Query) -> Result<(), crate::error::FhirError> {
+    let refused: std::collections::BTreeSet<&str> = query
+        .params()
+        .iter()
+        // Empty values are no request (as the result parameters' parser has it).
+        .filter(|p| !p.value.is_empty())
+        .map(|p| p.name.as_str())
+        .filter(|name| NOT_APPLIED.contains(name))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::FhirError::bad_request(format!(
+        "{} not applied by this server",
+        refused.into_iter().collect::<Vec<_>>().join(", ")
+    )))
+}
+
 /// One parameter of the query that the search would not evaluate, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unsupported {
