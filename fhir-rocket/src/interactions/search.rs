@@ -24,7 +24,11 @@ impl<R: ServerModel> Engine<R> {
     ) -> Result<Answer<R>, FhirError> {
         let base_url = context.base_url.clone();
         let lenient = supported::lenient(req.headers().get_one("Prefer"));
-        let original = query.clone();
+        // The links repeat the query as it was applied, without the paging they set
+        // themselves; only a lenient search may leave parameters out, so only it keeps the
+        // query to write them again.
+        let mut link_query = query.to_url_query_without(&["_count", "_offset"]);
+        let original = lenient.then(|| query.clone());
         let (path, searched) = match scope {
             SearchScope::Type(resource_type) => {
                 let searched = self
@@ -82,11 +86,10 @@ impl<R: ServerModel> Engine<R> {
                 paged: None,
             };
         }
-        // The links repeat the query as it was applied: without what was left out, and
-        // without the paging the links set themselves.
-        let mut applied = original;
-        applied.retain(|p| !searched.left_out.iter().any(|u| &u.param == p));
-        let link_query = applied.to_url_query_without(&["_count", "_offset"]);
+        if let (Some(mut applied), false) = (original, searched.left_out.is_empty()) {
+            applied.retain(|p| !searched.left_out.iter().any(|u| &u.param == p));
+            link_query = applied.to_url_query_without(&["_count", "_offset"]);
+        }
         let mut warnings: Vec<Issue> = searched
             .left_out
             .iter()
