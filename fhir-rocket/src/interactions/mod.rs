@@ -141,11 +141,6 @@ impl<R: ServerModel> Engine<R> {
                 .resource_incoming(req, &resolved, resource)
                 .await?;
         }
-        let describe = format!(
-            "{}{}",
-            resolved.resource_type.unwrap_or(""),
-            resolved.id.map(|id| format!("/{id}")).unwrap_or_default()
-        );
         match self.run_entry(req, call, pretty).await? {
             Answer::Resource {
                 status,
@@ -162,8 +157,11 @@ impl<R: ServerModel> Engine<R> {
                     status,
                     resource: kept,
                 }),
+                // Named from the resource itself: nothing is written for the common case.
                 None => Err(FhirError::forbidden(format!(
-                    "{describe} is withheld from this request"
+                    "{}/{} is withheld from this request",
+                    kept.resource_type(),
+                    kept.id().unwrap_or_default()
                 ))),
             },
             other => Ok(other),
