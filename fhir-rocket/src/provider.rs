@@ -306,7 +306,8 @@ pub struct HistoryParams {
     pub since: Option<fhir_model::Instant>,
     /// `_at`: only versions current at some point in this period.
     pub at: Option<crate::search::DateParam>,
-    /// `_count`: the page size.
+    /// `_count`: the page size, for information: the server pages the versions a provider
+    /// returns (all of them, newest first), so a provider does not cut them to it.
     pub count: Option<u32>,
 }
 
