@@ -65,12 +65,15 @@ pub const STRUCTURES_FILE: &str = "structure-definitions.json";
 pub const SEARCH_PARAMETERS_FILE: &str = "search-parameters.json";
 /// See [`STRUCTURES_FILE`].
 pub const VALUE_SETS_FILE: &str = "value-sets.json";
+/// See [`STRUCTURES_FILE`]: the value sets of required bindings on types other than `code`.
+pub const BOUND_VALUE_SETS_FILE: &str = "bound-value-sets.json";
 /// See [`STRUCTURES_FILE`].
 pub const COMPARTMENTS_FILE: &str = "compartments.json";
 
 const CORE: &str = "http://hl7.org/fhir/StructureDefinition/";
 const COMPARTMENT_BASE: &str = "http://hl7.org/fhir/CompartmentDefinition/";
 const FHIR_TYPE_EXT: &str = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type";
+const REGEX_EXT: &str = "http://hl7.org/fhir/StructureDefinition/regex";
 
 /// What [`prune_package`] kept.
 #[derive(Debug, Default)]
@@ -84,6 +87,8 @@ pub struct PruneSummary {
     /// Value sets behind required bindings that could not be closed (external code systems,
     /// filters), kept as plain codes in the model.
     pub open_value_sets: usize,
+    /// Value sets of required bindings on types other than `code`, for validation.
+    pub bound_value_sets: usize,
     /// CompartmentDefinitions written (one per compartment: Patient, Encounter, ...).
     pub compartments: usize,
     /// Resource types in a compartment (with at least one `param`), over all compartments.
@@ -131,8 +136,13 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
 
     let mut kept_structures = Vec::new();
     let mut required_value_sets = BTreeSet::new();
+    let mut bound_value_sets = BTreeSet::new();
     for sd in &structures {
-        if let Some(pruned) = prune_structure(sd, &mut required_value_sets) {
+        let mut sets = BoundValueSets {
+            codes: &mut required_value_sets,
+            others: &mut bound_value_sets,
+        };
+        if let Some(pruned) = prune_structure(sd, &mut sets) {
             kept_structures.push(pruned);
         }
     }
@@ -163,31 +173,13 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
         value_sets: &value_sets,
         code_systems: &code_systems,
     };
-    let mut kept_value_sets = Vec::new();
-    for url in &required_value_sets {
-        let Some(vs) = value_sets.get(url) else {
-            summary.open_value_sets += 1;
-            kept_value_sets.push(json!({"url": url, "open": "not in the package"}));
-            continue;
-        };
-        let mut out = Map::new();
-        out.insert("url".into(), json!(url));
-        out.insert("name".into(), json!(str_of(vs, "name")));
-        if let Some(title) = vs.get("title") {
-            out.insert("title".into(), title.clone());
-        }
-        match expander.expand(vs, 0) {
-            Ok(codes) => {
-                summary.closed_value_sets += 1;
-                out.insert("codes".into(), Value::Array(codes));
-            }
-            Err(reason) => {
-                summary.open_value_sets += 1;
-                out.insert("open".into(), json!(reason));
-            }
-        }
-        kept_value_sets.push(Value::Object(out));
-    }
+    let (kept_value_sets, closed, open) =
+        expand_value_sets(&required_value_sets, &value_sets, &expander);
+    summary.closed_value_sets = closed;
+    summary.open_value_sets = open;
+    let (kept_bound_value_sets, _, _) =
+        expand_value_sets(&bound_value_sets, &value_sets, &expander);
+    summary.bound_value_sets = kept_bound_value_sets.len();
 
     fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     write_file(
@@ -203,10 +195,50 @@ pub fn prune_package(package_dir: &Path, out_dir: &Path) -> Result<PruneSummary,
         &lines_text(&kept_value_sets),
     )?;
     write_file(
+        &out_dir.join(BOUND_VALUE_SETS_FILE),
+        &lines_text(&kept_bound_value_sets),
+    )?;
+    write_file(
         &out_dir.join(COMPARTMENTS_FILE),
         &compartments_text(&compartments),
     )?;
     Ok(summary)
+}
+
+/// The value sets at `urls`, expanded to their codes where they can be closed; with how many
+/// were closed and how many stay open.
+fn expand_value_sets(
+    urls: &BTreeSet<String>,
+    value_sets: &HashMap<String, Value>,
+    expander: &Expander<'_>,
+) -> (Vec<Value>, usize, usize) {
+    let (mut closed, mut open) = (0, 0);
+    let mut kept = Vec::new();
+    for url in urls {
+        let Some(vs) = value_sets.get(url) else {
+            open += 1;
+            kept.push(json!({"url": url, "open": "not in the package"}));
+            continue;
+        };
+        let mut out = Map::new();
+        out.insert("url".into(), json!(url));
+        out.insert("name".into(), json!(str_of(vs, "name")));
+        if let Some(title) = vs.get("title") {
+            out.insert("title".into(), title.clone());
+        }
+        match expander.expand(vs, 0) {
+            Ok(codes) => {
+                closed += 1;
+                out.insert("codes".into(), Value::Array(codes));
+            }
+            Err(reason) => {
+                open += 1;
+                out.insert("open".into(), json!(reason));
+            }
+        }
+        kept.push(Value::Object(out));
+    }
+    (kept, closed, open)
 }
 
 /// The JSON resources at the top of an unpacked package folder, sorted by name: every `.json`
@@ -251,7 +283,7 @@ fn unversioned(url: &str) -> &str {
 /// Keeps the StructureDefinitions the model is made of: every primitive, complex type and
 /// resource that the core specification defines, and the core profiles on datatypes
 /// (SimpleQuantity, MoneyQuantity) that elements name as their type.
-fn prune_structure(sd: &Value, required_value_sets: &mut BTreeSet<String>) -> Option<Value> {
+fn prune_structure(sd: &Value, value_sets: &mut BoundValueSets<'_>) -> Option<Value> {
     let url = str_of(sd, "url");
     let kind = str_of(sd, "kind");
     let derivation = str_of(sd, "derivation");
@@ -294,7 +326,7 @@ fn prune_structure(sd: &Value, required_value_sets: &mut BTreeSet<String>) -> Op
         .and_then(Value::as_array)?;
     let pruned: Vec<Value> = elements
         .iter()
-        .map(|e| prune_element(e, required_value_sets))
+        .map(|e| prune_element(e, url, value_sets))
         .collect();
     out.insert("elements".into(), Value::Array(pruned));
     Some(Value::Object(out))
@@ -304,11 +336,26 @@ fn first_paragraph(text: &str) -> &str {
     text.split("\n\n").next().unwrap_or(text).trim()
 }
 
-fn prune_element(e: &Value, required_value_sets: &mut BTreeSet<String>) -> Value {
+/// The value sets behind required bindings, as [`prune_element`] collects them.
+struct BoundValueSets<'a> {
+    /// Bound to elements of type `code`: the model makes enums of them ([`VALUE_SETS_FILE`]).
+    codes: &'a mut BTreeSet<String>,
+    /// Bound to elements of other types (Coding, CodeableConcept, Quantity, string, uri):
+    /// only validation reads them ([`BOUND_VALUE_SETS_FILE`]).
+    others: &'a mut BTreeSet<String>,
+}
+
+fn prune_element(e: &Value, structure_url: &str, value_sets: &mut BoundValueSets<'_>) -> Value {
     let mut out = Map::new();
     out.insert("path".into(), json!(str_of(e, "path")));
     out.insert("min".into(), e.get("min").cloned().unwrap_or(json!(0)));
     out.insert("max".into(), json!(str_of(e, "max")));
+    // `_summary` keeps the summary elements; `_elements` and `_summary=text` keep modifiers.
+    for (flag, key) in [("isSummary", "summary"), ("isModifier", "modifier")] {
+        if e.get(flag).and_then(Value::as_bool) == Some(true) {
+            out.insert(key.into(), json!(true));
+        }
+    }
     let base_path = e
         .get("base")
         .and_then(|b| b.get("path"))
@@ -339,6 +386,12 @@ fn prune_element(e: &Value, required_value_sets: &mut BTreeSet<String>) -> Value
         }
         let mut t_out = Map::new();
         t_out.insert("code".into(), json!(code));
+        // The lexical rule of a primitive's value (`date.value`), checked by validation.
+        for ext in array_of(t, "extension") {
+            if str_of(ext, "url") == REGEX_EXT {
+                out.insert("regex".into(), json!(str_of(ext, "valueString")));
+            }
+        }
         let targets: Vec<&str> = array_of(t, "targetProfile")
             .iter()
             .filter_map(Value::as_str)
@@ -360,13 +413,39 @@ fn prune_element(e: &Value, required_value_sets: &mut BTreeSet<String>) -> Value
         let is_code = array_of(e, "type")
             .iter()
             .any(|t| str_of(t, "code") == "code");
-        if str_of(binding, "strength") == "required" && is_code {
+        if str_of(binding, "strength") == "required" {
             if let Some(vs) = binding.get("valueSet").and_then(Value::as_str) {
                 let vs = unversioned(vs).to_string();
-                out.insert("binding".into(), json!(vs));
-                required_value_sets.insert(vs);
+                if is_code {
+                    out.insert("binding".into(), json!(vs));
+                    value_sets.codes.insert(vs);
+                } else {
+                    out.insert("requiredBinding".into(), json!(vs));
+                    value_sets.others.insert(vs);
+                }
             }
         }
+    }
+    // The invariants this definition adds; those it inherits (ele-1 on every element, dom-*
+    // on every resource) are kept once, on the definition that states them.
+    let constraints: Vec<Value> = array_of(e, "constraint")
+        .iter()
+        .filter(|c| {
+            let source = str_of(c, "source");
+            source.is_empty() || source == structure_url
+        })
+        .map(|c| {
+            let mut kept = Map::new();
+            for key in ["key", "severity", "human", "expression"] {
+                if let Some(v) = c.get(key) {
+                    kept.insert(key.into(), v.clone());
+                }
+            }
+            Value::Object(kept)
+        })
+        .collect();
+    if !constraints.is_empty() {
+        out.insert("constraints".into(), Value::Array(constraints));
     }
     let representation = array_of(e, "representation");
     if !representation.is_empty() {

@@ -143,12 +143,13 @@ fn recreate_definitions(d: &Downloader, out: &Path) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let summary = definitions::prune_package(&dir, &out.join(release.key))?;
         eprintln!(
-            "{}: {} structures, {} search parameters, {} closed and {} open value sets, {} compartments ({} resource types in them)",
+            "{}: {} structures, {} search parameters, {} closed and {} open value sets ({} more for validation), {} compartments ({} resource types in them)",
             release.key,
             summary.structures,
             summary.search_parameters,
             summary.closed_value_sets,
             summary.open_value_sets,
+            summary.bound_value_sets,
             summary.compartments,
             summary.compartment_entries
         );

@@ -27,6 +27,7 @@ fn committed_definitions_are_recreated_from_the_packages() {
             "structure-definitions.json",
             "search-parameters.json",
             "value-sets.json",
+            "bound-value-sets.json",
             "compartments.json",
         ] {
             let made = std::fs::read_to_string(out.join(file)).unwrap();
