@@ -92,6 +92,10 @@ pub struct Field {
     pub boxed: bool,
     /// Written as an XML attribute (`Element.id`, `Extension.url`, primitive values).
     pub xml_attribute: bool,
+    /// Part of the summary (`isSummary`): kept by `_summary=true`.
+    pub summary: bool,
+    /// Changes the meaning of its resource (`isModifier`): kept by every subset.
+    pub modifier: bool,
 }
 
 /// The type of a field or of a choice variant.
@@ -684,6 +688,8 @@ impl Loader {
             ty,
             boxed: false,
             xml_attribute,
+            summary: e.get("summary").and_then(Value::as_bool).unwrap_or(false),
+            modifier: e.get("modifier").and_then(Value::as_bool).unwrap_or(false),
         })
     }
 

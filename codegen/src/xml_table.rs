@@ -1,5 +1,6 @@
 //! Writes the XML table of a [`Schema`]: every struct's elements in definition order, with
-//! what the XML format needs to know of each (attribute or element, repeated, type). The
+//! what the XML format needs to know of each (attribute or element, repeated, type) and what
+//! `_summary` and `_elements` need (summary, modifier, mandatory). The
 //! table is static data read by fhir-model's shared XML reader and writer, so XML support
 //! adds no code per generated type.
 
@@ -50,8 +51,8 @@ pub fn generate(schema: &Schema) -> String {
             };
             let _ = write!(
                 out,
-                "E {{ name: {:?}, repeated: {}, attribute: {attribute}, kind: {kind} }},",
-                f.json_name, f.repeated
+                "E {{ name: {:?}, repeated: {}, attribute: {attribute}, kind: {kind}, summary: {}, modifier: {}, mandatory: {} }},",
+                f.json_name, f.repeated, f.summary, f.modifier, f.min > 0
             );
         }
         out.push_str("] },\n");

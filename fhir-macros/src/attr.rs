@@ -65,13 +65,15 @@ impl Parse for OperationAttr {
 }
 
 /// `#[search(include = ["Observation:subject"], revinclude = ["Provenance:target"],
-/// sort = ["date"])]`: the `_include` and `_revinclude` values the search answers, and the
-/// search parameters it sorts by.
+/// sort = ["date"], subsets)]`: the `_include` and `_revinclude` values the search answers,
+/// the search parameters it sorts by, and whether it applies `_summary` and `_elements`
+/// itself.
 #[derive(Default)]
 pub struct SearchAttr {
     pub include: Vec<LitStr>,
     pub revinclude: Vec<LitStr>,
     pub sort: Vec<LitStr>,
+    pub subsets: bool,
 }
 
 impl Parse for SearchAttr {
@@ -83,10 +85,17 @@ impl Parse for SearchAttr {
                 "include" => &mut attr.include,
                 "revinclude" => &mut attr.revinclude,
                 "sort" => &mut attr.sort,
+                "subsets" => {
+                    attr.subsets = true;
+                    if !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                    }
+                    continue;
+                }
                 _ => {
                     return Err(syn::Error::new_spanned(
                         key,
-                        "expected `include = [\"Type:param\", ...]`, `revinclude = [\"Type:param\", ...]` or `sort = [\"param\", ...]`",
+                        "expected `include = [\"Type:param\", ...]`, `revinclude = [\"Type:param\", ...]`, `sort = [\"param\", ...]` or `subsets`",
                     ))
                 }
             };

@@ -326,6 +326,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
     }
     let sorts = &p.search.sort;
     let sorts = quote!(&[#(#sorts),*]);
+    let subsets = p.search.subsets;
     let includes = quote!(&[#(#includes),*]);
     let revincludes = quote!(&[#(#revincludes),*]);
     // One typed handler per interaction: the glue converts what the function returned into
@@ -426,6 +427,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                         includes: #includes,
                         revincludes: #revincludes,
                         sorts: #sorts,
+                        subsets: #subsets,
                         handler: ::fhir_rocket::Handler::#variant(handler),
                     })
                     .collect()

@@ -49,6 +49,9 @@ pub trait FhirResource: crate::VisitReferences {
     fn last_updated(&self) -> Option<&Instant>;
     /// Sets `meta.versionId` and `meta.lastUpdated`, as a server does on every write.
     fn set_version(&mut self, version_id: Option<String>, last_updated: Option<Instant>);
+    /// Adds a tag to `meta.tag`, unless a tag of the same system and code is there already:
+    /// as a server marks a resource it sends in part (`SUBSETTED`).
+    fn add_tag(&mut self, system: &str, code: &str, display: &str);
 }
 
 /// Implements, for a generated resource struct, what every resource has.
@@ -86,6 +89,9 @@ macro_rules! resource_impls {
                 let meta = self.meta.get_or_insert_with(Default::default);
                 meta.version_id = version_id.map(Into::into);
                 meta.last_updated = last_updated.map(Into::into);
+            }
+            fn add_tag(&mut self, system: &str, code: &str, display: &str) {
+                Meta::add_tag(&mut self.meta, system, code, display)
             }
         }
         impl From<$name> for Resource {
@@ -151,6 +157,30 @@ macro_rules! struct_impls {
 #[macro_export]
 macro_rules! resource_enum_impls {
     ($version:ident) => {
+        impl Meta {
+            /// Adds a tag to `meta` (made when there is none) unless one with the same
+            /// system and code is there.
+            fn add_tag(meta: &mut Option<Meta>, system: &str, code: &str, display: &str) {
+                let meta = meta.get_or_insert_with(Default::default);
+                let value = |p: &Option<Primitive<String>>| {
+                    p.as_ref().and_then(|p| p.value.as_deref()) == Some(system)
+                };
+                let same = |t: &Coding| {
+                    value(&t.system)
+                        && t.code.as_ref().and_then(|c| c.value.as_deref()) == Some(code)
+                };
+                if meta.tag.iter().any(same) {
+                    return;
+                }
+                meta.tag.push(Coding {
+                    system: Some(system.to_string().into()),
+                    code: Some(code.to_string().into()),
+                    display: Some(display.to_string().into()),
+                    ..Default::default()
+                });
+            }
+        }
+
         impl $crate::VisitReferences for Resource {
             fn visit_references(&mut self, visit: &mut dyn FnMut(&mut String)) {
                 self.inner_mut().visit_references(visit)
@@ -182,6 +212,9 @@ macro_rules! resource_enum_impls {
                 last_updated: Option<$crate::Instant>,
             ) {
                 self.inner_mut().set_version(version_id, last_updated)
+            }
+            fn add_tag(&mut self, system: &str, code: &str, display: &str) {
+                self.inner_mut().add_tag(system, code, display)
             }
         }
         impl Resource {

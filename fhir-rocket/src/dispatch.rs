@@ -114,6 +114,13 @@ impl<R: ServerModel> Dispatcher<R> {
         })?;
         let request = route(method, path, raw_query)?;
         self.engine.precheck(&request)?;
+        // A read's `_summary` and `_elements` apply to the resource as it is written.
+        let subset = match &request {
+            FhirRequest::Read { resource_type, .. } | FhirRequest::VRead { resource_type, .. } => {
+                crate::subset::read_subset::<R>(raw_query, resource_type)?
+            }
+            _ => None,
+        };
         let headers = req.headers();
         let conditions = Conditions {
             if_match: headers.get_one("If-Match").map(str::to_string),
@@ -162,6 +169,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 written,
                 Return::from_prefer(headers.get_one("Prefer")),
                 &extras.warnings,
+                subset.as_ref().filter(|_| !written),
             ),
             Answer::Stored { status, resource } => http::resource_reply(
                 &*resource,
@@ -171,6 +179,7 @@ impl<R: ServerModel> Dispatcher<R> {
                 true,
                 Return::Minimal,
                 &[],
+                None,
             ),
             Answer::NotModified { etag } => {
                 let reply = Reply::empty(304);

@@ -4,7 +4,7 @@
 use crate::error::FhirError;
 use crate::provider::{Found, HistoryEntry, HistoryMethod};
 use crate::version_model::ServerModel;
-use fhir_model::json::{JsonValue, JsonWriter};
+use fhir_model::json::JsonWriter;
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
@@ -412,10 +412,6 @@ pub(crate) fn outcome_of(
     w.into_inner()
 }
 
-fn write_json<R: JsonValue>(resource: &R, pretty: bool) -> Vec<u8> {
-    fhir_model::json::to_vec(resource, pretty)
-}
-
 /// The response for one resource: body, `ETag`, `Last-Modified`, and for writes `Location`
 /// (create) or `Content-Location`; honours `Prefer: return=minimal|OperationOutcome`.
 pub(crate) fn resource_reply<R: ServerModel>(
@@ -426,6 +422,7 @@ pub(crate) fn resource_reply<R: ServerModel>(
     written: bool,
     prefer: Return,
     warnings: &[crate::error::Issue],
+    subset: Option<&fhir_model::json::Subset>,
 ) -> Reply {
     let mut reply = match prefer {
         Return::Minimal if written => Reply::empty(status),
@@ -437,7 +434,10 @@ pub(crate) fn resource_reply<R: ServerModel>(
             issues.extend(warnings.iter().cloned());
             Reply::json(status, outcome_of(&issues, None))
         }
-        _ => Reply::json(status, write_json(resource, format.pretty_json())),
+        _ => Reply::json(
+            status,
+            crate::subset::to_vec(resource, subset, format.pretty_json()),
+        ),
     };
     if let Some(version) = resource.version_id() {
         reply = reply.header("ETag", format!("W/\"{version}\""));
@@ -581,6 +581,7 @@ pub fn searchset<R: ServerModel>(
     found: &Found<R>,
     paging: PageRequest,
     warnings: &[crate::error::Issue],
+    subset: Option<&fhir_model::json::Subset>,
     pretty: bool,
 ) -> Vec<u8> {
     // The matches given start at `offset` when they are one page of a larger result.
@@ -605,7 +606,7 @@ pub fn searchset<R: ServerModel>(
                 full_url(w, base_url, resource.resource_type(), id);
             }
             w.key("resource");
-            resource.write_json(w);
+            crate::subset::write_resource(w, &**resource, subset);
             w.key("search");
             w.begin_object();
             w.key("mode");
@@ -642,6 +643,7 @@ pub fn history<R: ServerModel>(
     entries: &[HistoryEntry<R>],
     count: Option<u32>,
     offset: usize,
+    subset: Option<&fhir_model::json::Subset>,
     pretty: bool,
 ) -> Vec<u8> {
     let total = entries.len();
@@ -654,7 +656,7 @@ pub fn history<R: ServerModel>(
             full_url(w, base_url, e.resource_type, &e.id);
             if let Some(resource) = &e.resource {
                 w.key("resource");
-                resource.write_json(w);
+                crate::subset::write_resource(w, resource, subset);
             }
             let (method, url, status) = match e.method {
                 HistoryMethod::Create => ("POST", e.resource_type.to_string(), "201 Created"),

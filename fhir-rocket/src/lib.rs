@@ -28,6 +28,7 @@ pub mod route;
 pub mod search;
 mod server;
 mod shared;
+mod subset;
 mod version_model;
 
 pub use address::AddressStrategy;

@@ -465,6 +465,9 @@ pub struct Provider<R> {
     pub revincludes: &'static [&'static str],
     /// For searches: the search parameters it sorts by (`_sort`).
     pub sorts: &'static [&'static str],
+    /// For searches: it applies `_summary` and `_elements` itself (and tags what it
+    /// subsets), so the kit hands them over instead of subsetting its matches.
+    pub subsets: bool,
     /// Its glue.
     pub handler: Handler<R>,
 }
@@ -488,6 +491,7 @@ impl<R> Clone for Provider<R> {
             includes: self.includes,
             revincludes: self.revincludes,
             sorts: self.sorts,
+            subsets: self.subsets,
             handler: self.handler,
         }
     }

@@ -98,6 +98,7 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
                 total: None,
             },
             &[],
+            None,
             false,
         ),
     };

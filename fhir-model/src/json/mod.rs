@@ -17,11 +17,15 @@ pub(crate) mod error;
 mod reader;
 pub mod rt;
 mod scan;
+mod subset;
 mod value;
 mod writer;
 
 pub use error::{JsonError, PathSegment};
 pub use reader::JsonReader;
+pub use subset::{
+    to_vec_subset, Subset, SubsetMode, SUBSETTED_CODE, SUBSETTED_DISPLAY, SUBSETTED_SYSTEM,
+};
 pub use value::Value;
 pub use writer::{Checkpoint, JsonWriter};
 

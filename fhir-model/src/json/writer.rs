@@ -12,11 +12,15 @@ pub struct Checkpoint {
 
 /// Writes compact or pretty (two-space indented) JSON.
 pub struct JsonWriter {
-    out: Vec<u8>,
+    pub(super) out: Vec<u8>,
     pretty: bool,
     indent: usize,
     /// No member or item has been written in the current container yet.
-    first: bool,
+    pub(super) first: bool,
+    /// The filter of [`JsonWriter::write_subset`], while it writes a resource in part.
+    pub(super) subset: Option<Box<super::subset::SubsetState>>,
+    /// That filter between two resources, kept to be used again.
+    pub(super) parked_subset: Option<Box<super::subset::SubsetState>>,
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -29,6 +33,8 @@ impl JsonWriter {
             pretty,
             indent: 0,
             first: true,
+            subset: None,
+            parked_subset: None,
         }
     }
 
@@ -39,7 +45,12 @@ impl JsonWriter {
 
     /// The state before the next member or item.
     #[inline]
-    pub fn checkpoint(&self) -> Checkpoint {
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        if self.subset.is_some() {
+            // A checkpoint is taken before a member: the member left out before it ends
+            // here, so the checkpoint is in the real output.
+            self.subset_member_start();
+        }
         Checkpoint {
             len: self.out.len(),
             first: self.first,
@@ -76,6 +87,11 @@ impl JsonWriter {
     /// FHIR element names are ASCII letters and digits).
     #[inline]
     pub fn key_parts(&mut self, underscore: bool, base: &str, suffix: &str) {
+        if self.subset.is_some() {
+            // Choices are judged by their element's name (`value`, not `valueQuantity`),
+            // primitives' `_name` siblings by the primitive's.
+            self.subset_key(base);
+        }
         self.separator();
         self.out.push(b'"');
         if underscore {
@@ -110,6 +126,9 @@ impl JsonWriter {
     /// Writes `{`.
     #[inline]
     pub fn begin_object(&mut self) {
+        if self.subset.is_some() {
+            self.subset_begin_object();
+        }
         self.out.push(b'{');
         self.indent += 1;
         self.first = true;
@@ -118,6 +137,9 @@ impl JsonWriter {
     /// Writes `}`; returns whether the object had members.
     #[inline]
     pub fn end_object(&mut self) -> bool {
+        if self.subset.is_some() {
+            self.subset_end_object();
+        }
         let had_members = !self.first;
         self.indent -= 1;
         if had_members {
@@ -131,6 +153,9 @@ impl JsonWriter {
     /// Writes `[`.
     #[inline]
     pub fn begin_array(&mut self) {
+        if self.subset.is_some() {
+            self.subset_begin_object();
+        }
         self.out.push(b'[');
         self.indent += 1;
         self.first = true;
@@ -139,6 +164,9 @@ impl JsonWriter {
     /// Writes `]`; returns whether the array had items.
     #[inline]
     pub fn end_array(&mut self) -> bool {
+        if self.subset.is_some() {
+            self.subset_end_array();
+        }
         let had_items = !self.first;
         self.indent -= 1;
         if had_items {
@@ -152,6 +180,9 @@ impl JsonWriter {
     /// Writes the `resourceType` member.
     #[inline]
     pub fn resource_type(&mut self, name: &str) {
+        if self.subset.is_some() {
+            self.subset_resource(name);
+        }
         self.key("resourceType");
         self.string(name);
     }

@@ -1163,6 +1163,9 @@ mod tests {
             repeated,
             attribute: false,
             kind,
+            summary: false,
+            modifier: false,
+            mandatory: false,
         }
     }
 
@@ -1172,6 +1175,9 @@ mod tests {
             repeated: false,
             attribute: true,
             kind: XmlKind::Plain,
+            summary: false,
+            modifier: false,
+            mandatory: false,
         }
     }
 

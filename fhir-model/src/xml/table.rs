@@ -1,6 +1,6 @@
 //! The shape of the model as the XML format needs it: for every struct, its elements in
 //! definition order (the order XML requires), which of them are attributes, which repeat and
-//! what type each holds. Codegen writes one [`XmlTable`] per FHIR version as static data, so
+//! what type each holds; with the flags that subsetting (`_summary`, `_elements`) reads. Codegen writes one [`XmlTable`] per FHIR version as static data, so
 //! XML support adds tables, not code, to every generated type: the reader and the writer are
 //! shared functions driven by the table.
 
@@ -36,6 +36,13 @@ pub struct XmlElement {
     pub attribute: bool,
     /// What it holds.
     pub kind: XmlKind,
+    /// Part of the summary (`isSummary` in the definitions): kept by `_summary=true`.
+    pub summary: bool,
+    /// Changes the meaning of the element that holds it (`isModifier`): kept by every
+    /// subset, since a reader who does not see it may misread the rest.
+    pub modifier: bool,
+    /// Minimum cardinality of at least one: kept by `_summary=text` and `_elements`.
+    pub mandatory: bool,
 }
 
 /// What an element holds.

@@ -984,6 +984,9 @@ mod tests {
             repeated: false,
             attribute: false,
             kind,
+            summary: false,
+            modifier: false,
+            mandatory: false,
         }
     }
     const fn many(name: &'static str, kind: XmlKind) -> XmlElement {
@@ -992,6 +995,9 @@ mod tests {
             repeated: true,
             attribute: false,
             kind,
+            summary: false,
+            modifier: false,
+            mandatory: false,
         }
     }
     const fn attr(name: &'static str) -> XmlElement {
@@ -1000,6 +1006,9 @@ mod tests {
             repeated: false,
             attribute: true,
             kind: XmlKind::Plain,
+            summary: false,
+            modifier: false,
+            mandatory: false,
         }
     }
 

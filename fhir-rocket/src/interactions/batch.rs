@@ -24,6 +24,8 @@ struct Entry<R> {
     request: FhirRequest,
     conditions: Conditions,
     body: Body<R>,
+    /// For a read: the part of the resource its URL asks for (`_summary`, `_elements`).
+    subset: Option<fhir_model::json::Subset>,
 }
 
 /// How an entry ended: its answer, or its error.
@@ -84,6 +86,7 @@ impl<R: ServerModel> Engine<R> {
                 .map(|(i, e)| self.entry(i, e, &context))
                 .collect::<Result<Vec<_>, _>>()?;
             check_distinct(&entries)?;
+            let subsets: Vec<_> = entries.iter().map(|e| e.subset.clone()).collect();
             let _exclusive = self.gate.write().await;
             hook.begin().await?;
             match self.transaction(req, entries, &context).await {
@@ -98,6 +101,7 @@ impl<R: ServerModel> Engine<R> {
                             "transaction-response",
                             &outcomes,
                             &warnings,
+                            &subsets,
                             &context.base_url,
                             prefer,
                             pretty,
@@ -112,17 +116,22 @@ impl<R: ServerModel> Engine<R> {
         } else {
             let mut outcomes = Vec::with_capacity(parts.entries.len());
             let mut warnings = Vec::with_capacity(parts.entries.len());
+            let mut subsets = Vec::with_capacity(parts.entries.len());
             for (i, e) in parts.entries.into_iter().enumerate() {
                 crate::extras::take_collected(req);
                 let outcome = match self.entry(i, e, &context) {
                     Ok(entry) => {
+                        subsets.push(entry.subset.clone());
                         let _gate = match &self.transactions {
                             Some(_) => Some(self.gate.read().await),
                             None => None,
                         };
                         self.execute_entry(req, call(entry, &context), false).await
                     }
-                    Err(e) => Err(e),
+                    Err(e) => {
+                        subsets.push(None);
+                        Err(e)
+                    }
                 };
                 // An entry's warnings go in its response; its headers and status do not apply.
                 warnings.push(crate::extras::take_collected(req).warnings);
@@ -134,6 +143,7 @@ impl<R: ServerModel> Engine<R> {
                     "batch-response",
                     &outcomes,
                     &warnings,
+                    &subsets,
                     &context.base_url,
                     prefer,
                     pretty,
@@ -220,6 +230,13 @@ impl<R: ServerModel> Engine<R> {
             request,
             FhirRequest::Read { .. } | FhirRequest::VRead { .. }
         );
+        let subset = match &request {
+            FhirRequest::Read { resource_type, .. } | FhirRequest::VRead { resource_type, .. } => {
+                crate::subset::read_subset::<R>(query, resource_type)
+                    .map_err(|e| entry_error(index, format!("{method} {url}: {}", e.message())))?
+            }
+            _ => None,
+        };
         applies("ifNoneMatch", if_none_match.is_some(), read)?;
         applies("ifModifiedSince", if_modified_since.is_some(), read)?;
         applies(
@@ -256,6 +273,7 @@ impl<R: ServerModel> Engine<R> {
                 if_none_exist,
             },
             body,
+            subset,
         })
     }
 
@@ -550,6 +568,7 @@ fn response_bundle<R: ServerModel>(
     kind: &str,
     outcomes: &[Outcome<R>],
     warnings: &[Vec<Issue>],
+    subsets: &[Option<fhir_model::json::Subset>],
     base_url: &str,
     prefer: Return,
     pretty: bool,
@@ -592,7 +611,8 @@ fn response_bundle<R: ServerModel>(
                 let show = !withheld && (!*written || prefer == Return::Representation);
                 if show {
                     w.key("resource");
-                    resource.write_json(&mut w);
+                    let subset = subsets.get(index).and_then(Option::as_ref);
+                    crate::subset::write_resource(&mut w, &**resource, subset);
                 }
                 w.key("response");
                 w.begin_object();

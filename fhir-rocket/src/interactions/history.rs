@@ -20,6 +20,14 @@ impl<R: ServerModel> Engine<R> {
     ) -> Result<Answer<R>, FhirError> {
         let link_query = query.to_url_query_without(&["_count", "_offset"]);
         let (params, offset) = history_params(&query)?;
+        let subset = match crate::subset::requested_in::<R>(&query, resource_type.as_deref())? {
+            crate::subset::Requested::Count => {
+                return Err(FhirError::bad_request(
+                    "_summary=count is for searches, not histories",
+                ))
+            }
+            requested => requested.subset().cloned(),
+        };
         let (provider, path) = match (&resource_type, &id) {
             (None, _) => {
                 let provider = self
@@ -87,6 +95,7 @@ impl<R: ServerModel> Engine<R> {
                 &entries,
                 count,
                 offset,
+                subset.as_ref(),
                 pretty,
             ),
         })
@@ -112,10 +121,11 @@ fn history_params(query: &Query) -> Result<(HistoryParams, usize), FhirError> {
             }
             "_count" => params.count = Some(p.value.parse().map_err(|_| bad("a count"))?),
             "_offset" => offset = p.value.parse().map_err(|_| bad("an offset"))?,
-            "_format" | "_pretty" => {}
+            // Applied to the versions as they are written.
+            "_format" | "_pretty" | "_summary" | "_elements" => {}
             other => {
                 return Err(FhirError::bad_request(format!(
-                    "history takes _since, _at and _count, not '{other}'"
+                    "history takes _since, _at, _count, _summary and _elements, not '{other}'"
                 )))
             }
         }

@@ -29,6 +29,12 @@ impl<R: ServerModel> Engine<R> {
         // query to write them again.
         let mut link_query = query.to_url_query_without(&["_count", "_offset"]);
         let original = lenient.then(|| query.clone());
+        // The one type of the results, against which `_elements` is checked.
+        let one_type = match &scope {
+            SearchScope::Type(t) => Some(t.clone()),
+            SearchScope::Compartment { resource_type, .. } => resource_type.clone(),
+            SearchScope::System => None,
+        };
         let (path, searched) = match scope {
             SearchScope::Type(resource_type) => {
                 let searched = self
@@ -63,8 +69,18 @@ impl<R: ServerModel> Engine<R> {
             }
         };
         let mut searched = searched;
+        let requested = crate::subset::requested::<R>(
+            searched.result.summary,
+            &searched.result.elements,
+            one_type.as_deref(),
+        )?;
         let offset = searched.result.offset.unwrap_or(0) as usize;
-        let count = self.limits.page_size(searched.result.count);
+        let count = match requested {
+            // The total alone, as `_count=0` asks.
+            crate::subset::Requested::Count => 0,
+            _ => self.limits.page_size(searched.result.count),
+        };
+        let subset = requested.subset().filter(|_| !searched.subset_by_provider);
         // A paged result: its size, then only the page asked for.
         let total = match searched.found.paged.take() {
             Some(pages) => {
@@ -131,6 +147,7 @@ impl<R: ServerModel> Engine<R> {
                     total,
                 },
                 &warnings,
+                subset,
                 pretty,
             ),
         })
@@ -186,6 +203,7 @@ impl<R: ServerModel> Engine<R> {
             found: all,
             result,
             left_out,
+            subset_by_provider: false,
         })
     }
 
@@ -280,6 +298,7 @@ impl<R: ServerModel> Engine<R> {
             found: all,
             result,
             left_out,
+            subset_by_provider: false,
         })
     }
 
@@ -334,6 +353,7 @@ impl<R: ServerModel> Engine<R> {
             found,
             result,
             left_out,
+            subset_by_provider: provider.subsets,
         })
     }
 
@@ -371,6 +391,8 @@ pub(super) struct Searched<R> {
     found: Found<R>,
     result: ResultParams,
     left_out: Vec<Unsupported>,
+    /// The provider applied `_summary` and `_elements` itself.
+    subset_by_provider: bool,
 }
 
 /// The query without what the provider does not evaluate: a 400 naming every such parameter,

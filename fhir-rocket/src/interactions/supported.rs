@@ -9,26 +9,22 @@ use crate::search::{Query, QueryParam};
 use fhir_model::SearchParamKind;
 
 /// Result parameters the kit applies itself whatever the provider: paging, format, the total
-/// (always exact here), and the includes (checked against the provider's declaration apart).
+/// (always exact here), the subsets (`_summary`, `_elements`, unless the provider applies
+/// them) and the includes (checked against the provider's declaration apart).
 const APPLIED_BY_THE_KIT: &[&str] = &[
     "_count",
     "_offset",
     "_format",
     "_pretty",
     "_total",
+    "_summary",
+    "_elements",
     "_include",
     "_revinclude",
 ];
 
 /// Result parameters nothing here applies yet.
-const NOT_APPLIED: &[&str] = &[
-    "_summary",
-    "_elements",
-    "_contained",
-    "_containedType",
-    "_page",
-    "_maxresults",
-];
+const NOT_APPLIED: &[&str] = &["_contained", "_containedType", "_page", "_maxresults"];
 
 /// For the searches that take the result parameters out before choosing providers (of
 /// several types, of a compartment): a 400 naming the result parameters nothing applies.
@@ -246,6 +242,7 @@ mod tests {
             includes: &[],
             revincludes: &[],
             sorts,
+            subsets: false,
             handler: Handler::Search(never),
         }
     }
@@ -309,9 +306,9 @@ mod tests {
         assert_eq!(
             refused(
                 &p,
-                "_sort=code&_summary=count&_elements=code&_total=accurate"
+                "_sort=code&_summary=count&_elements=code&_total=accurate&_contained=true"
             ),
-            ["_sort", "_summary", "_elements"]
+            ["_sort", "_contained"]
         );
         assert_eq!(refused(&p, "performer=x"), ["performer"]);
         assert_eq!(
