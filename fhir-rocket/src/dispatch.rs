@@ -32,7 +32,12 @@ impl<R: ServerModel> Handler for Dispatcher<R> {
         let started = std::time::Instant::now();
         let interceptors = &self.engine.interceptors;
         let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
-        let negotiated = http::negotiate_version(req, raw_query, Some(R::VERSION.number()));
+        // An interceptor that writes the reply in a form of its own gets it in JSON.
+        let writer = interceptors.reply_writer(req);
+        let negotiated = match writer {
+            Some(_) => Ok(Format::default()),
+            None => http::negotiate_version(req, raw_query, Some(R::VERSION.number())),
+        };
         let received = interceptors.request_received(req).await;
         let reply = match (&negotiated, received) {
             (_, Err(e)) => Reply::error(&e),
@@ -45,10 +50,19 @@ impl<R: ServerModel> Handler for Dispatcher<R> {
         interceptors
             .response_done(req, reply.status(), started.elapsed())
             .await;
-        let reply = match negotiated {
-            Ok(Format {
-                xml: true, pretty, ..
-            }) => reply.into_xml(<R as fhir_model::xml::XmlResource>::xml_table(), pretty),
+        let reply = match (writer, negotiated) {
+            (Some(writer), _) => {
+                // A path that names no tenant (an error) has the base without one.
+                let path = req.uri().path().as_str();
+                let tenant = self.split_tenant(path).ok().and_then(|(t, _)| t);
+                writer.write_reply(req, reply, &self.base_url(req, tenant))
+            }
+            (
+                None,
+                Ok(Format {
+                    xml: true, pretty, ..
+                }),
+            ) => reply.into_xml(<R as fhir_model::xml::XmlResource>::xml_table(), pretty),
             _ => reply,
         };
         Outcome::from(req, reply.into_response())
@@ -82,6 +96,25 @@ impl<R: ServerModel> Dispatcher<R> {
         })
     }
 
+    /// The tenant of a request path (on a multi-tenant server) and the path after the base
+    /// and the tenant.
+    fn split_tenant<'p>(&self, path: &'p str) -> Result<(Option<&'p str>, &'p str), FhirError> {
+        let path = path
+            .strip_prefix(self.engine.base_path.as_str())
+            .unwrap_or(path)
+            .trim_start_matches('/');
+        if !self.engine.multi_tenant {
+            return Ok((None, path));
+        }
+        let (tenant, rest) = path.split_once('/').unwrap_or((path, ""));
+        if tenant.is_empty() {
+            return Err(FhirError::bad_request(
+                "this server is multi-tenant: name the tenant first, as in [base]/TENANT/Patient",
+            ));
+        }
+        Ok((Some(tenant), rest))
+    }
+
     async fn dispatch<'r>(
         &self,
         req: &'r Request<'_>,
@@ -89,23 +122,7 @@ impl<R: ServerModel> Dispatcher<R> {
         raw_query: &str,
         format: &Format,
     ) -> Result<Reply, FhirError> {
-        let path = req.uri().path().as_str();
-        let mut path = path
-            .strip_prefix(self.engine.base_path.as_str())
-            .unwrap_or(path)
-            .trim_start_matches('/');
-        let tenant = if self.engine.multi_tenant {
-            let (tenant, rest) = path.split_once('/').unwrap_or((path, ""));
-            if tenant.is_empty() {
-                return Err(FhirError::bad_request(
-                    "this server is multi-tenant: name the tenant first, as in [base]/TENANT/Patient",
-                ));
-            }
-            path = rest;
-            Some(tenant)
-        } else {
-            None
-        };
+        let (tenant, path) = self.split_tenant(req.uri().path().as_str())?;
         let method = method_of(req.method()).ok_or_else(|| {
             FhirError::method_not_allowed(
                 format!("{} is not a FHIR method", req.method()),

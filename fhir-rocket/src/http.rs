@@ -8,6 +8,7 @@ use fhir_model::json::JsonWriter;
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use std::borrow::Cow;
 use std::io::Cursor;
 
 /// The FHIR JSON media type.
@@ -220,12 +221,18 @@ pub fn body_format_version(req: &Request<'_>, served: Option<&str>) -> Result<Fo
     }
 }
 
+/// The `Content-Type` of a FHIR JSON body.
+const JSON_BODY: &str = "application/fhir+json; charset=utf-8";
+/// The `Content-Type` of a FHIR XML body.
+const XML_BODY: &str = "application/fhir+xml; charset=utf-8";
+
 /// A response under construction.
 pub struct Reply {
     status: u16,
     body: Option<Vec<u8>>,
-    xml: bool,
-    headers: Vec<(std::borrow::Cow<'static, str>, String)>,
+    /// The body's `Content-Type`.
+    content_type: Cow<'static, str>,
+    headers: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Reply {
@@ -234,7 +241,7 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
-            xml: false,
+            content_type: Cow::Borrowed(JSON_BODY),
             headers: Vec::new(),
         }
     }
@@ -244,7 +251,7 @@ impl Reply {
         Reply {
             status,
             body: None,
-            xml: false,
+            content_type: Cow::Borrowed(JSON_BODY),
             headers: Vec::new(),
         }
     }
@@ -259,7 +266,7 @@ impl Reply {
         match fhir_model::xml::from_json_form(json, table, pretty) {
             Ok(xml) => {
                 self.body = Some(xml);
-                self.xml = true;
+                self.content_type = Cow::Borrowed(XML_BODY);
                 self
             }
             Err(e) => {
@@ -269,7 +276,7 @@ impl Reply {
                 Reply {
                     status: 500,
                     body: fhir_model::xml::from_json_form(&outcome, table, pretty).ok(),
-                    xml: true,
+                    content_type: Cow::Borrowed(XML_BODY),
                     headers: Vec::new(),
                 }
             }
@@ -304,11 +311,7 @@ impl Reply {
     }
 
     /// Adds a header.
-    pub fn header(
-        mut self,
-        name: impl Into<std::borrow::Cow<'static, str>>,
-        value: String,
-    ) -> Self {
+    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: String) -> Self {
         self.headers.push((name.into(), value));
         self
     }
@@ -316,6 +319,33 @@ impl Reply {
     /// The status.
     pub fn status(&self) -> u16 {
         self.status
+    }
+
+    /// The body, if there is one: FHIR JSON until the reply is written in another form.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
+    /// The body's `Content-Type` (`application/fhir+json; charset=utf-8` until the reply is
+    /// written in another form).
+    pub fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    /// The same reply (status and headers) with another body, of another `Content-Type`: for
+    /// an interceptor that writes replies in a form of its own
+    /// ([`Interceptor::write_reply`](crate::Interceptor::write_reply)).
+    ///
+    /// ```
+    /// use fhir_rocket::http::Reply;
+    /// let reply = Reply::json(200, b"{}".to_vec()).with_body("text/plain", b"{}".to_vec());
+    /// assert_eq!(reply.content_type(), "text/plain");
+    /// assert_eq!(reply.body(), Some(&b"{}"[..]));
+    /// ```
+    pub fn with_body(mut self, content_type: impl Into<Cow<'static, str>>, body: Vec<u8>) -> Self {
+        self.content_type = content_type.into();
+        self.body = Some(body);
+        self
     }
 
     /// Into a Rocket response.
@@ -336,16 +366,9 @@ impl<'r> Responder<'r, 'static> for ReplyResponder {
             response.header(Header::new(name, value));
         }
         if let Some(body) = reply.body {
-            // A static header value: building a `ContentType` with a parameter costs
-            // allocations and formatting on every response.
-            response.header(Header::new(
-                "Content-Type",
-                if reply.xml {
-                    "application/fhir+xml; charset=utf-8"
-                } else {
-                    "application/fhir+json; charset=utf-8"
-                },
-            ));
+            // A header value, static for FHIR bodies: building a `ContentType` with a
+            // parameter costs allocations and formatting on every response.
+            response.header(Header::new("Content-Type", reply.content_type));
             response.sized_body(body.len(), Cursor::new(body));
         }
         response.ok()

@@ -3,6 +3,7 @@
 //! resource types, ids and resources.
 
 use crate::error::FhirError;
+use crate::http::Reply;
 use crate::route::{FhirRequest, SearchScope, Target};
 use rocket::Request;
 use std::sync::Arc;
@@ -201,6 +202,50 @@ pub trait Interceptor<R>: Send + Sync + 'static {
 
     /// The response is ready: its status and how long the request took, for audit.
     async fn response_done(&self, _req: &Request<'_>, _status: u16, _took: Duration) {}
+
+    /// Whether this interceptor writes the reply to `req` itself, in a form other than FHIR
+    /// JSON or XML (the HTML page of [`BrowserView`](crate::BrowserView) for a browser).
+    /// Asked before the response format is negotiated, in registration order: the first
+    /// interceptor that says yes has the request answered in FHIR JSON, whatever its
+    /// `Accept` and `_format`, and that reply handed to its
+    /// [`write_reply`](Interceptor::write_reply). The default says no.
+    fn writes_reply(&self, _req: &Request<'_>) -> bool {
+        false
+    }
+
+    /// Writes the reply to a request this interceptor claimed with
+    /// [`writes_reply`](Interceptor::writes_reply): `reply` is the FHIR JSON one (a resource,
+    /// a Bundle, an OperationOutcome for an error, or no body), `base_url` the server's base
+    /// URL for the request (with its tenant). What it returns is sent, typically the same
+    /// reply [`with_body`](crate::http::Reply::with_body) of another type.
+    ///
+    /// ```
+    /// use fhir_rocket::http::Reply;
+    /// use fhir_rocket::model::r4::Resource;
+    /// use fhir_rocket::Interceptor;
+    ///
+    /// /// `?_format=text` answers the JSON as plain text.
+    /// struct PlainText;
+    ///
+    /// impl Interceptor<Resource> for PlainText {
+    ///     fn writes_reply(&self, req: &rocket::Request<'_>) -> bool {
+    ///         req.uri().query().is_some_and(|q| q.as_str() == "_format=text")
+    ///     }
+    ///
+    ///     fn write_reply(&self, _req: &rocket::Request<'_>, reply: Reply, _base: &str) -> Reply {
+    ///         match reply.body().map(<[u8]>::to_vec) {
+    ///             Some(body) => reply.with_body("text/plain; charset=utf-8", body),
+    ///             None => reply,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let server = fhir_rocket::FhirServer::<Resource>::new("/fhir").intercept(PlainText);
+    /// # let _ = server;
+    /// ```
+    fn write_reply(&self, _req: &Request<'_>, reply: Reply, _base_url: &str) -> Reply {
+        reply
+    }
 }
 
 /// The registered interceptors, called in order.
@@ -271,5 +316,10 @@ impl<R: Send + Sync + 'static> Interceptors<R> {
         for i in &self.0 {
             i.response_done(req, status, took).await;
         }
+    }
+
+    /// The first interceptor that writes the reply to `req` itself, if any.
+    pub(crate) fn reply_writer(&self, req: &Request<'_>) -> Option<&dyn Interceptor<R>> {
+        self.0.iter().find(|i| i.writes_reply(req)).map(|i| &**i)
     }
 }

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod address;
+mod browser;
 mod capability;
 pub mod checks;
 mod config;
@@ -32,6 +33,7 @@ mod subset;
 mod version_model;
 
 pub use address::AddressStrategy;
+pub use browser::BrowserView;
 pub use config::{CapabilityHook, Limits, Software, TransactionHook};
 pub use context::{RequestContext, TypeName};
 pub use error::{FhirError, Issue};
