@@ -9,9 +9,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-/// How many Patients were made (loaded), in all.
+/// How many Patients were made (loaded), in all, and how often the matches were counted.
 #[derive(Default)]
-struct Loads(AtomicUsize);
+struct Loads(AtomicUsize, AtomicUsize);
 
 /// Patients numbered 0..n, made only when a page asks for them.
 struct Numbered {
@@ -22,7 +22,26 @@ struct Numbered {
 #[rocket::async_trait]
 impl BundleProvider<Patient> for Numbered {
     async fn size(&self) -> Result<usize, FhirError> {
+        self.loads.1.fetch_add(1, Ordering::SeqCst);
         Ok(self.n)
+    }
+
+    async fn estimated_size(&self) -> Result<usize, FhirError> {
+        // As a database's statistics would: close, not exact.
+        Ok(self.n / 1000 * 1000 + 1000)
+    }
+
+    // One query for a page and one more row, as a store answers `_total=none`.
+    async fn page_without_size(
+        &self,
+        start: usize,
+        count: usize,
+    ) -> Result<(Vec<Patient>, bool), FhirError> {
+        let end = start.saturating_add(count + 1).min(self.n);
+        let mut page = self.page(start.min(end)..end).await?;
+        let more = page.len() > count;
+        page.truncate(count);
+        Ok((page, more))
     }
 
     async fn page(&self, range: Range<usize>) -> Result<Vec<Patient>, FhirError> {
@@ -49,14 +68,17 @@ async fn numbered_patients(
 
 fn server() -> &'static (String, Arc<Loads>) {
     static SERVER: OnceLock<(String, Arc<Loads>)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let loads = Arc::new(Loads::default());
-        let rocket = FhirServer::new("/fhir")
-            .mount(providers![numbered_patients])
-            .mount_on(rocket::build().manage(loads.clone()));
-        let root = fhir_examples::launch_on_loopback(rocket);
-        (format!("{root}/fhir"), loads)
-    })
+    SERVER.get_or_init(own_server)
+}
+
+/// A server of its own, for a test whose counts others must not disturb.
+fn own_server() -> (String, Arc<Loads>) {
+    let loads = Arc::new(Loads::default());
+    let rocket = FhirServer::new("/fhir")
+        .mount(providers![numbered_patients])
+        .mount_on(rocket::build().manage(loads.clone()));
+    let root = fhir_examples::launch_on_loopback(rocket);
+    (format!("{root}/fhir"), loads)
 }
 
 fn get(url: &str) -> serde_json::Value {
@@ -107,4 +129,45 @@ fn a_paged_search_with_includes_is_refused() {
         .call()
         .expect_err("a 400");
     assert!(matches!(reply, ureq::Error::StatusCode(400)), "{reply}");
+}
+
+#[test]
+fn total_none_and_estimate_page_without_counting() {
+    let (base, loads) = &own_server();
+    let counted = loads.1.load(Ordering::SeqCst);
+    let bundle = get(&format!("{base}/Patient?_count=10&_offset=500&_total=none"));
+    assert!(bundle.get("total").is_none(), "{bundle}");
+    assert_eq!(bundle["entry"].as_array().unwrap().len(), 10);
+    assert_eq!(bundle["entry"][0]["resource"]["id"], "n500");
+    let next = bundle["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .expect("a next page");
+    assert!(
+        next["url"].as_str().unwrap().contains("_offset=510"),
+        "{next}"
+    );
+    // The last page knows it is the last.
+    let last = get(&format!(
+        "{base}/Patient?_count=10&_offset=99995&_total=none"
+    ));
+    assert_eq!(last["entry"].as_array().unwrap().len(), 5);
+    assert!(!last["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == "next"));
+    let estimated = get(&format!("{base}/Patient?_count=10&_total=estimate"));
+    assert_eq!(estimated["total"], 101_000);
+    assert_eq!(
+        loads.1.load(Ordering::SeqCst),
+        counted,
+        "nothing was counted"
+    );
+    // accurate (as without _total) counts.
+    let accurate = get(&format!("{base}/Patient?_count=10&_total=accurate"));
+    assert_eq!(accurate["total"], 100_000);
+    assert_eq!(loads.1.load(Ordering::SeqCst), counted + 1);
 }

@@ -98,3 +98,18 @@ fn histories_are_paged_too() {
     assert_eq!(bundle["entry"].as_array().unwrap().len(), 4);
     assert!(link(&bundle, "next").is_some());
 }
+
+#[test]
+fn total_none_leaves_the_total_out() {
+    let none = get("/Patient?family=Pager&_total=none");
+    assert!(none.get("total").is_none(), "{none}");
+    assert_eq!(matches(&none), 4);
+    // Still paged: the next link is there.
+    assert!(none["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == "next"));
+    assert_eq!(get("/Patient?family=Pager&_total=estimate")["total"], 9);
+    assert_eq!(get("/Patient?family=Pager&_total=accurate")["total"], 9);
+}

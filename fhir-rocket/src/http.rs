@@ -538,7 +538,7 @@ fn page(
 /// Writes a Bundle of `kind` with `total` and the page's links; `entries` writes the entries.
 fn bundle(
     kind: &str,
-    total: usize,
+    total: Option<usize>,
     page: &Page,
     pretty: bool,
     entries: impl FnOnce(&mut JsonWriter),
@@ -551,8 +551,10 @@ fn bundle(
     w.resource_type("Bundle");
     w.key("type");
     w.string(kind);
-    w.key("total");
-    w.integer(total as i64);
+    if let Some(total) = total {
+        w.key("total");
+        w.integer(total as i64);
+    }
     w.key("link");
     w.begin_array();
     for (relation, url) in &page.links {
@@ -589,8 +591,23 @@ pub struct PageRequest {
     /// `_offset`: the index of the page's first match.
     pub offset: usize,
     /// When the matches given are this one page of a larger result (a
-    /// [`BundleProvider`](crate::BundleProvider)'s): how many there are in all.
+    /// [`BundleProvider`](crate::BundleProvider)'s): how many there are in all (for
+    /// `_total=none`, as far as the page and whether another follows tell).
     pub total: Option<usize>,
+    /// What the Bundle's `total` says (`_total`).
+    pub reported: ReportedTotal,
+}
+
+/// What a searchset's `total` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReportedTotal {
+    /// The number of matches.
+    #[default]
+    Exact,
+    /// `_total=estimate` over a result that estimates: about this many.
+    Estimate(usize),
+    /// `_total=none`: no total.
+    Omitted,
 }
 
 /// A searchset Bundle of one page of the matches (of `[base]/[path]?query`; an empty path is
@@ -617,7 +634,12 @@ pub fn searchset<R: ServerModel>(
     let start = (page.start - first).min(end);
     let matches = &found.matches[start..end];
     let includes = crate::include::for_page(base_url, &found.matches, start..end, &found.includes);
-    bundle("searchset", total, &page, pretty, |w| {
+    let reported = match paging.reported {
+        ReportedTotal::Exact => Some(total),
+        ReportedTotal::Estimate(n) => Some(n),
+        ReportedTotal::Omitted => None,
+    };
+    bundle("searchset", reported, &page, pretty, |w| {
         let entries = matches
             .iter()
             .map(|r| (r, "match"))
@@ -672,7 +694,7 @@ pub fn history<R: ServerModel>(
     let total = entries.len();
     let page = page(base_url, path, query, total, count, offset);
     let versions = &entries[page.start..page.end];
-    bundle("history", total, &page, pretty, |w| {
+    bundle("history", Some(total), &page, pretty, |w| {
         for e in versions {
             w.item();
             w.begin_object();

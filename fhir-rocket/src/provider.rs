@@ -255,6 +255,25 @@ pub trait BundleProvider<T>: Send + Sync {
     async fn size(&self) -> Result<usize, FhirError>;
     /// The matches at positions `range` (within `0..size`), in order.
     async fn page(&self, range: std::ops::Range<usize>) -> Result<Vec<T>, FhirError>;
+    /// About how many matches there are, for `_total=estimate`; a store that can estimate
+    /// more cheaply than it counts says so here. By default, [`BundleProvider::size`].
+    async fn estimated_size(&self) -> Result<usize, FhirError> {
+        self.size().await
+    }
+    /// For `_total=none`: at most `count` matches from position `start` on, and whether
+    /// more follow, without counting them all (a store answers with one query for
+    /// `count + 1` rows). By default through [`BundleProvider::size`] and
+    /// [`BundleProvider::page`].
+    async fn page_without_size(
+        &self,
+        start: usize,
+        count: usize,
+    ) -> Result<(Vec<T>, bool), FhirError> {
+        let size = self.size().await?;
+        let start = start.min(size);
+        let end = start.saturating_add(count).min(size);
+        Ok((self.page(start..end).await?, end < size))
+    }
 }
 
 /// What a paging search provider returns.
@@ -281,6 +300,22 @@ where
             .into_iter()
             .map(IntoShared::into_shared)
             .collect())
+    }
+
+    async fn estimated_size(&self) -> Result<usize, FhirError> {
+        self.0.estimated_size().await
+    }
+
+    async fn page_without_size(
+        &self,
+        start: usize,
+        count: usize,
+    ) -> Result<(Vec<Arc<R>>, bool), FhirError> {
+        let (page, more) = self.0.page_without_size(start, count).await?;
+        Ok((
+            page.into_iter().map(IntoShared::into_shared).collect(),
+            more,
+        ))
     }
 }
 

@@ -96,6 +96,7 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
                 count: Some(fhir_rocket::Limits::default().default_page_size),
                 offset: 0,
                 total: None,
+                reported: Default::default(),
             },
             &[],
             None,

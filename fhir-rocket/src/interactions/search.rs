@@ -6,10 +6,11 @@ use super::supported::{self, Unsupported};
 use super::{call_search, Answer, Engine};
 use crate::context::RequestContext;
 use crate::error::{FhirError, Issue};
+use crate::http::ReportedTotal;
 use crate::provider::{Found, Input, Interaction, Provider};
 use crate::registry::find_in;
 use crate::route::SearchScope;
-use crate::search::{Query, ResultParams};
+use crate::search::{Query, ResultParams, TotalMode};
 use crate::version_model::ServerModel;
 use rocket::Request;
 
@@ -81,17 +82,35 @@ impl<R: ServerModel> Engine<R> {
             _ => self.limits.page_size(searched.result.count),
         };
         let subset = requested.subset().filter(|_| !searched.subset_by_provider);
-        // A paged result: its size, then only the page asked for.
+        let total_mode = searched.result.total;
+        let mut reported = match total_mode {
+            Some(TotalMode::None) => ReportedTotal::Omitted,
+            _ => ReportedTotal::Exact,
+        };
+        // A paged result: its size, then only the page asked for; with `_total=none` or
+        // `estimate`, the page and whether another follows, without counting every match.
         let total = match searched.found.paged.take() {
-            Some(pages) => {
-                let total = pages.size().await?;
-                let start = offset.min(total);
-                let end = start.saturating_add(count as usize).min(total);
-                let mut page = pages.page(start..end).await?;
-                page.truncate(end - start);
-                searched.found.matches = page;
-                Some(total)
-            }
+            Some(pages) => match total_mode {
+                Some(TotalMode::None | TotalMode::Estimate) => {
+                    let (mut page, more) = pages.page_without_size(offset, count as usize).await?;
+                    page.truncate(count as usize);
+                    let known = offset + page.len() + usize::from(more);
+                    searched.found.matches = page;
+                    if total_mode == Some(TotalMode::Estimate) {
+                        reported = ReportedTotal::Estimate(pages.estimated_size().await?);
+                    }
+                    Some(known)
+                }
+                _ => {
+                    let total = pages.size().await?;
+                    let start = offset.min(total);
+                    let end = start.saturating_add(count as usize).min(total);
+                    let mut page = pages.page(start..end).await?;
+                    page.truncate(end - start);
+                    searched.found.matches = page;
+                    Some(total)
+                }
+            },
             None => None,
         };
         if !self.interceptors.is_empty() {
@@ -145,6 +164,7 @@ impl<R: ServerModel> Engine<R> {
                     count: Some(count),
                     offset,
                     total,
+                    reported,
                 },
                 &warnings,
                 subset,

@@ -9,7 +9,7 @@ use crate::search::{Query, QueryParam};
 use fhir_model::SearchParamKind;
 
 /// Result parameters the kit applies itself whatever the provider: paging, format, the total
-/// (always exact here), the subsets (`_summary`, `_elements`, unless the provider applies
+/// (`_total`: exact, estimated by a paged result, or left out), the subsets (`_summary`, `_elements`, unless the provider applies
 /// them) and the includes (checked against the provider's declaration apart).
 const APPLIED_BY_THE_KIT: &[&str] = &[
     "_count",
