@@ -4,6 +4,8 @@
 # the same bytes. Loopback only; every wrk run is bounded in time.
 #
 #     bash benches/http.sh            # prints a Markdown table
+#     BENCH_SUBSET=1 bash benches/http.sh   # also the same requests with _summary=true and
+#                                           # _elements=name,gender (what subsetting costs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -37,6 +39,17 @@ declare -A label=(
   [bare-read]="GET /bare/patient (bare Rocket, same bytes)"
   [search]="GET /fhir/Patient?family=bench, 20 entries (fhir-rocket)"
   [bare-search]="GET /bare/search (bare Rocket, same bytes)")
+if [ "${BENCH_SUBSET:-0}" = 1 ]; then
+  names+=(read-summary read-elements search-summary search-elements)
+  url[read-summary]="$base/fhir/Patient/1?_summary=true"
+  url[read-elements]="$base/fhir/Patient/1?_elements=name,gender"
+  url[search-summary]="$base/fhir/Patient?family=bench&_summary=true"
+  url[search-elements]="$base/fhir/Patient?family=bench&_elements=name,gender"
+  label[read-summary]="GET /fhir/Patient/1?_summary=true"
+  label[read-elements]="GET /fhir/Patient/1?_elements=name,gender"
+  label[search-summary]="GET /fhir/Patient?family=bench&_summary=true, 20 entries"
+  label[search-elements]="GET /fhir/Patient?family=bench&_elements=name,gender, 20 entries"
+fi
 for _ in $(seq 1 "$rounds"); do
   for n in "${names[@]}"; do
     out=$(wrk -t2 -c32 -d${BENCH_SECONDS:-10}s --latency "${url[$n]}")
@@ -54,3 +67,6 @@ done
 ratio() { awk -v a="$(median <<<"${rps[$1]}")" -v b="$(median <<<"${rps[$2]}")" 'BEGIN {printf "%.0f%%", 100*a/b}'; }
 echo
 echo "read: $(ratio read bare-read) of the bare route; search: $(ratio search bare-search) of the bare route"
+if [ "${BENCH_SUBSET:-0}" = 1 ]; then
+  echo "subset against the whole resources: read _summary $(ratio read-summary read), _elements $(ratio read-elements read); search _summary $(ratio search-summary search), _elements $(ratio search-elements search)"
+fi
