@@ -63,15 +63,32 @@ fn the_cases_that_answered_wrong_data_are_refused() {
         "subject:missing",
     );
     refused("/Patient?family:missing=true", "family:missing");
-    // Result parameters nothing applies (full resources came back).
-    refused("/Patient?family=silent&_summary=count", "_summary");
-    refused("/Patient?family=silent&_elements=gender", "_elements");
+    // A result parameter nothing applies.
+    refused("/Patient?family=silent&_contained=true", "_contained");
     // A sort the search does not do (both orders were the same).
     refused("/Patient?family=silent&_sort=family", "_sort");
     refused("/Patient?family=silent&_sort=-family", "does not sort");
     // The same holds for a search of several types and a compartment search.
-    refused("?_type=Patient&family=silent&_summary=count", "_summary");
+    refused("?_type=Patient&family=silent&_contained=both", "_contained");
     refused("/Patient/1/Observation?code:text=x", "code:text");
+}
+
+#[test]
+fn summary_and_elements_are_applied_by_the_kit() {
+    // Full resources came back; now the kit subsets them.
+    let whole = get("/Patient?family=silent", &[]).json();
+    let count = get("/Patient?family=silent&_summary=count", &[]);
+    assert_eq!(count.status, 200, "{}", count.body);
+    let count = count.json();
+    assert_eq!(count["total"], whole["total"]);
+    assert!(count.get("entry").is_none());
+    let elements = get("/Patient?family=silent&_elements=gender", &[]).json();
+    for entry in elements["entry"].as_array().unwrap() {
+        let patient = &entry["resource"];
+        assert!(patient.get("gender").is_some() && patient.get("name").is_none(), "{patient}");
+    }
+    let several = get("?_type=Patient&family=silent&_summary=count", &[]).json();
+    assert_eq!(several["total"], whole["total"]);
 }
 
 #[test]

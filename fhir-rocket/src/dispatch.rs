@@ -3,8 +3,8 @@
 
 use crate::context::RequestContext;
 use crate::error::FhirError;
-use crate::http::Return;
 use crate::http::{self, Format, Reply};
+use crate::http::{Return, Sent};
 use crate::interactions::{Answer, Body, Call, Conditions, Engine};
 use crate::route::{route, FhirRequest, Method};
 use crate::search::parse_query;
@@ -183,20 +183,19 @@ impl<R: ServerModel> Dispatcher<R> {
                 status,
                 format,
                 &base_url,
-                written,
-                Return::from_prefer(headers.get_one("Prefer")),
+                match written {
+                    true => Sent::Written(Return::from_prefer(headers.get_one("Prefer"))),
+                    false => Sent::Read(subset.as_ref()),
+                },
                 &extras.warnings,
-                subset.as_ref().filter(|_| !written),
             ),
             Answer::Stored { status, resource } => http::resource_reply(
                 &*resource,
                 status,
                 format,
                 &base_url,
-                true,
-                Return::Minimal,
+                Sent::Written(Return::Minimal),
                 &[],
-                None,
             ),
             Answer::NotModified { etag } => {
                 let reply = Reply::empty(304);

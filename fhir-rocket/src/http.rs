@@ -435,6 +435,15 @@ pub(crate) fn outcome_of(
     w.into_inner()
 }
 
+/// What a resource reply answers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sent<'a> {
+    /// A read (or an operation's answer): the resource, whole or in part.
+    Read(Option<&'a fhir_model::json::Subset>),
+    /// A write: the resource as `Prefer: return` asks.
+    Written(Return),
+}
+
 /// The response for one resource: body, `ETag`, `Last-Modified`, and for writes `Location`
 /// (create) or `Content-Location`; honours `Prefer: return=minimal|OperationOutcome`.
 pub(crate) fn resource_reply<R: ServerModel>(
@@ -442,14 +451,16 @@ pub(crate) fn resource_reply<R: ServerModel>(
     status: u16,
     format: &Format,
     base_url: &str,
-    written: bool,
-    prefer: Return,
+    sent: Sent<'_>,
     warnings: &[crate::error::Issue],
-    subset: Option<&fhir_model::json::Subset>,
 ) -> Reply {
-    let mut reply = match prefer {
-        Return::Minimal if written => Reply::empty(status),
-        Return::OperationOutcome if written => {
+    let (written, subset) = match sent {
+        Sent::Read(subset) => (false, subset),
+        Sent::Written(_) => (true, None),
+    };
+    let mut reply = match sent {
+        Sent::Written(Return::Minimal) => Reply::empty(status),
+        Sent::Written(Return::OperationOutcome) => {
             let mut issues = vec![crate::error::Issue::information(
                 "informational",
                 "the resource was stored",
@@ -610,20 +621,34 @@ pub enum ReportedTotal {
     Omitted,
 }
 
+/// The URL a Bundle answers, `[base]/[path]?query`, from which its links are written.
+#[derive(Clone, Copy, Debug)]
+pub struct BundleUrl<'a> {
+    /// The server's base URL, as the address strategy gives it.
+    pub base_url: &'a str,
+    /// Below the base: `Patient`, `Patient/1/_history`; empty for the whole server.
+    pub path: &'a str,
+    /// The query as applied, without `_count` and `_offset` (the links set those).
+    pub query: &'a str,
+}
+
 /// A searchset Bundle of one page of the matches (of `[base]/[path]?query`; an empty path is
 /// a search of the whole server), with `total`, absolute `fullUrl`s and
 /// `self`/`next`/`previous` links; each page carries the included resources of its own
 /// matches, marked `include`.
 pub fn searchset<R: ServerModel>(
-    base_url: &str,
-    path: &str,
-    query: &str,
+    url: BundleUrl<'_>,
     found: &Found<R>,
     paging: PageRequest,
     warnings: &[crate::error::Issue],
     subset: Option<&fhir_model::json::Subset>,
     pretty: bool,
 ) -> Vec<u8> {
+    let BundleUrl {
+        base_url,
+        path,
+        query,
+    } = url;
     // The matches given start at `offset` when they are one page of a larger result.
     let (total, first) = match paging.total {
         Some(total) => (total, paging.offset.min(total)),
@@ -682,15 +707,18 @@ fn outcome_entry(w: &mut JsonWriter, warnings: &[crate::error::Issue]) {
 
 /// A history Bundle of one page of versions, each with its request and response.
 pub fn history<R: ServerModel>(
-    base_url: &str,
-    path: &str,
-    query: &str,
+    url: BundleUrl<'_>,
     entries: &[HistoryEntry<R>],
     count: Option<u32>,
     offset: usize,
     subset: Option<&fhir_model::json::Subset>,
     pretty: bool,
 ) -> Vec<u8> {
+    let BundleUrl {
+        base_url,
+        path,
+        query,
+    } = url;
     let total = entries.len();
     let page = page(base_url, path, query, total, count, offset);
     let versions = &entries[page.start..page.end];

@@ -87,9 +87,11 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
     let bare = Bare {
         patient: patients[0].to_json().into_bytes(),
         search: searchset(
-            &base,
-            "Patient",
-            "family=bench",
+            fhir_rocket::http::BundleUrl {
+                base_url: &base,
+                path: "Patient",
+                query: "family=bench",
+            },
             &found,
             // The server's default page size, as a search without _count gets.
             fhir_rocket::http::PageRequest {

@@ -156,9 +156,11 @@ impl<R: ServerModel> Engine<R> {
         Ok(Answer::Json {
             status: 200,
             body: crate::http::searchset(
-                &base_url,
-                &path,
-                &link_query,
+                crate::http::BundleUrl {
+                    base_url: &base_url,
+                    path: &path,
+                    query: &link_query,
+                },
                 &searched.found,
                 crate::http::PageRequest {
                     count: Some(count),
