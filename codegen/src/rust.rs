@@ -5,6 +5,7 @@
 //! reading and writing JSON is compiled once in the runtime and not again for every type.
 
 use crate::schema::{ChoiceDef, CodeEnum, Field, FieldType, Schema, StructDef, StructKind};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Generates the module source for `schema`. `version` is the module name (`r4`) and
@@ -38,11 +39,18 @@ pub fn generate(schema: &Schema, version: &str, fhir_version: &str) -> String {
         code_enum(&mut out, c);
     }
     out.push_str("}\n\n");
-    for st in &schema.structs {
+    let paths: std::collections::HashMap<&str, &str> = schema
+        .structs
+        .iter()
+        .map(|st| (st.name.as_str(), st.path.as_str()))
+        .collect();
+    for (index, st) in schema.structs.iter().enumerate() {
         struct_def(&mut out, st);
+        navigate_impl(&mut out, st, index, &paths);
     }
     for choice in &schema.choices {
         choice_def(&mut out, choice);
+        choice_navigate_impl(&mut out, choice, &paths);
     }
     resource_enum(&mut out, &schema.resources, variant);
     for resource in &schema.resources {
@@ -95,9 +103,24 @@ fn resource_type_impl(out: &mut String, schema: &Schema, resource: &str) {
     const SEARCH_PARAMETERS: &'static [crate::SearchParameter] = &["
     );
     for sp in schema.search_parameters_of(resource) {
+        let mut components = String::new();
+        for c in &sp.components {
+            // A component names its parameter by URL; the table carries that one's code and type.
+            let (code, kind) = schema
+                .search_parameters
+                .iter()
+                .find(|p| p.url == c.definition)
+                .map(|p| (p.code.as_str(), search_kind(&p.kind)))
+                .unwrap_or(("", "Special"));
+            let _ = write!(
+                components,
+                "crate::SearchComponent {{ code: {code:?}, kind: crate::SearchParamKind::{kind}, expression: {:?} }},",
+                c.expression
+            );
+        }
         let _ = writeln!(
             out,
-            "        crate::SearchParameter {{ code: {:?}, kind: crate::SearchParamKind::{}, url: {:?}, expression: {:?}, description: {:?}, targets: &{:?} }},",
+            "        crate::SearchParameter {{ code: {:?}, kind: crate::SearchParamKind::{}, url: {:?}, expression: {:?}, description: {:?}, targets: &{:?}, components: &[{components}] }},",
             sp.code,
             search_kind(&sp.kind),
             sp.url,
@@ -465,6 +488,13 @@ fn resource_enum(out: &mut String, resources: &[String], variant: &str) {
     for r in resources {
         let _ = writeln!(out, "            Resource::{r}(v) => &**v,");
     }
+    out.push_str("        }\n    }\n    /// The resource as a FHIRPath node (see [`crate::fhirpath`]).\n    pub fn as_node(&self) -> crate::fhirpath::Node<'_> {\n        match self {\n");
+    for r in resources {
+        let _ = writeln!(
+            out,
+            "            Resource::{r}(v) => crate::fhirpath::Node::Object(&**v, {r:?}),"
+        );
+    }
     out.push_str("        }\n    }\n    fn inner_mut(&mut self) -> &mut dyn crate::FhirResource {\n        match self {\n");
     for r in resources {
         let _ = writeln!(out, "            Resource::{r}(v) => &mut **v,");
@@ -591,4 +621,80 @@ fn compartments(out: &mut String, schema: &Schema, version: &str, fhir_version: 
          \x20   COMPARTMENT_TABLE[start..start + len].iter().map(|(_, t, _)| *t)\n\
          }}\n"
     );
+}
+
+/// The FHIRPath view of a struct: its elements by their index in the struct's XML table entry
+/// (definition order), each pushed as nodes with the FHIR type the element declares. The
+/// names, kinds and choice suffixes stay in the table: this is one `match` per struct.
+fn navigate_impl(out: &mut String, st: &StructDef, index: usize, paths: &HashMap<&str, &str>) {
+    let _ = writeln!(
+        out,
+        "impl crate::fhirpath::Navigate for {} {{\n    fn type_index(&self) -> u16 {{ {index} }}\n    fn member<'a>(&'a self, index: usize, out: &mut Vec<crate::fhirpath::Node<'a>>) {{\n        match index {{",
+        st.name
+    );
+    for (i, f) in st.fields.iter().enumerate() {
+        let field = &f.rust_name;
+        let call = match (&f.ty, f.repeated) {
+            (FieldType::Choice(_), _) => format!("crate::fhirpath::rt::choice(&self.{field}, out)"),
+            (FieldType::Primitive(p), false) => format!(
+                "crate::fhirpath::rt::prim(&self.{field}, {:?}, out)",
+                p.fhir_type
+            ),
+            (FieldType::Primitive(p), true) => format!(
+                "crate::fhirpath::rt::prims(&self.{field}, {:?}, out)",
+                p.fhir_type
+            ),
+            (FieldType::PlainString, false) => {
+                format!("crate::fhirpath::rt::text(&self.{field}, out)")
+            }
+            (FieldType::PlainString, true) => {
+                format!("crate::fhirpath::rt::texts(&self.{field}, out)")
+            }
+            (FieldType::Struct(name), false) => {
+                let ty = paths.get(name.as_str()).copied().unwrap_or(name);
+                if f.boxed {
+                    format!("crate::fhirpath::rt::boxed(&self.{field}, {ty:?}, out)")
+                } else {
+                    format!("crate::fhirpath::rt::object(&self.{field}, {ty:?}, out)")
+                }
+            }
+            (FieldType::Struct(name), true) => {
+                let ty = paths.get(name.as_str()).copied().unwrap_or(name);
+                format!("crate::fhirpath::rt::objects(&self.{field}, {ty:?}, out)")
+            }
+            (FieldType::Resource, false) => {
+                format!("if let Some(v) = &self.{field} {{ out.push(v.as_node()) }}")
+            }
+            (FieldType::Resource, true) => {
+                format!("out.extend(self.{field}.iter().map(Resource::as_node))")
+            }
+        };
+        let _ = writeln!(out, "            {i} => {call},");
+    }
+    out.push_str("            _ => {}\n        }\n    }\n}\n");
+}
+
+/// A choice enum pushes its value with the chosen type's name (`Age`, `dateTime`).
+fn choice_navigate_impl(out: &mut String, c: &ChoiceDef, paths: &HashMap<&str, &str>) {
+    let _ = writeln!(
+        out,
+        "impl crate::fhirpath::ToNodes for {} {{\n    fn to_nodes<'a>(&'a self, out: &mut Vec<crate::fhirpath::Node<'a>>) {{\n        match self {{",
+        c.name
+    );
+    for v in &c.variants {
+        let s = &v.suffix;
+        let ty = &v.fhir_type;
+        let call = match &v.ty {
+            FieldType::Primitive(_) => format!("crate::fhirpath::rt::prim_one(v, {ty:?}, out)"),
+            FieldType::PlainString => format!("out.push(crate::fhirpath::Node::Text(v, {ty:?}))"),
+            FieldType::Struct(name) => {
+                let _ = paths.get(name.as_str());
+                format!("out.push(crate::fhirpath::Node::Object(&**v, {ty:?}))")
+            }
+            FieldType::Resource => "out.push(v.as_node())".to_string(),
+            FieldType::Choice(_) => "{}".to_string(),
+        };
+        let _ = writeln!(out, "            Self::{s}(v) => {call},");
+    }
+    out.push_str("        }\n    }\n}\n\n");
 }

@@ -188,6 +188,17 @@ pub struct SearchParameter {
     pub description: String,
     /// Resource types a reference parameter may point to.
     pub target: Vec<String>,
+    /// A composite parameter's components, in order.
+    pub components: Vec<SearchComponent>,
+}
+
+/// A component of a composite search parameter.
+#[derive(Debug, Clone)]
+pub struct SearchComponent {
+    /// The canonical URL of the component's own search parameter.
+    pub definition: String,
+    /// FHIRPath expression, relative to each value of the composite's expression.
+    pub expression: String,
 }
 
 const RUST_KEYWORDS: &[&str] = &[
@@ -385,6 +396,13 @@ impl Schema {
                     .iter()
                     .filter_map(Value::as_str)
                     .map(String::from)
+                    .collect(),
+                components: arr(sp, "component")
+                    .iter()
+                    .map(|c| SearchComponent {
+                        definition: s(c, "definition").into(),
+                        expression: s(c, "expression").into(),
+                    })
                     .collect(),
             })
             .collect();

@@ -48,6 +48,11 @@ macro_rules! code_value {
                 w.string($crate::Code::code(self));
             }
         }
+        impl $crate::fhirpath::PrimValue for $name {
+            fn prim(&self) -> $crate::fhirpath::Prim<'_> {
+                $crate::fhirpath::Prim::String($crate::Code::code(self))
+            }
+        }
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str($crate::Code::code(self))

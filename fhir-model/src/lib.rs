@@ -25,6 +25,7 @@
 
 mod boxed;
 pub mod code;
+pub mod fhirpath;
 pub mod json;
 mod primitive;
 mod references;
@@ -37,7 +38,9 @@ pub use boxed::{Boxed, BoxedDrop};
 pub use code::{Code, UnknownCode};
 pub use primitive::{Date, DateTime, Decimal, Instant, InvalidValue, Primitive, Time};
 pub use references::VisitReferences;
-pub use resource::{FhirResource, FhirVersion, ResourceType, SearchParamKind, SearchParameter};
+pub use resource::{
+    FhirResource, FhirVersion, ResourceType, SearchComponent, SearchParamKind, SearchParameter,
+};
 #[doc(hidden)]
 pub use serde;
 

@@ -388,4 +388,26 @@ pub struct SearchParameter {
     pub description: &'static str,
     /// For references: the resource types it may point to.
     pub targets: &'static [&'static str],
+    /// For composites: the components, in order (empty for other types).
+    pub components: &'static [SearchComponent],
+}
+
+/// A component of a composite search parameter: the search parameter it takes its type
+/// from, and the expression that finds its values in each value of the composite.
+///
+/// ```
+/// use fhir_model::{ResourceType, SearchParamKind, r4::Observation};
+/// let composite = Observation::search_parameter("code-value-quantity").unwrap();
+/// let kinds: Vec<_> = composite.components.iter().map(|c| (c.code, c.kind)).collect();
+/// assert_eq!(kinds, [("code", SearchParamKind::Token), ("value-quantity", SearchParamKind::Quantity)]);
+/// assert_eq!(composite.components[0].expression, "code");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchComponent {
+    /// The code of the component's search parameter (`code`).
+    pub code: &'static str,
+    /// Its type.
+    pub kind: SearchParamKind,
+    /// The FHIRPath expression, relative to a value of the composite's expression.
+    pub expression: &'static str,
 }

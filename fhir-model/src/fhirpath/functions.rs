@@ -1,0 +1,210 @@
+//! The FHIRPath functions the evaluator has (see [`Func`]).
+
+use super::eval::{equal, error, truth, Collection, Ctx, EvalError, Item};
+use super::node::{Node, Prim};
+use super::parser::{Expr, Func, TypeSpec};
+use std::borrow::Cow;
+
+impl<'a> Ctx<'a, '_> {
+    pub(crate) fn call(
+        &self,
+        func: Func,
+        items: Collection<'a>,
+        args: &'a [Expr],
+        spec: Option<&TypeSpec>,
+        input: &[Item<'a>],
+    ) -> Result<Collection<'a>, EvalError> {
+        let boolean = |b: bool| vec![Item::Bool(b)];
+        Ok(match func {
+            Func::Where => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    let keep = truth(&self.eval(&args[0], std::slice::from_ref(&item))?)?;
+                    if keep == Some(true) {
+                        out.push(item);
+                    }
+                }
+                out
+            }
+            Func::Select => {
+                let mut out = Vec::new();
+                for item in &items {
+                    out.extend(self.eval(&args[0], std::slice::from_ref(item))?);
+                }
+                out
+            }
+            Func::All => {
+                for item in &items {
+                    if truth(&self.eval(&args[0], std::slice::from_ref(item))?)? != Some(true) {
+                        return Ok(boolean(false));
+                    }
+                }
+                boolean(true)
+            }
+            Func::Exists => match args.first() {
+                None => boolean(!items.is_empty()),
+                Some(criteria) => {
+                    for item in &items {
+                        if truth(&self.eval(criteria, std::slice::from_ref(item))?)? == Some(true) {
+                            return Ok(boolean(true));
+                        }
+                    }
+                    boolean(false)
+                }
+            },
+            Func::Empty => boolean(items.is_empty()),
+            Func::First => items.into_iter().take(1).collect(),
+            Func::Last => items.into_iter().last().into_iter().collect(),
+            Func::Tail => items.into_iter().skip(1).collect(),
+            Func::Count => vec![Item::Integer(items.len() as i64)],
+            Func::Distinct => {
+                let mut out: Collection<'a> = Vec::with_capacity(items.len());
+                for item in items {
+                    if !out.iter().any(|x| equal(x, &item, false) == Some(true)) {
+                        out.push(item);
+                    }
+                }
+                out
+            }
+            Func::Not => truth(&items)?.map(|b| Item::Bool(!b)).into_iter().collect(),
+            Func::OfType | Func::As => {
+                let spec = spec.expect("the parser gives a type");
+                items
+                    .into_iter()
+                    .filter(|i| self.is_type(i, spec))
+                    .collect()
+            }
+            Func::Is => {
+                let spec = spec.expect("the parser gives a type");
+                match items.as_slice() {
+                    [] => Vec::new(),
+                    [item] => boolean(self.is_type(item, spec)),
+                    _ => return error("is() takes one item"),
+                }
+            }
+            Func::Extension | Func::HasExtension => {
+                let url = self.string_arg(&args[0], input)?;
+                let mut out = Vec::new();
+                let mut nodes = Vec::new();
+                let mut urls = Vec::new();
+                for item in &items {
+                    let Item::Node(node) = item else { continue };
+                    nodes.clear();
+                    match *node {
+                        Node::Object(..) => self.children(*node, "extension", &mut nodes),
+                        Node::Primitive(p, _) => p.extensions(&mut nodes),
+                        Node::Text(..) => {}
+                    }
+                    for x in nodes.drain(..) {
+                        urls.clear();
+                        self.children(x, "url", &mut urls);
+                        if urls
+                            .iter()
+                            .any(|u| u.primitive().and_then(|p| p.as_str()) == url.as_deref())
+                        {
+                            out.push(Item::Node(x));
+                        }
+                    }
+                }
+                if func == Func::HasExtension {
+                    boolean(!out.is_empty())
+                } else {
+                    out
+                }
+            }
+            Func::Resolve => {
+                let mut out = Vec::new();
+                for item in &items {
+                    self.resolve(item, &mut out);
+                }
+                out
+            }
+            Func::HasValue => match items.as_slice() {
+                [Item::Node(n)] => boolean(n.primitive().is_some()),
+                _ => boolean(false),
+            },
+            Func::StartsWith | Func::EndsWith | Func::Contains => {
+                let arg = self.string_arg(&args[0], input)?;
+                match (items.as_slice(), arg) {
+                    ([], _) | (_, None) => Vec::new(),
+                    ([item], Some(arg)) => {
+                        let Some(s) = item.primitive().and_then(|p| p.as_str().map(str::to_owned))
+                        else {
+                            return error("a string function takes a string");
+                        };
+                        boolean(match func {
+                            Func::StartsWith => s.starts_with(&*arg),
+                            Func::EndsWith => s.ends_with(&*arg),
+                            _ => s.contains(&*arg),
+                        })
+                    }
+                    _ => return error("a string function takes one item"),
+                }
+            }
+        })
+    }
+
+    fn string_arg(
+        &self,
+        arg: &'a Expr,
+        input: &[Item<'a>],
+    ) -> Result<Option<Cow<'a, str>>, EvalError> {
+        let v = self.eval(arg, input)?;
+        match v.as_slice() {
+            [] => Ok(None),
+            [Item::String(s)] => Ok(Some(s.clone())),
+            [item] => match item.primitive() {
+                Some(Prim::String(s)) => Ok(Some(Cow::Owned(s.to_string()))),
+                _ => error("expected a string argument"),
+            },
+            _ => error("expected one string argument"),
+        }
+    }
+
+    /// `resolve()` of one item: a contained resource for `#id`, the caller's resource when
+    /// its resolver has it, else the resource type the reference names.
+    fn resolve(&self, item: &Item<'a>, out: &mut Collection<'a>) {
+        let Item::Node(node) = item else { return };
+        let reference: &'a str = match *node {
+            Node::Object(..) => {
+                let mut refs = Vec::new();
+                self.children(*node, "reference", &mut refs);
+                match refs.first().and_then(|r| r.primitive()) {
+                    Some(Prim::String(s)) => s,
+                    _ => return,
+                }
+            }
+            Node::Primitive(..) | Node::Text(..) => match node.primitive() {
+                Some(Prim::String(s)) => s,
+                _ => return,
+            },
+        };
+        if let Some(id) = reference.strip_prefix('#') {
+            if let Some(resource) = self.resource {
+                let mut contained = Vec::new();
+                self.children(resource, "contained", &mut contained);
+                let mut ids = Vec::new();
+                for c in contained {
+                    ids.clear();
+                    self.children(c, "id", &mut ids);
+                    if ids.iter().any(|i| i.primitive() == Some(Prim::String(id))) {
+                        out.push(Item::Node(c));
+                        return;
+                    }
+                }
+            }
+            return;
+        }
+        if let Some(resolver) = self.resolver {
+            if let Some(found) = resolver(reference) {
+                out.push(Item::Node(found));
+                return;
+            }
+        }
+        if let Some((ty, _)) =
+            super::extract::split_reference(reference, |t| self.table.resource(t).is_some())
+        {
+            out.push(Item::Reference(ty));
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Unit tests of the evaluator and the extraction on small resources.
+
+use super::extract::{search_values, SearchValue};
+use super::{Expression, Item};
+use crate::r4::{Observation, Patient, Resource};
+use crate::{FhirVersion, ResourceType};
+
+fn resource(json: &str) -> Resource {
+    Resource::from_json(json).unwrap()
+}
+
+fn strings(expr: &str, r: &Resource) -> Vec<String> {
+    let e = Expression::parse(expr, FhirVersion::R4).unwrap();
+    e.evaluate(r.as_node())
+        .unwrap()
+        .iter()
+        .map(|i| match i {
+            Item::Bool(b) => b.to_string(),
+            Item::Reference(t) => format!("ref:{t}"),
+            other => match other.primitive() {
+                Some(p) => p
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{p:?}")),
+                None => other.type_name().to_string(),
+            },
+        })
+        .collect()
+}
+
+const OBS: &str = r##"{"resourceType":"Observation","id":"o1","status":"final",
+  "contained":[{"resourceType":"Patient","id":"p1"}],
+  "code":{"coding":[{"system":"http://loinc.org","code":"1234-5","display":"Thing"}],"text":"A thing"},
+  "subject":{"reference":"#p1"},
+  "performer":[{"reference":"Practitioner/9"},{"reference":"http://x.org/fhir/Organization/3/_history/2"}],
+  "effectivePeriod":{"start":"2020-01-01","end":"2020-01-02T10:00:00Z"},
+  "valueQuantity":{"value":1.50,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"},
+  "component":[{"code":{"coding":[{"code":"a"}]},"valueString":"x"},{"code":{"coding":[{"code":"b"}]},"valueQuantity":{"value":3}}]}"##;
+
+#[test]
+fn paths_choices_and_types() {
+    let r = resource(OBS);
+    assert_eq!(strings("Observation.status", &r), ["final"]);
+    assert_eq!(strings("Patient.id", &r), Vec::<String>::new());
+    assert_eq!(strings("Resource.id", &r), ["o1"]);
+    assert_eq!(strings("Observation.value.unit", &r), ["mg"]);
+    assert_eq!(strings("Observation.value.value", &r), ["1.50"]);
+    assert_eq!(
+        strings("Observation.component.value.ofType(string)", &r),
+        ["x"]
+    );
+    assert_eq!(
+        strings("(Observation.component.value as Quantity).value", &r),
+        ["3"]
+    );
+    assert_eq!(strings("Observation.value is Quantity", &r), ["true"]);
+    assert_eq!(
+        strings("Observation.component[1].code.coding.code", &r),
+        ["b"]
+    );
+    assert_eq!(
+        strings("Observation.component.code.coding.code.first()", &r),
+        ["a"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.code.coding.where(system = 'http://loinc.org').code",
+            &r
+        ),
+        ["1234-5"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.component.exists() and Observation.status != 'x'",
+            &r
+        ),
+        ["true"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.code.coding.code | Observation.code.coding.code",
+            &r
+        ),
+        ["1234-5"]
+    );
+}
+
+#[test]
+fn resolve_gives_contained_resources_and_reference_types() {
+    let r = resource(OBS);
+    assert_eq!(strings("Observation.subject.resolve().id", &r), ["p1"]);
+    assert_eq!(
+        strings("Observation.subject.where(resolve() is Patient)", &r),
+        ["Reference"]
+    );
+    assert_eq!(
+        strings("Observation.performer.resolve()", &r),
+        ["ref:Practitioner", "ref:Organization"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.performer.where(resolve() is Organization).reference",
+            &r
+        ),
+        ["http://x.org/fhir/Organization/3/_history/2"]
+    );
+}
+
+#[test]
+fn unsupported_functions_are_parse_errors() {
+    let e = Expression::parse("Patient.name.aggregate($this)", FhirVersion::R4).unwrap_err();
+    assert!(e.message.contains("aggregate"), "{e}");
+}
+
+#[test]
+fn extraction_by_kind() {
+    let r = resource(OBS);
+    let values = |code: &str| {
+        let p = Observation::search_parameter(code).unwrap();
+        search_values(p, r.as_node(), FhirVersion::R4).unwrap()
+    };
+    let code = values("code");
+    assert!(
+        matches!(&code[0], SearchValue::Token(t) if t.system == Some("http://loinc.org") && t.code.as_deref() == Some("1234-5") && t.text == Some("Thing"))
+    );
+    assert!(
+        matches!(&code[1], SearchValue::Token(t) if t.code.is_none() && t.text == Some("A thing"))
+    );
+    let date = values("date");
+    let SearchValue::Date(d) = date[0] else {
+        panic!("{date:?}")
+    };
+    assert_eq!(d.low, super::extract::date_range("2020-01-01").map(|r| r.0));
+    assert_eq!(
+        d.high,
+        super::extract::date_range("2020-01-02T10:00:00Z").map(|r| r.1)
+    );
+    let q = values("value-quantity");
+    assert!(
+        matches!(&q[0], SearchValue::Quantity(q) if q.low == Some(1.5) && q.code == Some("mg"))
+    );
+    let performer = values("performer");
+    let refs: Vec<_> = performer
+        .iter()
+        .map(|v| match v {
+            SearchValue::Reference(r) => (r.resource_type, r.id),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            (Some("Practitioner"), Some("9")),
+            (Some("Organization"), Some("3"))
+        ]
+    );
+    let composite = values("component-code-value-quantity");
+    assert_eq!(composite.len(), 2);
+    let SearchValue::Composite(parts) = &composite[1] else {
+        panic!()
+    };
+    assert!(matches!(&parts[0][0], SearchValue::Token(t) if t.code.as_deref() == Some("b")));
+    assert!(matches!(&parts[1][0], SearchValue::Quantity(q) if q.low == Some(3.0)));
+    let SearchValue::Composite(parts) = &composite[0] else {
+        panic!()
+    };
+    assert!(parts[1].is_empty());
+}
+
+#[test]
+fn strings_of_names_are_normalized() {
+    let r = resource(
+        r#"{"resourceType":"Patient","name":[{"family":"Ångström","given":["Zoë","Ann"]}],"deceasedBoolean":false}"#,
+    );
+    let p = Patient::search_parameter("name").unwrap();
+    let names: Vec<_> = search_values(p, r.as_node(), FhirVersion::R4)
+        .unwrap()
+        .into_iter()
+        .map(|v| match v {
+            SearchValue::String(s) => s.normalized,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["angstrom", "zoe", "ann"]);
+    let deceased = Patient::search_parameter("deceased").unwrap();
+    let values = search_values(deceased, r.as_node(), FhirVersion::R4).unwrap();
+    assert!(matches!(&values[..], [SearchValue::Token(t)] if t.code.as_deref() == Some("false")));
+}
