@@ -95,9 +95,10 @@ fn shown(text: &str) -> String {
 /// `date`); `None` when it is valid.
 pub(super) fn check(p: &PrimitiveRule, text: &str) -> Option<(&'static str, String)> {
     if text.is_empty() {
+        let article = if p.name.starts_with(['a', 'e', 'i', 'o']) { "an" } else { "a" };
         return Some((
             "format",
-            format!("a {} must not be empty: leave the element out", p.name),
+            format!("{article} {} must not be empty: leave the element out", p.name),
         ));
     }
     if let Some(re) = p.regex.and_then(compiled_regex) {

@@ -211,8 +211,9 @@ impl Validator {
             }
         };
         let (mut report, segments) = walk::validate(self.table, &value);
-        for (issue, segments) in report.issues.iter_mut().zip(&segments) {
-            issue.location = locate::json(text, segments);
+        let locations = locate::json(text, &segments);
+        for (issue, location) in report.issues.iter_mut().zip(locations) {
+            issue.location = location;
         }
         if report.is_valid() {
             if let Some(Err(e)) = self.typed.map(|read| read(text)) {
@@ -225,7 +226,7 @@ impl Validator {
     }
 
     /// Validates FHIR XML text through its JSON form: issues carry their line and column in
-    /// the XML.
+    /// the XML (the first hundred issues: each is looked for from the document's start).
     pub fn xml(&self, text: &str) -> Report {
         let form = crate::xml::to_json_form(text, self.table.xml, json::ReadOptions::STRICT)
             .map_err(|e| e.to_string())
@@ -239,7 +240,8 @@ impl Validator {
             Err(e) => return read_failure(e.message(), &e.path(), None),
         };
         let (mut report, segments) = walk::validate(self.table, &value);
-        for (issue, segments) in report.issues.iter_mut().zip(&segments) {
+        // Each issue is found by reading the XML from its start: the first ones only.
+        for (issue, segments) in report.issues.iter_mut().zip(&segments).take(XML_LOCATED) {
             issue.location = crate::xml::locate_position(text, self.table.xml, segments);
         }
         if report.is_valid() {
@@ -253,6 +255,9 @@ impl Validator {
         report
     }
 }
+
+/// How many issues of an XML document get their line and column.
+const XML_LOCATED: usize = 100;
 
 /// The report of text that cannot be read.
 fn read_failure(message: &str, path: &str, location: Option<(usize, usize)>) -> Report {

@@ -49,7 +49,7 @@ fn a_valid_resource_has_no_issue() {
 fn ids_follow_the_id_regex() {
     assert_eq!(
         one(&patient(r#","id":"""#)),
-        ("format", "Patient.id".into(), "a id must not be empty: leave the element out".into())
+        ("format", "Patient.id".into(), "an id must not be empty: leave the element out".into())
     );
     assert_eq!(
         one(&patient(r#","id":"has space""#)),

@@ -191,7 +191,9 @@ impl Walker {
             }
             if ty == xml.extension && !empty {
                 let extensions = matches!(members.iter().find(|(k, _)| k == "extension"), Some((_, Value::Array(a))) if !a.is_empty());
-                let value = members.iter().any(|(k, _)| k.starts_with("value"));
+                let value = members
+                    .iter()
+                    .any(|(k, _)| k.trim_start_matches('_').starts_with("value"));
                 if extensions == value && self.t.type_has_invariant(ty, "ext-1") {
                     self.invariant("ext-1", path, None);
                 }
