@@ -117,7 +117,7 @@ impl fmt::Display for Issue {
     }
 }
 
-/// The issues validation found, in document order.
+/// The issues validation found, element by element in the order of the definitions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
     /// Every issue.

@@ -62,6 +62,8 @@ pub(crate) enum Body<R> {
     Patch(Vec<PatchOp>),
     /// The parameters of a `POST .../_search` form.
     Form(Query),
+    /// The body of a `$validate` that the typed reader refused: what validation found in it.
+    Invalid(fhir_model::validate::Report),
 }
 
 /// One request to execute: routed, with its conditions and body.

@@ -108,7 +108,7 @@ impl<R: ServerModel> Engine<R> {
     }
 
     /// Whether a provider serves the operation, which then takes precedence over the kit's.
-    pub(super) fn provides_operation(
+    pub(crate) fn provides_operation(
         &self,
         resource_type: Option<&str>,
         name: &str,
@@ -148,6 +148,8 @@ impl<R: ServerModel> Engine<R> {
             Body::Resource(r) => Some(
                 Value::parse(&fhir_model::json::to_string(&r)).map_err(FhirError::internal)?,
             ),
+            // A body the typed reader refused: what validation found in it is the answer.
+            Body::Invalid(report) => return Ok(outcome(&report)),
             _ => None,
         };
         let inputs = Inputs::read(query, body, &resource_type);
