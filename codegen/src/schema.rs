@@ -426,7 +426,12 @@ impl Schema {
             loader.structures.insert(name, sd.clone());
         }
         loader.load_value_sets(value_sets.as_array().map(Vec::as_slice).unwrap_or(&[]));
-        loader.load_bound_value_sets(bound_value_sets.as_array().map(Vec::as_slice).unwrap_or(&[]));
+        loader.load_bound_value_sets(
+            bound_value_sets
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+        );
         loader.load_constraints();
         loader.load_structures()?;
         loader.box_recursive_fields();
@@ -815,7 +820,10 @@ impl Loader {
         let owner = epath.rsplit_once('.').map(|(o, _)| o).unwrap_or(epath);
         let max = match max {
             "*" => None,
-            n => Some(n.parse::<u32>().map_err(|_| format!("{epath}: max '{n}'"))?),
+            n => Some(
+                n.parse::<u32>()
+                    .map_err(|_| format!("{epath}: max '{n}'"))?,
+            ),
         };
         let mut fhir_type = match types {
             [t] if !element_name.ends_with("[x]") => s(t, "code").to_string(),
@@ -852,7 +860,13 @@ impl Loader {
                     elements,
                 )?;
                 let invariants = self.chain_invariants(epath, Some(code));
-                if let Some(st) = self.schema.structs.iter_mut().rev().find(|st| st.name == name) {
+                if let Some(st) = self
+                    .schema
+                    .structs
+                    .iter_mut()
+                    .rev()
+                    .find(|st| st.name == name)
+                {
                     st.invariants = invariants;
                 }
                 backbone = true;

@@ -58,7 +58,11 @@ pub fn generate(schema: &Schema) -> String {
     out.push_str("];\n");
     for (i, vs) in schema.bound_value_sets.iter().enumerate() {
         if let Some(codes) = &vs.codes {
-            let _ = writeln!(out, "static VS_{i}: [(&str, &str); {}] = {codes:?};", codes.len());
+            let _ = writeln!(
+                out,
+                "static VS_{i}: [(&str, &str); {}] = {codes:?};",
+                codes.len()
+            );
         }
     }
     let _ = writeln!(
@@ -76,11 +80,7 @@ pub fn generate(schema: &Schema) -> String {
     out.push_str("];\n");
     let _ = writeln!(out, "static TYPES: [T; {}] = [", schema.structs.len());
     for st in &schema.structs {
-        let _ = write!(
-            out,
-            "T {{ invariants: &{:?}, elements: &[",
-            st.invariants
-        );
+        let _ = write!(out, "T {{ invariants: &{:?}, elements: &[", st.invariants);
         for f in &st.fields {
             let max = match f.max {
                 Some(n) => format!("Some({n})"),

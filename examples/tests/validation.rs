@@ -16,7 +16,8 @@ fn base() -> &'static str {
     })
 }
 
-const DIV: &str = r#""text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}"#;
+const DIV: &str =
+    r#""text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}"#;
 
 fn post(path: &str, body: &str) -> Reply {
     send(&format!("{}/{path}", base()), "POST", &[JSON], Some(body))
@@ -32,29 +33,59 @@ fn issues(reply: &Reply) -> Vec<(String, String, String, String)> {
         .iter()
         .map(|i| {
             let s = |k: &str| i[k].as_str().unwrap_or("").to_string();
-            (s("severity"), s("code"), s("diagnostics"), i["expression"][0].as_str().unwrap_or("").to_string())
+            (
+                s("severity"),
+                s("code"),
+                s("diagnostics"),
+                i["expression"][0].as_str().unwrap_or("").to_string(),
+            )
         })
         .collect()
 }
 
-fn issue(severity: &str, code: &str, diagnostics: &str, expression: &str) -> (String, String, String, String) {
-    (severity.into(), code.into(), diagnostics.into(), expression.into())
+fn issue(
+    severity: &str,
+    code: &str,
+    diagnostics: &str,
+    expression: &str,
+) -> (String, String, String, String) {
+    (
+        severity.into(),
+        code.into(),
+        diagnostics.into(),
+        expression.into(),
+    )
 }
 
 /// How many Patients named `family` the server holds.
 fn stored(family: &str) -> u64 {
-    let reply = send(&format!("{}/Patient?family={family}&_count=0", base()), "GET", &[], None);
+    let reply = send(
+        &format!("{}/Patient?family={family}&_count=0", base()),
+        "GET",
+        &[],
+        None,
+    );
     reply.json()["total"].as_u64().unwrap()
 }
 
 #[test]
 fn the_issue_cases_are_refused_with_422() {
-    let reply = post("Patient", &format!(r#"{{"resourceType":"Patient",{DIV},"id":"","name":[{{"family":"Refused"}}],"birthDate":"1970-02-30"}}"#));
+    let reply = post(
+        "Patient",
+        &format!(
+            r#"{{"resourceType":"Patient",{DIV},"id":"","name":[{{"family":"Refused"}}],"birthDate":"1970-02-30"}}"#
+        ),
+    );
     assert_eq!(reply.status, 422, "{}", reply.body);
     assert_eq!(
         issues(&reply),
         [
-            issue("error", "value", "an id must not be empty: leave the element out", "Patient.id"),
+            issue(
+                "error",
+                "value",
+                "an id must not be empty: leave the element out",
+                "Patient.id"
+            ),
             issue(
                 "error",
                 "value",
@@ -63,27 +94,51 @@ fn the_issue_cases_are_refused_with_422() {
             ),
         ]
     );
-    let reply = post("Patient", &format!(r#"{{"resourceType":"Patient",{DIV},"id":"has space","name":[{{"family":"Refused"}}]}}"#));
+    let reply = post(
+        "Patient",
+        &format!(
+            r#"{{"resourceType":"Patient",{DIV},"id":"has space","name":[{{"family":"Refused"}}]}}"#
+        ),
+    );
     assert_eq!(reply.status, 422);
     assert_eq!(issues(&reply)[0].2, "'has space' is not a valid id");
 
-    let reply = post("Observation", &format!(r#"{{"resourceType":"Observation",{DIV},"status":"final"}}"#));
+    let reply = post(
+        "Observation",
+        &format!(r#"{{"resourceType":"Observation",{DIV},"status":"final"}}"#),
+    );
     assert_eq!(reply.status, 422);
     assert_eq!(
         issues(&reply),
-        [issue("error", "required", "Observation.code is required (min 1), but is missing", "Observation.code")]
+        [issue(
+            "error",
+            "required",
+            "Observation.code is required (min 1), but is missing",
+            "Observation.code"
+        )]
     );
 
     let script = r#"{"resourceType":"Patient","name":[{"family":"Refused"}],"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x<script>alert(1)</script></div>"}}"#;
     let reply = post("Patient", script);
     assert_eq!(reply.status, 422);
     let found = issues(&reply);
-    assert_eq!((found[0].1.as_str(), found[0].3.as_str()), ("security", "Patient.text.div"));
-    assert!(found[0].2.starts_with("<script> is not allowed in a narrative"), "{found:?}");
+    assert_eq!(
+        (found[0].1.as_str(), found[0].3.as_str()),
+        ("security", "Patient.text.div")
+    );
+    assert!(
+        found[0]
+            .2
+            .starts_with("<script> is not allowed in a narrative"),
+        "{found:?}"
+    );
     assert_eq!(stored("Refused"), 0, "nothing invalid is stored");
 
     // A warning does not refuse: no narrative (dom-6) is stored.
-    let reply = post("Patient", r#"{"resourceType":"Patient","name":[{"family":"Valid"}]}"#);
+    let reply = post(
+        "Patient",
+        r#"{"resourceType":"Patient","name":[{"family":"Valid"}]}"#,
+    );
     assert_eq!(reply.status, 201, "{}", reply.body);
 }
 
@@ -93,19 +148,34 @@ fn updates_and_xml_bodies_are_validated_too() {
     assert_eq!(created.status, 201);
     let id = created.json()["id"].as_str().unwrap().to_string();
     let url = format!("{}/Patient/{id}", base());
-    let body = format!(r#"{{"resourceType":"Patient",{DIV},"id":"{id}","gender":"male","link":[{{"type":"seealso"}}]}}"#);
+    let body = format!(
+        r#"{{"resourceType":"Patient",{DIV},"id":"{id}","gender":"male","link":[{{"type":"seealso"}}]}}"#
+    );
     let reply = send(&url, "PUT", &[JSON], Some(&body));
     assert_eq!(reply.status, 422);
     assert_eq!(
         issues(&reply),
-        [issue("error", "required", "Patient.link[0].other is required (min 1), but is missing", "Patient.link[0].other")]
+        [issue(
+            "error",
+            "required",
+            "Patient.link[0].other is required (min 1), but is missing",
+            "Patient.link[0].other"
+        )]
     );
     let xml = format!(
         r#"<Patient xmlns="http://hl7.org/fhir"><id value="{id}"/><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p onclick="steal()">x</p></div></text></Patient>"#
     );
-    let reply = send(&url, "PUT", &[("Content-Type", "application/fhir+xml")], Some(&xml));
+    let reply = send(
+        &url,
+        "PUT",
+        &[("Content-Type", "application/fhir+xml")],
+        Some(&xml),
+    );
     assert_eq!(reply.status, 422, "{}", reply.body);
-    assert_eq!(issues(&reply)[0].2, "the event attribute 'onclick' of <p> is not allowed in a narrative");
+    assert_eq!(
+        issues(&reply)[0].2,
+        "the event attribute 'onclick' of <p> is not allowed in a narrative"
+    );
 }
 
 #[test]
@@ -117,13 +187,20 @@ fn a_transaction_with_an_invalid_entry_is_refused() {
     );
     let reply = send(base(), "POST", &[JSON], Some(&bundle));
     assert_eq!(reply.status, 422, "{}", reply.body);
-    assert!(reply.body.contains("February 2023 has 28 days"), "{}", reply.body);
+    assert!(
+        reply.body.contains("February 2023 has 28 days"),
+        "{}",
+        reply.body
+    );
     assert_eq!(stored("Untransacted"), 0);
 }
 
 #[test]
 fn validate_at_type_level() {
-    let reply = post("Patient/$validate", &format!(r#"{{"resourceType":"Patient",{DIV},"birthDate":"1970-02-30","gender":"x"}}"#));
+    let reply = post(
+        "Patient/$validate",
+        &format!(r#"{{"resourceType":"Patient",{DIV},"birthDate":"1970-02-30","gender":"x"}}"#),
+    );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(
         issues(&reply),
@@ -137,17 +214,33 @@ fn validate_at_type_level() {
             issue("error", "value", "'1970-02-30' is not a valid date: February 1970 has 28 days", "Patient.birthDate"),
         ]
     );
-    let valid = post("Patient/$validate", &format!(r#"{{"resourceType":"Patient",{DIV}}}"#));
+    let valid = post(
+        "Patient/$validate",
+        &format!(r#"{{"resourceType":"Patient",{DIV}}}"#),
+    );
     assert_eq!(valid.status, 200);
     assert_eq!(
         issues(&valid),
-        [issue("information", "informational", "no issues: the resource is valid", "")]
+        [issue(
+            "information",
+            "informational",
+            "no issues: the resource is valid",
+            ""
+        )]
     );
     // A type the memory server serves generically, and a warning alone.
-    let reply = post("Basic/$validate", r#"{"resourceType":"Basic","code":{"text":"x"}}"#);
+    let reply = post(
+        "Basic/$validate",
+        r#"{"resourceType":"Basic","code":{"text":"x"}}"#,
+    );
     assert_eq!(
         issues(&reply),
-        [issue("warning", "invariant", "A resource should have narrative for robust management", "Basic")]
+        [issue(
+            "warning",
+            "invariant",
+            "A resource should have narrative for robust management",
+            "Basic"
+        )]
     );
     // The resource in a Parameters body, with a mode.
     let parameters = format!(
@@ -157,17 +250,32 @@ fn validate_at_type_level() {
     assert_eq!(reply.status, 200);
     assert_eq!(issues(&reply)[0].3, "Observation.code");
     // A resource of another type than the URL's.
-    let reply = post("Observation/$validate", &format!(r#"{{"resourceType":"Patient",{DIV}}}"#));
-    assert_eq!(issues(&reply)[0].2, "the resource is a Patient but the URL names Observation");
+    let reply = post(
+        "Observation/$validate",
+        &format!(r#"{{"resourceType":"Patient",{DIV}}}"#),
+    );
+    assert_eq!(
+        issues(&reply)[0].2,
+        "the resource is a Patient but the URL names Observation"
+    );
     // Text the typed reader refuses is validated as text: the issues, with where they are.
-    let reply = post("Patient/$validate", r#"{"resourceType":"Patient","gender":"x","_gender":3}"#);
+    let reply = post(
+        "Patient/$validate",
+        r#"{"resourceType":"Patient","gender":"x","_gender":3}"#,
+    );
     assert_eq!(reply.status, 200, "{}", reply.body);
     let found = issues(&reply);
     assert_eq!(found[0].3, "Patient.gender");
-    assert_eq!(found[1].2, "the id and extensions of a primitive are an object, found a number");
+    assert_eq!(
+        found[1].2,
+        "the id and extensions of a primitive are an object, found a number"
+    );
     let reply = post("Patient/$validate", "{");
     assert_eq!(issues(&reply)[0].0, "fatal");
-    let reply = post("Patient/$validate?mode=remove", &format!(r#"{{"resourceType":"Patient",{DIV}}}"#));
+    let reply = post(
+        "Patient/$validate?mode=remove",
+        &format!(r#"{{"resourceType":"Patient",{DIV}}}"#),
+    );
     assert_eq!(reply.status, 400);
 }
 
@@ -192,10 +300,16 @@ fn validate_at_instance_level_in_each_mode() {
         )]
     );
     // Delete checks nothing of a body: the memory server deletes Patients.
-    let reply = post("Patient/123/$validate", r#"{"resourceType":"Parameters","parameter":[{"name":"mode","valueCode":"delete"}]}"#);
+    let reply = post(
+        "Patient/123/$validate",
+        r#"{"resourceType":"Parameters","parameter":[{"name":"mode","valueCode":"delete"}]}"#,
+    );
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(issues(&reply)[0].0, "information");
-    let reply = post("Patient/$validate", r#"{"resourceType":"Parameters","parameter":[{"name":"mode","valueCode":"delete"}]}"#);
+    let reply = post(
+        "Patient/$validate",
+        r#"{"resourceType":"Parameters","parameter":[{"name":"mode","valueCode":"delete"}]}"#,
+    );
     assert_eq!(reply.status, 400);
 }
 
@@ -206,13 +320,28 @@ fn a_server_may_turn_validation_of_writes_off() {
         |server| server.validate_writes(false),
     ));
     let body = format!(r#"{{"resourceType":"Observation",{DIV},"status":"final"}}"#);
-    let reply = send(&format!("{root}/fhir/Observation"), "POST", &[JSON], Some(&body));
+    let reply = send(
+        &format!("{root}/fhir/Observation"),
+        "POST",
+        &[JSON],
+        Some(&body),
+    );
     assert_eq!(reply.status, 201, "{}", reply.body);
     // $validate still validates.
-    let reply = send(&format!("{root}/fhir/Observation/$validate"), "POST", &[JSON], Some(&body));
+    let reply = send(
+        &format!("{root}/fhir/Observation/$validate"),
+        "POST",
+        &[JSON],
+        Some(&body),
+    );
     assert_eq!(reply.status, 200);
     assert_eq!(
         issues(&reply),
-        [issue("error", "required", "Observation.code is required (min 1), but is missing", "Observation.code")]
+        [issue(
+            "error",
+            "required",
+            "Observation.code is required (min 1), but is missing",
+            "Observation.code"
+        )]
     );
 }

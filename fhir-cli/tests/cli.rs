@@ -261,7 +261,11 @@ fn check_validate_prints_every_issue_with_its_path() {
     }
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
     let plain = fhir(&[&["check"], args.as_slice()].concat());
-    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stdout));
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
 
     let out = fhir(&[&["check", "--validate"], args.as_slice()].concat());
     assert!(!out.status.success());

@@ -134,9 +134,11 @@ impl<R: ServerModel> Dispatcher<R> {
                 id,
                 ..
             } if name == "$validate"
-                && !self
-                    .engine
-                    .provides_operation(resource_type.as_deref(), name, id.is_some()) =>
+                && !self.engine.provides_operation(
+                    resource_type.as_deref(),
+                    name,
+                    id.is_some(),
+                ) =>
             {
                 self.read_for_validation(req, data).await?
             }

@@ -6,7 +6,10 @@ use fhir_model::validate::{Severity, ValidationModel, Validator};
 use fhir_tests::{json_resources, package};
 
 /// (file, rule, path, message) of every error in the JSON resources of a package.
-fn errors<R: ValidationModel>(name: &str, version: &str) -> (usize, Vec<(String, String, String, String)>) {
+fn errors<R: ValidationModel>(
+    name: &str,
+    version: &str,
+) -> (usize, Vec<(String, String, String, String)>) {
     let validator = Validator::of::<R>();
     let files = json_resources(&package(name, version));
     let mut found = Vec::new();
@@ -15,7 +18,12 @@ fn errors<R: ValidationModel>(name: &str, version: &str) -> (usize, Vec<(String,
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{file}: {e}"));
         for issue in validator.json(&text).issues {
             if issue.severity <= Severity::Error {
-                found.push((file.clone(), issue.rule.to_string(), issue.path, issue.message));
+                found.push((
+                    file.clone(),
+                    issue.rule.to_string(),
+                    issue.path,
+                    issue.message,
+                ));
             }
         }
     }
@@ -29,20 +37,75 @@ type Known = (&'static str, &'static str, &'static str, &'static str);
 /// The errors of the official R4 examples (each checked by hand against the specification).
 const R4_KNOWN: &[Known] = &[
     // Narratives that hold nothing but whitespace (txt-2).
-    ("ActivityDefinition-blood-tubes-supply.json", "txt-2", "ActivityDefinition.text.div", "no content"),
-    ("ActivityDefinition-heart-valve-replacement.json", "txt-2", "ActivityDefinition.text.div", "no content"),
-    ("EventDefinition-example.json", "txt-2", "EventDefinition.text.div", "no content"),
-    ("Questionnaire-zika-virus-exposure-assessment.json", "txt-2", "Questionnaire.text.div", "no content"),
+    (
+        "ActivityDefinition-blood-tubes-supply.json",
+        "txt-2",
+        "ActivityDefinition.text.div",
+        "no content",
+    ),
+    (
+        "ActivityDefinition-heart-valve-replacement.json",
+        "txt-2",
+        "ActivityDefinition.text.div",
+        "no content",
+    ),
+    (
+        "EventDefinition-example.json",
+        "txt-2",
+        "EventDefinition.text.div",
+        "no content",
+    ),
+    (
+        "Questionnaire-zika-virus-exposure-assessment.json",
+        "txt-2",
+        "Questionnaire.text.div",
+        "no content",
+    ),
     // The package's own ImplementationGuides lack the required name and status.
-    ("ImplementationGuide-fhir.json", "min", "ImplementationGuide.name", "is required"),
-    ("ImplementationGuide-fhir.json", "min", "ImplementationGuide.status", "is required"),
-    ("ig-r4.json", "min", "ImplementationGuide.name", "is required"),
-    ("ig-r4.json", "min", "ImplementationGuide.status", "is required"),
+    (
+        "ImplementationGuide-fhir.json",
+        "min",
+        "ImplementationGuide.name",
+        "is required",
+    ),
+    (
+        "ImplementationGuide-fhir.json",
+        "min",
+        "ImplementationGuide.status",
+        "is required",
+    ),
+    (
+        "ig-r4.json",
+        "min",
+        "ImplementationGuide.name",
+        "is required",
+    ),
+    (
+        "ig-r4.json",
+        "min",
+        "ImplementationGuide.status",
+        "is required",
+    ),
     // Nested questionnaire items without their required linkId.
-    ("Questionnaire-qs1.json", "min", "Questionnaire.item[0].item[", ".linkId is required"),
+    (
+        "Questionnaire-qs1.json",
+        "min",
+        "Questionnaire.item[0].item[",
+        ".linkId is required",
+    ),
     // Search parameters on extensions without the required base.
-    ("SearchParameter-codesystem-extensions-", "min", "SearchParameter.base", "is required"),
-    ("SearchParameter-valueset-extensions-", "min", "SearchParameter.base", "is required"),
+    (
+        "SearchParameter-codesystem-extensions-",
+        "min",
+        "SearchParameter.base",
+        "is required",
+    ),
+    (
+        "SearchParameter-valueset-extensions-",
+        "min",
+        "SearchParameter.base",
+        "is required",
+    ),
     // An id of 66 characters (at most 64).
     (
         "SearchParameter-questionnaireresponse-extensions-QuestionnaireResponse-item-subject.json",
@@ -52,7 +115,13 @@ const R4_KNOWN: &[Known] = &[
     ),
 ];
 
-fn check(name: &str, version: &str, minimum: usize, found: (usize, Vec<(String, String, String, String)>), known: &[Known]) {
+fn check(
+    name: &str,
+    version: &str,
+    minimum: usize,
+    found: (usize, Vec<(String, String, String, String)>),
+    known: &[Known],
+) {
     let (count, errors) = found;
     assert!(count >= minimum, "{name}@{version}: only {count} resources");
     let matches = |k: &Known, e: &(String, String, String, String)| {
@@ -63,12 +132,20 @@ fn check(name: &str, version: &str, minimum: usize, found: (usize, Vec<(String, 
         .filter(|e| !known.iter().any(|k| matches(k, e)))
         .map(|e| format!("{}: {} {} [{}]", e.0, e.2, e.3, e.1))
         .collect();
-    assert!(unexpected.is_empty(), "{name}@{version}: {} unexpected errors:\n{}", unexpected.len(), unexpected.join("\n"));
+    assert!(
+        unexpected.is_empty(),
+        "{name}@{version}: {} unexpected errors:\n{}",
+        unexpected.len(),
+        unexpected.join("\n")
+    );
     let stale: Vec<&Known> = known
         .iter()
         .filter(|k| !errors.iter().any(|e| matches(k, e)))
         .collect();
-    assert!(stale.is_empty(), "{name}@{version}: known errors no longer found: {stale:#?}");
+    assert!(
+        stale.is_empty(),
+        "{name}@{version}: known errors no longer found: {stale:#?}"
+    );
 }
 
 #[test]

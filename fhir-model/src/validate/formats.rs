@@ -95,18 +95,33 @@ fn shown(text: &str) -> String {
 /// `date`); `None` when it is valid.
 pub(super) fn check(p: &PrimitiveRule, text: &str) -> Option<(&'static str, String)> {
     if text.is_empty() {
-        let article = if p.name.starts_with(['a', 'e', 'i', 'o']) { "an" } else { "a" };
+        let article = if p.name.starts_with(['a', 'e', 'i', 'o']) {
+            "an"
+        } else {
+            "a"
+        };
         return Some((
             "format",
-            format!("{article} {} must not be empty: leave the element out", p.name),
+            format!(
+                "{article} {} must not be empty: leave the element out",
+                p.name
+            ),
         ));
     }
     if let Some(re) = p.regex.and_then(compiled_regex) {
         if !re.is_match(text) {
-            return Some(("format", format!("'{}' is not a valid {}", shown(text), p.name)));
+            return Some((
+                "format",
+                format!("'{}' is not a valid {}", shown(text), p.name),
+            ));
         }
     }
-    let invalid = |why: String| Some(("date", format!("'{}' is not a valid {}: {why}", shown(text), p.name)));
+    let invalid = |why: String| {
+        Some((
+            "date",
+            format!("'{}' is not a valid {}: {why}", shown(text), p.name),
+        ))
+    };
     match p.name {
         "date" | "dateTime" | "instant" => {
             if let Some(why) = calendar(text) {
@@ -133,9 +148,10 @@ pub(super) fn check(p: &PrimitiveRule, text: &str) -> Option<(&'static str, Stri
         "unsignedInt" => range(text, p.name, 0, i32::MAX.into()),
         "positiveInt" => range(text, p.name, 1, i32::MAX.into()),
         "integer64" => range(text, p.name, i64::MIN, i64::MAX),
-        "decimal" if text.parse::<crate::Decimal>().is_err() => {
-            Some(("format", format!("'{}' is not a valid decimal", shown(text))))
-        }
+        "decimal" if text.parse::<crate::Decimal>().is_err() => Some((
+            "format",
+            format!("'{}' is not a valid decimal", shown(text)),
+        )),
         _ => None,
     }
 }
@@ -145,7 +161,10 @@ fn range(text: &str, name: &str, min: i64, max: i64) -> Option<(&'static str, St
         Ok(v) if (min..=max).contains(&v) => None,
         _ => Some((
             "format",
-            format!("'{}' is not a valid {name}: expected a whole number from {min} to {max}", shown(text)),
+            format!(
+                "'{}' is not a valid {name}: expected a whole number from {min} to {max}",
+                shown(text)
+            ),
         )),
     }
 }
@@ -156,15 +175,26 @@ fn has_zone(text: &str) -> bool {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// Whether the year, month and day of a date (the start of a dateTime or instant) name a real
 /// day: February 29th only in leap years, no April 31st. `None` when they do (or are not
 /// there to check).
 fn calendar(text: &str) -> Option<String> {
-    let number = |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse::<u32>().ok());
+    let number =
+        |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse::<u32>().ok());
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     if text.as_bytes().get(4) != Some(&b'-') || text.as_bytes().get(7) != Some(&b'-') {
         return None;
@@ -187,7 +217,10 @@ mod tests {
     #[test]
     fn xml_schema_regexes_translate() {
         assert_eq!(translate(r"[ \r\n\t\S]+"), r"^(?:[ \r\n\t[^ \t\n\r]]+)$");
-        assert_eq!(translate(r"[^\s]+(\s[^\s]+)*"), r"^(?:[^ \t\n\r]+([ \t\n\r][^ \t\n\r]+)*)$");
+        assert_eq!(
+            translate(r"[^\s]+(\s[^\s]+)*"),
+            r"^(?:[^ \t\n\r]+([ \t\n\r][^ \t\n\r]+)*)$"
+        );
         assert_eq!(translate(r"^[\s\S]+$"), r"^(?:[ \t\n\r[^ \t\n\r]]+)$");
         assert_eq!(
             translate(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?"),
@@ -202,11 +235,20 @@ mod tests {
 
     #[test]
     fn dates_are_real_days() {
-        assert_eq!(calendar("1970-02-30").as_deref(), Some("February 1970 has 28 days"));
+        assert_eq!(
+            calendar("1970-02-30").as_deref(),
+            Some("February 1970 has 28 days")
+        );
         assert_eq!(calendar("2000-02-29"), None);
-        assert_eq!(calendar("1900-02-29").as_deref(), Some("February 1900 has 28 days"));
+        assert_eq!(
+            calendar("1900-02-29").as_deref(),
+            Some("February 1900 has 28 days")
+        );
         assert_eq!(calendar("2024-02-29T10:00:00Z"), None);
-        assert_eq!(calendar("2023-04-31").as_deref(), Some("April 2023 has 30 days"));
+        assert_eq!(
+            calendar("2023-04-31").as_deref(),
+            Some("April 2023 has 30 days")
+        );
         assert_eq!(calendar("2023-04"), None);
     }
 }

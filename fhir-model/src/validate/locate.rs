@@ -86,9 +86,9 @@ fn visit(r: &mut JsonReader<'_>, nodes: &mut [Node], at: usize) -> Option<()> {
             let mut first = true;
             while let Some(key) = r.next_key(first).ok()? {
                 first = false;
-                let child = nodes[at].children.iter().copied().find(|&c| {
-                    matches!(&nodes[c].segment, Some(PathSegment::Member(m)) if *m == key)
-                });
+                let child = nodes[at].children.iter().copied().find(
+                    |&c| matches!(&nodes[c].segment, Some(PathSegment::Member(m)) if *m == key),
+                );
                 match child {
                     Some(child) => visit(r, nodes, child)?,
                     None => r.skip_value().ok()?,
@@ -100,9 +100,10 @@ fn visit(r: &mut JsonReader<'_>, nodes: &mut [Node], at: usize) -> Option<()> {
             r.begin_array().ok()?;
             let mut i = 0;
             while r.next_item(i == 0).ok()? {
-                let child = nodes[at].children.iter().copied().find(|&c| {
-                    matches!(&nodes[c].segment, Some(PathSegment::Index(n)) if *n == i)
-                });
+                let child =
+                    nodes[at].children.iter().copied().find(
+                        |&c| matches!(&nodes[c].segment, Some(PathSegment::Index(n)) if *n == i),
+                    );
                 match child {
                     Some(child) => visit(r, nodes, child)?,
                     None => r.skip_value().ok()?,

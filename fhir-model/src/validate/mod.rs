@@ -41,7 +41,6 @@ use crate::xml::XmlResource;
 use std::fmt;
 use table::ValidationTable;
 
-
 /// How serious an issue is (OperationOutcome's `issue.severity`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -160,8 +159,11 @@ pub trait ValidationModel: XmlResource {
 pub struct Validator {
     table: &'static ValidationTable,
     /// The typed reader's check of JSON text, when the validator knows the model.
-    typed: Option<fn(&str) -> Result<(), JsonError>>,
+    typed: Option<ReadTyped>,
 }
+
+/// The typed reader's check of JSON text.
+type ReadTyped = fn(&str) -> Result<(), JsonError>;
 
 fn read_typed<R: JsonValue>(text: &str) -> Result<(), JsonError> {
     json::from_str::<R>(text).map(|_| ())

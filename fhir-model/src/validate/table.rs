@@ -122,9 +122,11 @@ impl ValidationTable {
     /// Whether the struct `ty` (an index in the XML table) carries the invariant `key`.
     pub fn type_has_invariant(&self, ty: u16, key: &str) -> bool {
         self.types.get(ty as usize).is_some_and(|t| {
-            t.invariants
-                .iter()
-                .any(|&i| self.constraints.get(i as usize).is_some_and(|c| c.key == key))
+            t.invariants.iter().any(|&i| {
+                self.constraints
+                    .get(i as usize)
+                    .is_some_and(|c| c.key == key)
+            })
         })
     }
 }

@@ -41,7 +41,9 @@ fn patient(members: &str) -> String {
 
 #[test]
 fn a_valid_resource_has_no_issue() {
-    let text = patient(r#","id":"p-1.x","name":[{"family":"Chalmers","given":["Peter","James"]}],"birthDate":"2000-02-29","gender":"male""#);
+    let text = patient(
+        r#","id":"p-1.x","name":[{"family":"Chalmers","given":["Peter","James"]}],"birthDate":"2000-02-29","gender":"male""#,
+    );
     assert_eq!(issues(&text), []);
 }
 
@@ -49,11 +51,19 @@ fn a_valid_resource_has_no_issue() {
 fn ids_follow_the_id_regex() {
     assert_eq!(
         one(&patient(r#","id":"""#)),
-        ("format", "Patient.id".into(), "an id must not be empty: leave the element out".into())
+        (
+            "format",
+            "Patient.id".into(),
+            "an id must not be empty: leave the element out".into()
+        )
     );
     assert_eq!(
         one(&patient(r#","id":"has space""#)),
-        ("format", "Patient.id".into(), "'has space' is not a valid id".into())
+        (
+            "format",
+            "Patient.id".into(),
+            "'has space' is not a valid id".into()
+        )
     );
     let long = "a".repeat(65);
     assert_eq!(one(&patient(&format!(r#","id":"{long}""#))).0, "format");
@@ -71,7 +81,11 @@ fn dates_are_real_calendar_dates() {
     );
     assert_eq!(
         one(&patient(r#","birthDate":"1970-2-3""#)),
-        ("format", "Patient.birthDate".into(), "'1970-2-3' is not a valid date".into())
+        (
+            "format",
+            "Patient.birthDate".into(),
+            "'1970-2-3' is not a valid date".into()
+        )
     );
     let obs = |v: &str| {
         format!(
@@ -102,7 +116,11 @@ fn required_elements_are_present() {
     let text = format!(r#"{{"resourceType":"Observation",{NARRATIVE},"status":"final"}}"#);
     assert_eq!(
         one(&text),
-        ("min", "Observation.code".into(), "Observation.code is required (min 1), but is missing".into())
+        (
+            "min",
+            "Observation.code".into(),
+            "Observation.code is required (min 1), but is missing".into()
+        )
     );
     assert_eq!(issues(&text)[0].1, "required");
     // Inside an element that is present: a contact's relationship is optional, but
@@ -110,7 +128,11 @@ fn required_elements_are_present() {
     let text = patient(r#","link":[{"type":"seealso"}]"#);
     assert_eq!(
         one(&text),
-        ("min", "Patient.link[0].other".into(), "Patient.link[0].other is required (min 1), but is missing".into())
+        (
+            "min",
+            "Patient.link[0].other".into(),
+            "Patient.link[0].other is required (min 1), but is missing".into()
+        )
     );
     // An extension in place of the value counts (data absent).
     let text = format!(
@@ -123,21 +145,37 @@ fn required_elements_are_present() {
 fn single_elements_take_one_value() {
     let (rule, path, message) = one(&patient(r#","gender":["male","female"]"#));
     assert_eq!((rule, path.as_str()), ("max", "Patient.gender"));
-    assert_eq!(message, "Patient.gender allows at most 1 value, but has an array of 2");
-    let (rule, _, message) = one(&patient(r#","deceasedBoolean":true,"deceasedDateTime":"2020""#));
+    assert_eq!(
+        message,
+        "Patient.gender allows at most 1 value, but has an array of 2"
+    );
+    let (rule, _, message) = one(&patient(
+        r#","deceasedBoolean":true,"deceasedDateTime":"2020""#,
+    ));
     assert_eq!(rule, "max");
-    assert_eq!(message, "deceased[x] takes one type, but has both 'deceasedBoolean' and 'deceasedDateTime'");
+    assert_eq!(
+        message,
+        "deceased[x] takes one type, but has both 'deceasedBoolean' and 'deceasedDateTime'"
+    );
 }
 
 #[test]
 fn the_json_shape_is_checked() {
     assert_eq!(
         one(&patient(r#","active":"yes""#)),
-        ("type", "Patient.active".into(), "expected a boolean, found a string".into())
+        (
+            "type",
+            "Patient.active".into(),
+            "expected a boolean, found a string".into()
+        )
     );
     assert_eq!(
         one(&patient(r#","name":{"family":"x"}"#)),
-        ("type", "Patient.name".into(), "'name' repeats: expected an array, found an object".into())
+        (
+            "type",
+            "Patient.name".into(),
+            "'name' repeats: expected an array, found an object".into()
+        )
     );
     assert_eq!(
         one(&patient(r#","name":[]"#)).2,
@@ -145,11 +183,19 @@ fn the_json_shape_is_checked() {
     );
     assert_eq!(
         one(&patient(r#","nickname":"x""#)),
-        ("element", "Patient.nickname".into(), "unknown element 'nickname'".into())
+        (
+            "element",
+            "Patient.nickname".into(),
+            "unknown element 'nickname'".into()
+        )
     );
     assert_eq!(
         one(&patient(r#","name":[{"given":["a",null]}]"#)),
-        ("type", "Patient.name[0].given[1]".into(), "null is not an item: leave it out".into())
+        (
+            "type",
+            "Patient.name[0].given[1]".into(),
+            "null is not an item: leave it out".into()
+        )
     );
     let aligned = patient(
         r#","name":[{"given":["a",null],"_given":[null,{"extension":[{"url":"http://x","valueString":"b"}]}]}]"#,
@@ -181,9 +227,13 @@ fn codes_and_required_bindings() {
         )
     };
     let system = "http://terminology.hl7.org/CodeSystem/condition-clinical";
-    let ok = condition(&format!(r#"{{"coding":[{{"system":"{system}","code":"active"}}]}}"#));
+    let ok = condition(&format!(
+        r#"{{"coding":[{{"system":"{system}","code":"active"}}]}}"#
+    ));
     assert_eq!(errors(&ok), []);
-    let bad = condition(&format!(r#"{{"coding":[{{"system":"{system}","code":"sleeping"}}]}}"#));
+    let bad = condition(&format!(
+        r#"{{"coding":[{{"system":"{system}","code":"sleeping"}}]}}"#
+    ));
     assert_eq!(
         one(&bad),
         (
@@ -209,8 +259,13 @@ fn narratives_hold_basic_xhtml_only() {
     let found = issues(&with_div("<p>Hi</p><script>alert(1)</script>"));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].1, "security");
-    assert_eq!((found[0].2, found[0].3.as_str()), ("txt-1", "Patient.text.div"));
-    assert!(found[0].4.starts_with("<script> is not allowed in a narrative"));
+    assert_eq!(
+        (found[0].2, found[0].3.as_str()),
+        ("txt-1", "Patient.text.div")
+    );
+    assert!(found[0]
+        .4
+        .starts_with("<script> is not allowed in a narrative"));
     assert_eq!(
         one(&with_div(r#"<p onmouseover=\"x()\">Hi</p>"#)).2,
         "the event attribute 'onmouseover' of <p> is not allowed in a narrative"
@@ -236,8 +291,14 @@ fn native_invariants() {
     assert_eq!(one(&patient(r#","_birthDate":{"id":"x"}"#)).0, "ele-1");
     // ext-1: an extension has a value or extensions, not both.
     assert_eq!(
-        one(&patient(r#","extension":[{"url":"http://x","valueString":"a","extension":[{"url":"y","valueString":"b"}]}]"#)),
-        ("ext-1", "Patient.extension[0]".into(), "Must have either extensions or value[x], not both".into())
+        one(&patient(
+            r#","extension":[{"url":"http://x","valueString":"a","extension":[{"url":"y","valueString":"b"}]}]"#
+        )),
+        (
+            "ext-1",
+            "Patient.extension[0]".into(),
+            "Must have either extensions or value[x], not both".into()
+        )
     );
     // dom-2, dom-4: a contained resource has no resources of its own and no version.
     let found = errors(&patient(
@@ -246,12 +307,18 @@ fn native_invariants() {
     let rules: Vec<(&str, &str)> = found.iter().map(|f| (f.0, f.1.as_str())).collect();
     assert_eq!(
         rules,
-        [("dom-2", "Patient.contained[0].contained"), ("dom-4", "Patient.contained[0].meta")]
+        [
+            ("dom-2", "Patient.contained[0].contained"),
+            ("dom-4", "Patient.contained[0].meta")
+        ]
     );
     // dom-6 is a warning: a resource should have a narrative.
     let found = issues(r#"{"resourceType":"Patient"}"#);
     assert_eq!(found.len(), 1);
-    assert_eq!((found[0].0, found[0].2, found[0].3.as_str()), (Severity::Warning, "dom-6", "Patient"));
+    assert_eq!(
+        (found[0].0, found[0].2, found[0].3.as_str()),
+        (Severity::Warning, "dom-6", "Patient")
+    );
     assert!(validator().json(r#"{"resourceType":"Patient"}"#).is_valid());
 }
 
@@ -290,15 +357,26 @@ fn issues_carry_their_line_and_column() {
 fn xml_is_validated_through_its_json_form() {
     let xml = "<Patient xmlns=\"http://hl7.org/fhir\">\n  <id value=\"has space\"/>\n  <text><status value=\"generated\"/><div xmlns=\"http://www.w3.org/1999/xhtml\">x</div></text>\n  <birthDate value=\"1970-02-30\"/>\n</Patient>";
     let report = validator().xml(xml);
-    let found: Vec<(&str, Option<(usize, usize)>)> =
-        report.issues.iter().map(|i| (i.path.as_str(), i.location)).collect();
-    assert_eq!(found, [("Patient.id", Some((2, 3))), ("Patient.birthDate", Some((4, 3)))]);
+    let found: Vec<(&str, Option<(usize, usize)>)> = report
+        .issues
+        .iter()
+        .map(|i| (i.path.as_str(), i.location))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("Patient.id", Some((2, 3))),
+            ("Patient.birthDate", Some((4, 3)))
+        ]
+    );
 }
 
 #[test]
 fn typed_resources_are_validated_through_their_json() {
-    let mut patient = r4::Patient::default();
-    patient.id = Some("has space".into());
+    let patient = r4::Patient {
+        id: Some("has space".into()),
+        ..Default::default()
+    };
     let report = validator().resource(&r4::Resource::from(patient));
     assert_eq!(report.errors().next().unwrap().path, "Patient.id");
 }
@@ -308,7 +386,11 @@ fn every_regex_of_the_definitions_compiles() {
     for table in tables() {
         for p in table.primitives {
             if let Some(regex) = p.regex {
-                assert!(formats::compiled_regex(regex).is_some(), "{}: {regex}", p.name);
+                assert!(
+                    formats::compiled_regex(regex).is_some(),
+                    "{}: {regex}",
+                    p.name
+                );
             }
         }
     }
@@ -321,7 +403,9 @@ fn every_invariant_is_reachable_from_the_table() {
         let lists = table
             .types
             .iter()
-            .flat_map(|t| std::iter::once(t.invariants).chain(t.elements.iter().map(|e| e.invariants)))
+            .flat_map(|t| {
+                std::iter::once(t.invariants).chain(t.elements.iter().map(|e| e.invariants))
+            })
             .chain(table.primitives.iter().map(|p| p.invariants));
         for list in lists {
             for &i in list {

@@ -78,7 +78,10 @@ impl Walker {
     fn resource(&mut self, value: &Value, path: Option<&str>, contained: bool) {
         let at = path.unwrap_or("$");
         let Value::Object(members) = value else {
-            let message = format!("expected a resource (a JSON object), found {}", value.kind());
+            let message = format!(
+                "expected a resource (a JSON object), found {}",
+                value.kind()
+            );
             return self.error("structure", "type", at, message);
         };
         let Some(name) = value.get("resourceType").and_then(Value::as_str) else {
@@ -152,7 +155,12 @@ impl Walker {
                     element.name, slot.key
                 );
                 self.segments.push(PathSegment::Member(key.clone()));
-                self.error("structure", "max", &format!("{path}.{}", element.name), message);
+                self.error(
+                    "structure",
+                    "max",
+                    &format!("{path}.{}", element.name),
+                    message,
+                );
                 self.segments.pop();
                 continue;
             }
@@ -257,7 +265,8 @@ impl Walker {
                 }
                 Some(Value::Array(items)) => arrays[n] = items,
                 Some(other) => {
-                    let message = format!("'{key}' repeats: expected an array, found {}", other.kind());
+                    let message =
+                        format!("'{key}' repeats: expected an array, found {}", other.kind());
                     self.error("structure", "type", at, message);
                     return 1;
                 }
@@ -467,7 +476,8 @@ impl Walker {
                                 self.object(extension_type, m, &item_at, false);
                             }
                             other => {
-                                let message = format!("expected an Extension object, found {}", other.kind());
+                                let message =
+                                    format!("expected an Extension object, found {}", other.kind());
                                 self.error("structure", "type", &item_at, message);
                             }
                         }

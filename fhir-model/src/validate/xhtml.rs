@@ -15,11 +15,59 @@ const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
 /// that are not deprecated, less section 9.4 (`ins`, `del`), with `a`, `img`, `map` and `area`;
 /// the list the FHIR validator applies.
 const ALLOWED: &[&str] = &[
-    "a", "abbr", "acronym", "address", "area", "b", "bdo", "big", "blockquote", "br", "caption",
-    "cite", "code", "col", "colgroup", "dd", "dfn", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4",
-    "h5", "h6", "hr", "i", "img", "kbd", "li", "map", "ol", "p", "pre", "q", "samp", "small",
-    "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt",
-    "ul", "var",
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "area",
+    "b",
+    "bdo",
+    "big",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "kbd",
+    "li",
+    "map",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "ul",
+    "var",
 ];
 
 /// Elements that run code, load content or submit data: an issue of type `security`.
@@ -34,7 +82,11 @@ pub(super) type Finding = (&'static str, &'static str, String);
 /// What is wrong with a narrative `div`.
 pub(super) fn check(div: &str) -> Vec<Finding> {
     if let Err(message) = crate::xml::check_div(div) {
-        return vec![("structure", "txt-1", format!("the narrative is not valid XHTML: {message}"))];
+        return vec![(
+            "structure",
+            "txt-1",
+            format!("the narrative is not valid XHTML: {message}"),
+        )];
     }
     let mut found = Vec::new();
     let mut content = false;
@@ -183,9 +235,15 @@ mod tests {
         assert_eq!(found[0].0, "security");
         assert!(found[0].2.contains("<script>"), "{found:?}");
         let found = rules(r#"<p onClick="x()">x</p>"#);
-        assert_eq!(found[0].2, "the event attribute 'onClick' of <p> is not allowed in a narrative");
+        assert_eq!(
+            found[0].2,
+            "the event attribute 'onClick' of <p> is not allowed in a narrative"
+        );
         let found = rules(r#"<a href=" JavaScript:alert(1)">x</a>"#);
-        assert_eq!(found[0].2, "'href' of <a> is a script URL, which a narrative may not hold");
+        assert_eq!(
+            found[0].2,
+            "'href' of <a> is a script URL, which a narrative may not hold"
+        );
         assert_eq!(rules(r#"<a href="&#106;avascript:x">x</a>"#).len(), 1);
         assert!(rules(r#"<a href="https://example.org/javascript:">x</a>"#).is_empty());
     }

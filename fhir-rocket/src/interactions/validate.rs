@@ -145,9 +145,9 @@ impl<R: ServerModel> Engine<R> {
             )));
         }
         let body = match body {
-            Body::Resource(r) => Some(
-                Value::parse(&fhir_model::json::to_string(&r)).map_err(FhirError::internal)?,
-            ),
+            Body::Resource(r) => {
+                Some(Value::parse(&fhir_model::json::to_string(&r)).map_err(FhirError::internal)?)
+            }
             // A body the typed reader refused: what validation found in it is the answer.
             Body::Invalid(report) => return Ok(outcome(&report)),
             _ => None,
@@ -166,7 +166,11 @@ impl<R: ServerModel> Engine<R> {
                     ));
                 };
                 // Nothing of a body is checked: only whether this server deletes the type.
-                if self.registry.find(&resource_type, Interaction::Delete).is_err() {
+                if self
+                    .registry
+                    .find(&resource_type, Interaction::Delete)
+                    .is_err()
+                {
                     report.issues.push(error(
                         "not-supported",
                         format!("this server does not delete {resource_type} resources ({resource_type}/{id})"),
@@ -242,7 +246,10 @@ impl<R: ServerModel> Engine<R> {
 fn outcome<R>(report: &Report) -> Answer<R> {
     let mut issues: Vec<Issue> = report.issues.iter().map(issue_of).collect();
     if issues.is_empty() {
-        issues.push(Issue::information("informational", "no issues: the resource is valid"));
+        issues.push(Issue::information(
+            "informational",
+            "no issues: the resource is valid",
+        ));
     }
     Answer::Json {
         status: 200,
