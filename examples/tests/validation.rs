@@ -345,3 +345,17 @@ fn a_server_may_turn_validation_of_writes_off() {
         )]
     );
 }
+
+#[test]
+fn the_capability_statement_lists_validate() {
+    let cs = send(&format!("{}/metadata", base()), "GET", &[], None).json();
+    let resources = cs["rest"][0]["resource"].as_array().unwrap();
+    for r in resources {
+        let ops = r["operation"].as_array().unwrap();
+        assert!(
+            ops.iter().any(|o| o["name"] == "validate"
+                && o["definition"] == "http://hl7.org/fhir/OperationDefinition/Resource-validate"),
+            "{r}"
+        );
+    }
+}

@@ -272,8 +272,8 @@ fn check_validate_prints_every_issue_with_its_path() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let place = |name: &str| dir.join(name).to_string_lossy().into_owned();
     for line in [
-        format!("{}:1:130: error Patient.id: an id must not be empty: leave the element out [format]", place("empty-id.json")),
-        format!("{}:1:130: error Patient.id: 'has space' is not a valid id [format]", place("space-id.json")),
+        format!("{}:1:122: error Patient.id: an id must not be empty: leave the element out [format]", place("empty-id.json")),
+        format!("{}:1:122: error Patient.id: 'has space' is not a valid id [format]", place("space-id.json")),
         format!(
             "{}:2:13: error Patient.birthDate: '1970-02-30' is not a valid date: February 1970 has 28 days [date]",
             place("february.json")

@@ -106,7 +106,7 @@ const R4_KNOWN: &[Known] = &[
         "SearchParameter.base",
         "is required",
     ),
-    // An id of 66 characters (at most 64).
+    // An id of 67 characters (at most 64).
     (
         "SearchParameter-questionnaireresponse-extensions-QuestionnaireResponse-item-subject.json",
         "format",
