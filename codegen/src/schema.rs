@@ -833,6 +833,11 @@ impl Loader {
         if base_path == "Resource.id" {
             fhir_type = "id".into();
         }
+        // R4B and R5 type Element.id as an id, but their own examples give elements ids that
+        // are none (ElementDefinition's `DataRequirement.subject[x]`): a string, as in R4.
+        if base_path == "Element.id" {
+            fhir_type = "string".into();
+        }
         let required_binding = e
             .get("requiredBinding")
             .and_then(Value::as_str)
