@@ -359,3 +359,13 @@ fn the_capability_statement_lists_validate() {
         );
     }
 }
+
+#[test]
+fn validate_by_get_in_mode_delete() {
+    let url = format!("{}/Patient/1/$validate?mode=delete", base());
+    let reply = send(&url, "GET", &[], None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(issues(&reply)[0].0, "information");
+    let reply = send(&format!("{}/Patient/$validate", base()), "GET", &[], None);
+    assert_eq!(reply.status, 400);
+}

@@ -125,6 +125,15 @@ pub struct Report {
 
 impl Report {
     /// Whether no issue is an error (or fatal): warnings and information leave a resource valid.
+    ///
+    /// ```
+    /// use fhir_model::validate::{Report, Severity, Validator};
+    /// // A Patient without a narrative: a warning (dom-6) only.
+    /// let report = Validator::of::<fhir_model::r4::Resource>().json(r#"{"resourceType":"Patient"}"#);
+    /// assert_eq!(report.issues[0].severity, Severity::Warning);
+    /// assert!(report.is_valid());
+    /// assert!(Report::default().is_valid());
+    /// ```
     pub fn is_valid(&self) -> bool {
         !self
             .issues
@@ -179,7 +188,14 @@ impl Validator {
         }
     }
 
-    /// A validator of the rules of `table` alone.
+    /// A validator of the rules of `table` alone (text is not also read by the typed reader).
+    ///
+    /// ```
+    /// use fhir_model::validate::{ValidationModel, Validator};
+    /// let table = <fhir_model::r4::Resource as ValidationModel>::validation_table();
+    /// let report = Validator::new(table).json(r#"{"resourceType":"Basic","code":{"text":"x"}}"#);
+    /// assert!(report.is_valid());
+    /// ```
     pub fn new(table: &'static ValidationTable) -> Self {
         Validator { table, typed: None }
     }
@@ -190,11 +206,27 @@ impl Validator {
     }
 
     /// Validates the JSON form of a resource.
+    ///
+    /// ```
+    /// use fhir_model::{json::Value, r4, validate::Validator};
+    /// let value = Value::parse(r#"{"resourceType":"Patient","name":[{}]}"#).unwrap();
+    /// let report = Validator::of::<r4::Resource>().value(&value);
+    /// let issue = report.errors().next().unwrap();
+    /// assert_eq!((issue.rule, issue.path.as_str()), ("ele-1", "Patient.name[0]"));
+    /// ```
     pub fn value(&self, resource: &Value) -> Report {
         walk::validate(self.table, resource).0
     }
 
     /// Validates a typed resource (through its JSON form).
+    ///
+    /// ```
+    /// use fhir_model::{r4, validate::Validator};
+    /// let observation = r4::Observation::default();
+    /// let report = Validator::of::<r4::Resource>().resource(&r4::Resource::from(observation));
+    /// let missing: Vec<&str> = report.errors().map(|i| i.path.as_str()).collect();
+    /// assert_eq!(missing, ["Observation.status", "Observation.code"]);
+    /// ```
     pub fn resource<R: JsonValue>(&self, resource: &R) -> Report {
         match Value::parse(&json::to_string(resource)) {
             Ok(value) => self.value(&value),
@@ -229,6 +261,15 @@ impl Validator {
 
     /// Validates FHIR XML text through its JSON form: issues carry their line and column in
     /// the XML (the first hundred issues: each is looked for from the document's start).
+    ///
+    /// ```
+    /// use fhir_model::{r4, validate::Validator};
+    /// let xml = "<Patient xmlns=\"http://hl7.org/fhir\">\n  <birthDate value=\"2023-02-29\"/>\n</Patient>";
+    /// let report = Validator::of::<r4::Resource>().xml(xml);
+    /// let issue = report.errors().next().unwrap();
+    /// assert_eq!(issue.message, "'2023-02-29' is not a valid date: February 2023 has 28 days");
+    /// assert_eq!(issue.location, Some((2, 3)));
+    /// ```
     pub fn xml(&self, text: &str) -> Report {
         let form = crate::xml::to_json_form(text, self.table.xml, json::ReadOptions::STRICT)
             .map_err(|e| e.to_string())

@@ -112,6 +112,13 @@ pub struct Constraint {
 
 impl ValidationTable {
     /// The primitive type named `name`.
+    ///
+    /// ```
+    /// use fhir_model::validate::ValidationModel;
+    /// let table = <fhir_model::r4::Resource as ValidationModel>::validation_table();
+    /// assert_eq!(table.primitive("id").unwrap().regex, Some(r"[A-Za-z0-9\-\.]{1,64}"));
+    /// assert_eq!(table.constraints.len(), 241);
+    /// ```
     pub fn primitive(&self, name: &str) -> Option<&'static PrimitiveRule> {
         self.primitives
             .binary_search_by(|p| p.name.cmp(name))
