@@ -607,7 +607,18 @@ impl Loader {
     /// Collects every invariant of the definitions (abstract types and primitives included),
     /// and the primitive types with their regexes.
     fn load_constraints(&mut self) {
+        // R5's CanonicalResource and MetadataResource are abstract interfaces that no type
+        // specializes: the resources that implement them carry copies of their invariants.
+        let bases: HashSet<&str> = self
+            .structures
+            .values()
+            .filter_map(|sd| sd.get("base").and_then(Value::as_str))
+            .collect();
         for sd in self.structures.values() {
+            let abstract_ = sd.get("abstract").and_then(Value::as_bool) == Some(true);
+            if abstract_ && s(sd, "kind") == "resource" && !bases.contains(s(sd, "name")) {
+                continue;
+            }
             for e in arr(sd, "elements") {
                 for c in arr(e, "constraints") {
                     let index = self.schema.constraints.len();

@@ -169,10 +169,19 @@ pub struct Validator {
     table: &'static ValidationTable,
     /// The typed reader's check of JSON text, when the validator knows the model.
     typed: Option<ReadTyped>,
+    /// A further pass over the resource (the FHIRPath invariants), after the rules here.
+    pass: Option<Pass>,
 }
 
 /// The typed reader's check of JSON text.
 type ReadTyped = fn(&str) -> Result<(), JsonError>;
+
+/// A further pass of validation over the JSON form of a resource, such as the evaluation of
+/// the definitions' FHIRPath invariants ([`ValidationTable::constraints`], from each type's
+/// and element's `invariants`, skipping [`NATIVE_INVARIANTS`]): its issues, each with the JSON
+/// path of its value (members and items from the root, for its line and column), join the same
+/// report after the rules checked here.
+pub type Pass = fn(&'static ValidationTable, &Value) -> Vec<(Issue, Vec<json::PathSegment>)>;
 
 fn read_typed<R: JsonValue>(text: &str) -> Result<(), JsonError> {
     json::from_str::<R>(text).map(|_| ())
@@ -185,6 +194,7 @@ impl Validator {
         Validator {
             table: R::validation_table(),
             typed: Some(read_typed::<R>),
+            pass: None,
         }
     }
 
@@ -197,7 +207,46 @@ impl Validator {
     /// assert!(report.is_valid());
     /// ```
     pub fn new(table: &'static ValidationTable) -> Self {
-        Validator { table, typed: None }
+        Validator {
+            table,
+            typed: None,
+            pass: None,
+        }
+    }
+
+    /// The validator with a further pass after its own rules.
+    ///
+    /// ```
+    /// use fhir_model::json::{PathSegment, Value};
+    /// use fhir_model::validate::{Issue, ValidationTable, Validator};
+    /// /// A pass of one invariant: a Patient has a name.
+    /// fn named(_: &'static ValidationTable, v: &Value) -> Vec<(Issue, Vec<PathSegment>)> {
+    ///     match v.get("name") {
+    ///         Some(_) => vec![],
+    ///         None => vec![(Issue::error("invariant", "x-1", "Patient".into(), "no name".into()), vec![])],
+    ///     }
+    /// }
+    /// let validator = Validator::of::<fhir_model::r4::Resource>().with_pass(named);
+    /// let report = validator.json(r#"{"resourceType":"Patient","birthDate":"2023-02-29"}"#);
+    /// let rules: Vec<&str> = report.errors().map(|i| i.rule).collect();
+    /// assert_eq!(rules, ["date", "x-1"]);
+    /// assert_eq!(report.issues.last().unwrap().location, Some((1, 1)));
+    /// ```
+    pub fn with_pass(mut self, pass: Pass) -> Self {
+        self.pass = Some(pass);
+        self
+    }
+
+    /// Every issue of the rules and of the further pass, with their JSON paths.
+    fn run(&self, value: &Value) -> (Report, Vec<Vec<json::PathSegment>>) {
+        let (mut report, mut segments) = walk::validate(self.table, value);
+        if let Some(pass) = self.pass {
+            for (issue, at) in pass(self.table, value) {
+                report.issues.push(issue);
+                segments.push(at);
+            }
+        }
+        (report, segments)
     }
 
     /// The rules it checks.
@@ -215,7 +264,7 @@ impl Validator {
     /// assert_eq!((issue.rule, issue.path.as_str()), ("ele-1", "Patient.name[0]"));
     /// ```
     pub fn value(&self, resource: &Value) -> Report {
-        walk::validate(self.table, resource).0
+        self.run(resource).0
     }
 
     /// Validates a typed resource (through its JSON form).
@@ -244,7 +293,7 @@ impl Validator {
                 return read_failure(e.message(), &e.path(), Some((e.line(), e.column())));
             }
         };
-        let (mut report, segments) = walk::validate(self.table, &value);
+        let (mut report, segments) = self.run(&value);
         let locations = locate::json(text, &segments);
         for (issue, location) in report.issues.iter_mut().zip(locations) {
             issue.location = location;
@@ -282,7 +331,7 @@ impl Validator {
             Ok(value) => value,
             Err(e) => return read_failure(e.message(), &e.path(), None),
         };
-        let (mut report, segments) = walk::validate(self.table, &value);
+        let (mut report, segments) = self.run(&value);
         // Each issue is found by reading the XML from its start: the first ones only.
         for (issue, segments) in report.issues.iter_mut().zip(&segments).take(XML_LOCATED) {
             issue.location = crate::xml::locate_position(text, self.table.xml, segments);
