@@ -218,7 +218,7 @@ impl Validator {
     ///
     /// ```
     /// use fhir_model::json::{PathSegment, Value};
-    /// use fhir_model::validate::{Issue, ValidationTable, Validator};
+    /// use fhir_model::validate::{table::ValidationTable, Issue, Validator};
     /// /// A pass of one invariant: a Patient has a name.
     /// fn named(_: &'static ValidationTable, v: &Value) -> Vec<(Issue, Vec<PathSegment>)> {
     ///     match v.get("name") {
