@@ -1,7 +1,8 @@
 //! Generates the enabled FHIR versions from `definitions/` into OUT_DIR.
 
 use fhir_codegen::definitions::{
-    COMPARTMENTS_FILE, RELEASES, SEARCH_PARAMETERS_FILE, STRUCTURES_FILE, VALUE_SETS_FILE,
+    BOUND_VALUE_SETS_FILE, COMPARTMENTS_FILE, RELEASES, SEARCH_PARAMETERS_FILE, STRUCTURES_FILE,
+    VALUE_SETS_FILE,
 };
 use std::path::PathBuf;
 
@@ -24,6 +25,7 @@ fn main() {
             SEARCH_PARAMETERS_FILE,
             VALUE_SETS_FILE,
             COMPARTMENTS_FILE,
+            BOUND_VALUE_SETS_FILE,
         ] {
             println!("cargo:rerun-if-changed={}", dir.join(file).display());
         }

@@ -59,6 +59,7 @@ pub fn generate(schema: &Schema, version: &str, fhir_version: &str) -> String {
     compartments(&mut out, schema, version, fhir_version);
     resource_list_macro(&mut out, &schema.resources, version);
     out.push_str(&crate::xml_table::generate(schema));
+    out.push_str(&crate::validation_table::generate(schema));
     out
 }
 

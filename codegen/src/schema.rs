@@ -5,7 +5,8 @@
 //! would make a type contain itself are boxed.
 
 use crate::definitions::{
-    COMPARTMENTS_FILE, SEARCH_PARAMETERS_FILE, STRUCTURES_FILE, VALUE_SETS_FILE,
+    BOUND_VALUE_SETS_FILE, COMPARTMENTS_FILE, SEARCH_PARAMETERS_FILE, STRUCTURES_FILE,
+    VALUE_SETS_FILE,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -29,6 +30,50 @@ pub struct Schema {
     pub search_parameters: Vec<SearchParameter>,
     /// The compartments of the core CompartmentDefinitions, sorted by code.
     pub compartments: Vec<Compartment>,
+    /// Every primitive type, sorted by name, with the regex of its value and its invariants.
+    pub primitives: Vec<PrimitiveDef>,
+    /// The value sets of required bindings on types other than `code` (Coding,
+    /// CodeableConcept, ...), sorted by URL; fields name them by index.
+    pub bound_value_sets: Vec<BoundValueSet>,
+    /// Every invariant (`constraint`) of the definitions, in definition order; structs, fields
+    /// and primitives name them by index.
+    pub constraints: Vec<ConstraintDef>,
+}
+
+/// A primitive type (`date`, `id`), as validation needs it.
+#[derive(Debug, Clone)]
+pub struct PrimitiveDef {
+    /// The FHIR type code.
+    pub name: String,
+    /// The lexical rule of its value (XML Schema regex syntax), when the definitions give one.
+    pub regex: Option<String>,
+    /// Indexes in [`Schema::constraints`] of the invariants on the type and its bases.
+    pub invariants: Vec<usize>,
+}
+
+/// The value set of a required binding on a Coding, CodeableConcept or Quantity.
+#[derive(Debug, Clone)]
+pub struct BoundValueSet {
+    /// Canonical URL.
+    pub url: String,
+    /// Its codes as (system, code), or `None` when it cannot be closed (an external code
+    /// system, a filter): then nothing can be checked without a terminology server.
+    pub codes: Option<Vec<(String, String)>>,
+}
+
+/// An invariant of the definitions: a FHIRPath expression that must hold.
+#[derive(Debug, Clone)]
+pub struct ConstraintDef {
+    /// Its key (`ele-1`, `pat-1`).
+    pub key: String,
+    /// `error` or `warning`.
+    pub severity: String,
+    /// What it says, for people.
+    pub human: String,
+    /// The FHIRPath expression.
+    pub expression: String,
+    /// The path of the element that states it (`Patient.contact`).
+    pub path: String,
 }
 
 /// A compartment (`Patient`, `Encounter`, ...) and the resource types in it.
@@ -71,6 +116,9 @@ pub struct StructDef {
     pub base: Option<String>,
     /// Fields in definition order (which is the XML order).
     pub fields: Vec<Field>,
+    /// Indexes in [`Schema::constraints`] of the invariants on every instance of the struct:
+    /// those of its root element and of the types it specializes.
+    pub invariants: Vec<usize>,
 }
 
 /// A field of a generated struct.
@@ -86,6 +134,17 @@ pub struct Field {
     pub repeated: bool,
     /// Minimum cardinality.
     pub min: u32,
+    /// Maximum cardinality; `None` for `*`.
+    pub max: Option<u32>,
+    /// The FHIR type code of a field that is not a choice (`date`, `HumanName`; `id` for
+    /// `Resource.id`, which R4's definitions type as `string`).
+    pub fhir_type: String,
+    /// The value set of a required binding on a type other than `code`: an index in
+    /// [`Schema::bound_value_sets`].
+    pub required_binding: Option<usize>,
+    /// Indexes in [`Schema::constraints`] of the invariants stated on this element (those of
+    /// a backbone element are the struct's own: [`StructDef::invariants`]).
+    pub invariants: Vec<usize>,
     /// The field's type.
     pub ty: FieldType,
     /// Boxed because the type would otherwise contain itself.
@@ -350,6 +409,10 @@ struct Loader {
     used_names: HashSet<String>,
     /// Choice type lists already given an enum (the open `DataType` list is shared).
     open_choice: Option<Vec<String>>,
+    /// Invariants by the path of the element that states them.
+    constraints_by_path: HashMap<String, Vec<usize>>,
+    /// Bound value set URL -> index in `schema.bound_value_sets`.
+    bound_index: HashMap<String, usize>,
 }
 
 impl Schema {
@@ -359,6 +422,7 @@ impl Schema {
         let value_sets = read_json(&dir.join(VALUE_SETS_FILE))?;
         let search_parameters = read_json(&dir.join(SEARCH_PARAMETERS_FILE))?;
         let compartments = read_json(&dir.join(COMPARTMENTS_FILE))?;
+        let bound_value_sets = read_json(&dir.join(BOUND_VALUE_SETS_FILE))?;
         let mut loader = Loader {
             structures: BTreeMap::new(),
             primitive_types: HashSet::new(),
@@ -366,6 +430,8 @@ impl Schema {
             schema: Schema::default(),
             used_names: RESERVED_TYPE_NAMES.iter().map(|s| s.to_string()).collect(),
             open_choice: None,
+            constraints_by_path: HashMap::new(),
+            bound_index: HashMap::new(),
         };
         for sd in structures.as_array().into_iter().flatten() {
             let name = s(sd, "name").to_string();
@@ -375,6 +441,13 @@ impl Schema {
             loader.structures.insert(name, sd.clone());
         }
         loader.load_value_sets(value_sets.as_array().map(Vec::as_slice).unwrap_or(&[]));
+        loader.load_bound_value_sets(
+            bound_value_sets
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+        );
+        loader.load_constraints();
         loader.load_structures()?;
         loader.box_recursive_fields();
         loader.schema.search_parameters = search_parameters
@@ -531,6 +604,117 @@ impl Loader {
         self.schema.codes.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
+    fn load_bound_value_sets(&mut self, value_sets: &[Value]) {
+        let mut sets: Vec<BoundValueSet> = value_sets
+            .iter()
+            .map(|vs| BoundValueSet {
+                url: s(vs, "url").to_string(),
+                codes: vs.get("codes").and_then(Value::as_array).map(|codes| {
+                    codes
+                        .iter()
+                        .map(|c| (s(c, "system").to_string(), s(c, "code").to_string()))
+                        .collect()
+                }),
+            })
+            .collect();
+        sets.sort_by(|a, b| a.url.cmp(&b.url));
+        self.bound_index = sets
+            .iter()
+            .enumerate()
+            .map(|(i, vs)| (vs.url.clone(), i))
+            .collect();
+        self.schema.bound_value_sets = sets;
+    }
+
+    /// Collects every invariant of the definitions (abstract types and primitives included),
+    /// and the primitive types with their regexes.
+    fn load_constraints(&mut self) {
+        // R5's CanonicalResource and MetadataResource are abstract interfaces that no type
+        // specializes: the resources that implement them carry copies of their invariants.
+        let bases: HashSet<&str> = self
+            .structures
+            .values()
+            .filter_map(|sd| sd.get("base").and_then(Value::as_str))
+            .collect();
+        for sd in self.structures.values() {
+            let abstract_ = sd.get("abstract").and_then(Value::as_bool) == Some(true);
+            if abstract_ && s(sd, "kind") == "resource" && !bases.contains(s(sd, "name")) {
+                continue;
+            }
+            for e in arr(sd, "elements") {
+                for c in arr(e, "constraints") {
+                    let index = self.schema.constraints.len();
+                    self.schema.constraints.push(ConstraintDef {
+                        key: s(c, "key").into(),
+                        severity: s(c, "severity").into(),
+                        human: s(c, "human").into(),
+                        expression: s(c, "expression").into(),
+                        path: s(e, "path").into(),
+                    });
+                    self.constraints_by_path
+                        .entry(s(e, "path").to_string())
+                        .or_default()
+                        .push(index);
+                }
+            }
+        }
+        let primitives: Vec<(String, Option<String>, Option<String>)> = self
+            .structures
+            .values()
+            .filter(|sd| s(sd, "kind") == "primitive-type")
+            .map(|sd| {
+                let name = s(sd, "name").to_string();
+                let value_path = format!("{name}.value");
+                let regex = arr(sd, "elements")
+                    .iter()
+                    .find(|e| s(e, "path") == value_path)
+                    .and_then(|e| e.get("regex"))
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                let base = sd.get("base").and_then(Value::as_str).map(String::from);
+                (name, regex, base)
+            })
+            .collect();
+        for (name, regex, base) in primitives {
+            let invariants = self.chain_invariants(&name, base.as_deref());
+            self.schema.primitives.push(PrimitiveDef {
+                name,
+                regex,
+                invariants,
+            });
+        }
+        self.schema.primitives.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    /// The invariants stated on the element at `path`.
+    fn constraints_at(&self, path: &str) -> Vec<usize> {
+        self.constraints_by_path
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The invariants of an element at `path` whose type is `base`: its own, then those of the
+    /// root of `base` and of each type `base` specializes.
+    fn chain_invariants(&self, path: &str, base: Option<&str>) -> Vec<usize> {
+        let mut out = self.constraints_at(path);
+        let mut next = base.map(String::from);
+        let mut seen = HashSet::new();
+        while let Some(name) = next {
+            if !seen.insert(name.clone()) {
+                break;
+            }
+            out.extend(self.constraints_at(&name));
+            next = self
+                .structures
+                .get(&name)
+                .and_then(|sd| sd.get("base"))
+                .and_then(Value::as_str)
+                .map(String::from);
+        }
+        out
+    }
+
     fn claim_name(&mut self, name: String) -> Result<String, String> {
         if self.used_names.insert(name.clone()) {
             Ok(name)
@@ -588,6 +772,8 @@ impl Loader {
                 doc,
                 elements,
             )?;
+            let base = sd.get("base").and_then(Value::as_str).map(String::from);
+            let invariants = self.chain_invariants(name, base.as_deref());
             if let Some(st) = self
                 .schema
                 .structs
@@ -595,7 +781,8 @@ impl Loader {
                 .rev()
                 .find(|st| st.name == name)
             {
-                st.base = sd.get("base").and_then(Value::as_str).map(String::from);
+                st.base = base;
+                st.invariants = invariants;
             }
         }
         self.schema.resources.sort();
@@ -622,6 +809,7 @@ impl Loader {
             doc,
             base: None,
             fields: Vec::new(),
+            invariants: Vec::new(),
         });
         let prefix = format!("{path}.");
         let mut fields = Vec::new();
@@ -663,6 +851,31 @@ impl Loader {
         let min = e.get("min").and_then(Value::as_u64).unwrap_or(0) as u32;
         let doc = s(e, "short").to_string();
         let owner = epath.rsplit_once('.').map(|(o, _)| o).unwrap_or(epath);
+        let max = match max {
+            "*" => None,
+            n => Some(
+                n.parse::<u32>()
+                    .map_err(|_| format!("{epath}: max '{n}'"))?,
+            ),
+        };
+        let mut fhir_type = match types {
+            [t] if !element_name.ends_with("[x]") => s(t, "code").to_string(),
+            _ => String::new(),
+        };
+        // R4 types Resource.id as a string; it is an id in every version's specification.
+        if base_path == "Resource.id" {
+            fhir_type = "id".into();
+        }
+        // R4B and R5 type Element.id as an id, but their own examples give elements ids that
+        // are none (ElementDefinition's `DataRequirement.subject[x]`): a string, as in R4.
+        if base_path == "Element.id" {
+            fhir_type = "string".into();
+        }
+        let required_binding = e
+            .get("requiredBinding")
+            .and_then(Value::as_str)
+            .and_then(|url| self.bound_index.get(url).copied());
+        let mut backbone = false;
 
         let ty = if let Some(target) = e.get("contentReference").and_then(Value::as_str) {
             FieldType::Struct(path_type_name(target.trim_start_matches('#')))
@@ -684,6 +897,17 @@ impl Loader {
                     doc.clone(),
                     elements,
                 )?;
+                let invariants = self.chain_invariants(epath, Some(code));
+                if let Some(st) = self
+                    .schema
+                    .structs
+                    .iter_mut()
+                    .rev()
+                    .find(|st| st.name == name)
+                {
+                    st.invariants = invariants;
+                }
+                backbone = true;
                 FieldType::Struct(name)
             } else if xml_attribute || base_path == "Element.id" || code == "xhtml" {
                 FieldType::PlainString
@@ -697,12 +921,25 @@ impl Loader {
             ));
         };
         let rust_name = snake_case(&json_name);
+        // A backbone element's own invariants hold for each instance: the struct's. An
+        // element that reuses another's definition (`contentReference`) may add its own.
+        let mut invariants = Vec::new();
+        if !backbone {
+            invariants.extend(self.constraints_at(epath));
+            if base_path != epath {
+                invariants.extend(self.constraints_at(base_path));
+            }
+        }
         Ok(Field {
             json_name,
             rust_name,
             doc,
             repeated,
             min,
+            max,
+            fhir_type,
+            required_binding,
+            invariants,
             ty,
             boxed: false,
             xml_attribute,

@@ -1,6 +1,7 @@
 //! `fhir`: check and convert FHIR resources, JSON and XML, with the typed model.
 
 use fhir_model::json::{JsonValue, ReadOptions};
+use fhir_model::validate::{Severity, Validator};
 use fhir_model::xml::XmlResource;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,8 +13,12 @@ usage:
       Read each file into the typed model and write it in the --to format (default json):
       to stdout for one file, into DIR for several (named after the input, with the
       extension of the output format).
-  fhir check [--fhir-version r4|r4b|r5] [--from json|xml] FILE...
+  fhir check [--fhir-version r4|r4b|r5] [--from json|xml] [--validate] FILE...
       Read each file strictly; print every failure with its path, then 'N passed, M failed'.
+      With --validate, also check the rules of the definitions the reader does not
+      (cardinality, formats, calendar dates, required bindings, the narrative's XHTML) and
+      print every issue as FILE:LINE:COLUMN: SEVERITY PATH: MESSAGE [RULE]; a file with an
+      error fails, warnings are printed only.
 
 The input format is --from, else the file's extension (.json, .xml), else its first
 character ('<' is XML). The FHIR version defaults to r4.";
@@ -92,6 +97,8 @@ fn convert_as<R: XmlResource + JsonValue>(
 
 struct Options {
     convert: Convert,
+    validator: Validator,
+    validate: bool,
     from: Option<Format>,
     to: Format,
     pretty: bool,
@@ -103,6 +110,8 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         convert: convert_as::<fhir_model::r4::Resource>,
+        validator: Validator::of::<fhir_model::r4::Resource>(),
+        validate: false,
         from: None,
         to: Format::Json,
         pretty: true,
@@ -119,10 +128,19 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match arg.as_str() {
             "--fhir-version" => {
-                o.convert = match value()?.to_ascii_lowercase().as_str() {
-                    "r4" | "4.0.1" | "4.0" => convert_as::<fhir_model::r4::Resource>,
-                    "r4b" | "4.3.0" | "4.3" => convert_as::<fhir_model::r4b::Resource>,
-                    "r5" | "5.0.0" | "5.0" => convert_as::<fhir_model::r5::Resource>,
+                (o.convert, o.validator) = match value()?.to_ascii_lowercase().as_str() {
+                    "r4" | "4.0.1" | "4.0" => (
+                        convert_as::<fhir_model::r4::Resource> as Convert,
+                        Validator::of::<fhir_model::r4::Resource>(),
+                    ),
+                    "r4b" | "4.3.0" | "4.3" => (
+                        convert_as::<fhir_model::r4b::Resource> as Convert,
+                        Validator::of::<fhir_model::r4b::Resource>(),
+                    ),
+                    "r5" | "5.0.0" | "5.0" => (
+                        convert_as::<fhir_model::r5::Resource> as Convert,
+                        Validator::of::<fhir_model::r5::Resource>(),
+                    ),
                     other => return Err(format!("unknown FHIR version '{other}' (r4, r4b or r5)")),
                 }
             }
@@ -131,6 +149,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--out-dir" => o.out_dir = Some(value()?.into()),
             "--compact" => o.pretty = false,
             "--lenient" => o.read = ReadOptions::LENIENT,
+            "--validate" => o.validate = true,
             "--help" | "-h" => return Err(USAGE.into()),
             a if a.starts_with("--") => return Err(format!("unknown option {a}\n{USAGE}")),
             _ => o.files.push(arg.into()),
@@ -202,6 +221,9 @@ fn convert(o: &Options) -> Result<ExitCode, String> {
 }
 
 fn check(o: &Options) -> ExitCode {
+    if o.validate {
+        return validate(o);
+    }
     let (mut passed, mut failed) = (0, 0);
     for file in &o.files {
         match read(file).and_then(|text| {
@@ -214,6 +236,50 @@ fn check(o: &Options) -> ExitCode {
                 println!("{message}");
                 failed += 1;
             }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `check --validate`: every issue of every file, with its place.
+fn validate(o: &Options) -> ExitCode {
+    let (mut passed, mut failed) = (0, 0);
+    for file in &o.files {
+        let text = match read(file) {
+            Ok(text) => text,
+            Err(message) => {
+                println!("{message}");
+                failed += 1;
+                continue;
+            }
+        };
+        let report = match o.from.unwrap_or_else(|| Format::of(file, &text)) {
+            Format::Json => o.validator.json(&text),
+            Format::Xml => o.validator.xml(&text),
+        };
+        for issue in &report.issues {
+            let place = match issue.location {
+                Some((line, column)) => format!("{}:{line}:{column}", file.display()),
+                None => file.display().to_string(),
+            };
+            let severity = match issue.severity {
+                Severity::Fatal | Severity::Error => "error",
+                other => other.as_str(),
+            };
+            println!(
+                "{place}: {severity} {}: {} [{}]",
+                issue.path, issue.message, issue.rule
+            );
+        }
+        if report.is_valid() {
+            passed += 1;
+        } else {
+            failed += 1;
         }
     }
     println!("{passed} passed, {failed} failed");

@@ -234,3 +234,65 @@ fn check_reports_xml_failures_with_line_and_column() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown format 'yaml'"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The issue's cases: `check` reads them all, `check --validate` finds each, with its place.
+#[test]
+fn check_validate_prints_every_issue_with_its_path() {
+    let dir = temp_dir("validate");
+    let div = r#""text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}"#;
+    let cases = [
+        ("empty-id.json", format!("{{\"resourceType\":\"Patient\",{div},\"id\":\"\"}}")),
+        ("space-id.json", format!("{{\"resourceType\":\"Patient\",{div},\"id\":\"has space\"}}")),
+        (
+            "february.json",
+            format!("{{\"resourceType\":\"Patient\",{div},\n\"birthDate\":\"1970-02-30\"}}"),
+        ),
+        ("no-code.json", format!("{{\"resourceType\":\"Observation\",{div},\"status\":\"final\"}}")),
+        (
+            "script.json",
+            r#"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x<script>alert(1)</script></div>"}}"#.to_string(),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, text) in &cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        files.push(path.to_string_lossy().into_owned());
+    }
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let plain = fhir(&[&["check"], args.as_slice()].concat());
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+
+    let out = fhir(&[&["check", "--validate"], args.as_slice()].concat());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let place = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    for line in [
+        format!("{}:1:122: error Patient.id: an id must not be empty: leave the element out [format]", place("empty-id.json")),
+        format!("{}:1:122: error Patient.id: 'has space' is not a valid id [format]", place("space-id.json")),
+        format!(
+            "{}:2:13: error Patient.birthDate: '1970-02-30' is not a valid date: February 1970 has 28 days [date]",
+            place("february.json")
+        ),
+        format!(
+            "{}:1:1: error Observation.code: Observation.code is required (min 1), but is missing [min]",
+            place("no-code.json")
+        ),
+        "0 passed, 5 failed".to_string(),
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "no line\n{line}\nin\n{stdout}");
+    }
+    assert!(
+        stdout.contains("error Patient.text.div: <script> is not allowed in a narrative"),
+        "{stdout}"
+    );
+
+    let valid = fhir(&["check", "--validate", &example("patient-example.json")]);
+    let stdout = String::from_utf8(valid.stdout).unwrap();
+    assert!(valid.status.success(), "{stdout}");
+    assert!(stdout.ends_with("1 passed, 0 failed\n"), "{stdout}");
+}

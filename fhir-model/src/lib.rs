@@ -32,6 +32,7 @@ mod references;
 mod resource;
 #[doc(hidden)]
 pub mod serde_bridge;
+pub mod validate;
 pub mod xml;
 
 pub use boxed::{Boxed, BoxedDrop};

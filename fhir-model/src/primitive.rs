@@ -451,12 +451,12 @@ fn zone_part(b: &[u8], i: &mut usize) -> Option<()> {
     }
 }
 
-fn valid_date(s: &str) -> bool {
+pub(crate) fn valid_date(s: &str) -> bool {
     let mut i = 0;
     date_part(s.as_bytes(), &mut i).is_some() && i == s.len()
 }
 
-fn valid_date_time(s: &str) -> bool {
+pub(crate) fn valid_date_time(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     let Some(parts) = date_part(b, &mut i) else {
@@ -475,7 +475,7 @@ fn valid_date_time(s: &str) -> bool {
         && i == b.len()
 }
 
-fn valid_instant(s: &str) -> bool {
+pub(crate) fn valid_instant(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     date_part(b, &mut i) == Some(3) && b.get(i) == Some(&b'T') && {
@@ -484,7 +484,7 @@ fn valid_instant(s: &str) -> bool {
     }
 }
 
-fn valid_time(s: &str) -> bool {
+pub(crate) fn valid_time(s: &str) -> bool {
     let mut i = 0;
     time_part(s.as_bytes(), &mut i).is_some() && i == s.len()
 }

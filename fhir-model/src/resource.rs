@@ -263,6 +263,11 @@ macro_rules! resource_enum_impls {
                 &xml_table::XML_TABLE
             }
         }
+        impl $crate::validate::ValidationModel for Resource {
+            fn validation_table() -> &'static $crate::validate::table::ValidationTable {
+                &validation_table::VALIDATION_TABLE
+            }
+        }
         impl $crate::BoxedDrop for Resource {
             #[inline(never)]
             fn drop_box(value: Box<Self>) {

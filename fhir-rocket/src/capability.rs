@@ -6,8 +6,17 @@ use crate::registry::Registry;
 use crate::version_model::ServerModel;
 use fhir_model::json::JsonWriter;
 
-/// The `operation` list of a resource or of the server.
-fn operations<R>(w: &mut JsonWriter, providers: &[crate::provider::Provider<R>], base_url: &str) {
+/// The kit's own `$validate` of every resource type, unless a provider serves it.
+const VALIDATE: &str = "http://hl7.org/fhir/OperationDefinition/Resource-validate";
+
+/// The `operation` list of a resource (`resource`: with the kit's `$validate`) or of the
+/// server.
+fn operations<R>(
+    w: &mut JsonWriter,
+    providers: &[crate::provider::Provider<R>],
+    base_url: &str,
+    resource: bool,
+) {
     let cp = w.checkpoint();
     w.key("operation");
     w.begin_array();
@@ -30,6 +39,13 @@ fn operations<R>(w: &mut JsonWriter, providers: &[crate::provider::Provider<R>],
         } else {
             string_member(w, "definition", op.definition);
         }
+        w.end_object();
+    }
+    if resource && !seen.contains(&"$validate") {
+        w.item();
+        w.begin_object();
+        string_member(w, "name", "validate");
+        string_member(w, "definition", VALIDATE);
         w.end_object();
     }
     if !w.end_array() {
@@ -191,7 +207,7 @@ pub(crate) fn statement<R: ServerModel>(state: &Described<'_, R>, base_url: &str
                 }
                 w.end_array();
             }
-            operations(&mut w, providers, base_url);
+            operations(&mut w, providers, base_url, true);
             w.end_object();
         }
         w.end_array();
@@ -228,7 +244,7 @@ pub(crate) fn statement<R: ServerModel>(state: &Described<'_, R>, base_url: &str
         }
         w.end_array();
     }
-    operations(&mut w, state.registry.system(), base_url);
+    operations(&mut w, state.registry.system(), base_url, false);
     w.end_object();
     w.end_array();
     w.end_object();

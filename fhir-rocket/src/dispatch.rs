@@ -151,6 +151,21 @@ impl<R: ServerModel> Dispatcher<R> {
             FhirRequest::Create { .. } | FhirRequest::Update { .. } | FhirRequest::Bundle => {
                 Body::Resource(self.read_resource(req, data).await?)
             }
+            FhirRequest::Operation {
+                get: false,
+                name,
+                resource_type,
+                id,
+                ..
+            } if name == "$validate"
+                && !self.engine.provides_operation(
+                    resource_type.as_deref(),
+                    name,
+                    id.is_some(),
+                ) =>
+            {
+                self.read_for_validation(req, data).await?
+            }
             FhirRequest::Operation { get: false, .. } => {
                 Body::Resource(self.read_resource(req, data).await?)
             }
@@ -250,6 +265,39 @@ impl<R: ServerModel> Dispatcher<R> {
         } else {
             fhir_model::json::from_slice(&bytes)?
         })
+    }
+
+    /// Reads the body of a `$validate`: a resource, or, when the typed reader refuses it, the
+    /// report of validating its text, so that `$validate` answers what is wrong with it (with
+    /// lines and columns) rather than a 400.
+    async fn read_for_validation(
+        &self,
+        req: &Request<'_>,
+        data: Data<'_>,
+    ) -> Result<Body<R>, FhirError> {
+        let format = http::body_format_version(req, Some(R::VERSION.number()))?;
+        let bytes = self.read_bytes(req, data).await?;
+        let read: Result<R, FhirError> = if format.xml {
+            fhir_model::xml::from_slice_with(&bytes, fhir_model::json::ReadOptions::STRICT)
+                .map_err(FhirError::from)
+        } else {
+            fhir_model::json::from_slice(&bytes).map_err(FhirError::from)
+        };
+        match read {
+            Ok(resource) => Ok(Body::Resource(resource)),
+            Err(e) if e.status() == 413 => Err(e),
+            Err(e) => {
+                let Ok(text) = std::str::from_utf8(&bytes) else {
+                    return Err(e);
+                };
+                let validator = fhir_model::validate::Validator::of::<R>();
+                Ok(Body::Invalid(if format.xml {
+                    validator.xml(text)
+                } else {
+                    validator.json(text)
+                }))
+            }
+        }
     }
 
     /// Reads a JSON Patch body (`application/json-patch+json`).

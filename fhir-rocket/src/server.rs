@@ -52,6 +52,7 @@ impl<R: ServerModel> FhirServer<R> {
                 limits: Limits::default(),
                 address: AddressStrategy::default(),
                 interceptors: Default::default(),
+                validate_writes: true,
             },
             on_startup: Vec::new(),
             on_shutdown: Vec::new(),
@@ -170,6 +171,23 @@ impl<R: ServerModel> FhirServer<R> {
     /// authorization), called after those added before it.
     pub fn intercept(mut self, interceptor: impl crate::Interceptor<R>) -> Self {
         self.engine.interceptors.0.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Whether created and updated resources are validated against the definitions of the
+    /// version (cardinality, formats, calendar dates, required bindings, the narrative's
+    /// XHTML; see `fhir_model::validate`): on by default, an invalid resource is refused with
+    /// 422 and an OperationOutcome of every issue, each with its `expression`, before any
+    /// provider sees it. A server that checks (or stores) resources its own way turns it off.
+    /// `$validate` answers either way.
+    ///
+    /// ```
+    /// let server = fhir_rocket::FhirServer::<fhir_rocket::model::r4::Resource>::new("/fhir")
+    ///     .validate_writes(false);
+    /// # let _ = server;
+    /// ```
+    pub fn validate_writes(mut self, on: bool) -> Self {
+        self.engine.validate_writes = on;
         self
     }
 

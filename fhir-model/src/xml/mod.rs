@@ -25,6 +25,7 @@ pub mod table;
 mod writer;
 
 pub use error::XmlError;
+pub(crate) use writer::check_div;
 
 use crate::json::{self, bytes_to_string, JsonValue, ReadOptions};
 use table::XmlTable;
@@ -103,6 +104,16 @@ pub fn to_json_form(
     options: ReadOptions,
 ) -> Result<Vec<u8>, XmlError> {
     reader::xml_to_json(xml, table, options.strict, options.max_depth)
+}
+
+/// The line and column (from 1) in `xml` of the element that the JSON form has at `segments`
+/// (below the root object), or of the deepest element found on the way.
+pub(crate) fn locate_position(
+    xml: &str,
+    table: &XmlTable,
+    segments: &[json::PathSegment],
+) -> Option<(usize, usize)> {
+    reader::locate(xml, table, segments).map(|(pos, _)| json::error::line_column(xml, pos))
 }
 
 /// The JSON form nests up to twice as deep as the XML (an array and an object per repeated

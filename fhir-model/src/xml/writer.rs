@@ -786,7 +786,7 @@ fn conflict<'a>(members: &'a [(String, Value)], first: u32, second: u32) -> Box<
 /// ones and character references, only characters XML 1.0 allows, and every element in a
 /// namespace (an element in none would fall into the FHIR namespace once embedded). The
 /// reader checks every narrative it reads with it too.
-pub(super) fn check_div(s: &str) -> Result<(), String> {
+pub(crate) fn check_div(s: &str) -> Result<(), String> {
     if let Some(i) = first_invalid(s.as_bytes()) {
         return Err(invalid_char(s, i).message);
     }

@@ -8,6 +8,7 @@ mod read;
 pub(crate) mod references;
 mod search;
 mod supported;
+pub(crate) mod validate;
 mod write;
 
 use crate::config::{CapabilityHook, Limits, Software, TransactionHook};
@@ -40,6 +41,8 @@ pub(crate) struct Engine<R> {
     pub(crate) address: crate::address::AddressStrategy,
     /// The interceptors, in registration order.
     pub(crate) interceptors: crate::interceptor::Interceptors<R>,
+    /// Whether created and updated resources are validated (422 when invalid).
+    pub(crate) validate_writes: bool,
 }
 
 /// The conditional headers of a request, or the matching fields of a Bundle entry's request.
@@ -59,6 +62,8 @@ pub(crate) enum Body<R> {
     Patch(Vec<PatchOp>),
     /// The parameters of a `POST .../_search` form.
     Form(Query),
+    /// The body of a `$validate` that the typed reader refused: what validation found in it.
+    Invalid(fhir_model::validate::Report),
 }
 
 /// One request to execute: routed, with its conditions and body.
@@ -241,6 +246,17 @@ impl<R: ServerModel> Engine<R> {
                 name,
                 ..
             } if name == "$versions" => Ok(self.versions()),
+            FhirRequest::Operation {
+                resource_type,
+                id,
+                name,
+                query,
+                ..
+            } if name == "$validate"
+                && !self.provides_operation(resource_type.as_deref(), &name, id.is_some()) =>
+            {
+                self.validate_operation(resource_type, id, &query, body)
+            }
             FhirRequest::Operation {
                 resource_type,
                 id,

@@ -44,6 +44,7 @@ impl<R: ServerModel> Engine<R> {
         let provider = self.registry.find(resource_type, Interaction::Create)?;
         let resource = body_resource(body)?;
         check_type(&resource, resource_type)?;
+        self.check_valid(&resource)?;
         if let Some(condition) = &conditions.if_none_exist {
             let condition = parse_query(condition.trim_start_matches('?'))
                 .map_err(|e| FhirError::bad_request(format!("If-None-Exist: {e}")))?;
@@ -80,6 +81,7 @@ impl<R: ServerModel> Engine<R> {
         let provider = self.registry.find(resource_type, Interaction::Update)?;
         let mut resource = body_resource(body)?;
         check_type(&resource, resource_type)?;
+        self.check_valid(&resource)?;
         let id = match target {
             Target::Id(id) => {
                 if resource.id() != Some(id.as_str()) {
