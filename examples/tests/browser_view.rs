@@ -20,8 +20,11 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 fn base() -> &'static str {
     static BASE: OnceLock<String> = OnceLock::new();
     BASE.get_or_init(|| {
+        // Validation off: the page must stay safe with a hostile narrative that came from
+        // elsewhere (data a provider serves as it found it), which validation would refuse.
         let rocket = fhir_examples::memory_server_configured(Default::default(), |s| {
             s.intercept(fhir_rocket::BrowserView::new())
+                .validate_writes(false)
         });
         format!("{}/fhir", fhir_examples::launch_on_loopback(rocket))
     })

@@ -85,7 +85,10 @@ fn summary_and_elements_are_applied_by_the_kit() {
     let elements = get("/Patient?family=silent&_elements=gender", &[]).json();
     for entry in elements["entry"].as_array().unwrap() {
         let patient = &entry["resource"];
-        assert!(patient.get("gender").is_some() && patient.get("name").is_none(), "{patient}");
+        assert!(
+            patient.get("gender").is_some() && patient.get("name").is_none(),
+            "{patient}"
+        );
     }
     let several = get("?_type=Patient&family=silent&_summary=count", &[]).json();
     assert_eq!(several["total"], whole["total"]);
