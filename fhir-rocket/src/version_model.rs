@@ -6,7 +6,14 @@ use fhir_model::{FhirResource, FhirVersion};
 
 /// A FHIR version's `Resource` enum, as the server needs it.
 pub trait ServerModel:
-    JsonValue + fhir_model::xml::XmlResource + FhirResource + Clone + Send + Sync + 'static
+    JsonValue
+    + fhir_model::xml::XmlResource
+    + FhirResource
+    + crate::search::matcher::Searchable
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
     /// The FHIR version.
     const VERSION: FhirVersion;
