@@ -12,7 +12,8 @@ use fhir_rocket::model::{FhirResource, Instant, ResourceType};
 
 use fhir_rocket::search::date::date_range;
 use fhir_rocket::search::{
-    AndList, DateParam, IdParam, OrList, ReferenceParam, ResultParams, StringParam, TokenParam,
+    AndList, CompositeParam, DateParam, HasParam, IdParam, OrList, QuantityParam, ReferenceParam,
+    ResultParams, StringParam, TokenParam,
 };
 use fhir_rocket::{
     create, delete, history, operation, patch, providers, read, search, update, FhirError,
@@ -314,6 +315,30 @@ impl Store {
             .collect()
     }
 
+    /// Every current resource of a type as search candidates, with the store as the source of
+    /// the resources chains and `_has` reach: the server's matcher filters and sorts them.
+    pub fn candidates<T: ResourceType<Resource = Resource>>(&self) -> SearchResults<Shared<T>> {
+        let resolver = self.clone();
+        let source = self.clone();
+        SearchResults::candidates(self.find::<T>(|_| true))
+            .resolving(move |reference| {
+                let (ty, id) = reference.split_once('/')?;
+                resolver.read_any(ty, id, None).ok().flatten()
+            })
+            .of_type(move |ty| source.current_of_type(ty))
+    }
+
+    /// The current versions of every resource of a type, shared.
+    pub fn current_of_type(&self, resource_type: &str) -> Vec<Arc<Resource>> {
+        let inner = self.lock();
+        inner
+            .history
+            .iter()
+            .filter(|((ty, _), _)| *ty == resource_type)
+            .filter_map(|(_, versions)| versions.last()?.resource.clone())
+            .collect()
+    }
+
     /// The current versions of all resources of a type.
     pub fn all<T: ResourceType + TryFrom<Resource>>(&self) -> Vec<T> {
         let inner = self.lock();
@@ -327,18 +352,6 @@ impl Store {
     }
 }
 
-fn token_matches(param: &TokenParam, codes: &[(Option<&str>, Option<&str>)]) -> bool {
-    use fhir_rocket::search::TokenSystem;
-    codes.iter().any(|(system, code)| {
-        let system_ok = match &param.system {
-            TokenSystem::Any => true,
-            TokenSystem::NoSystem => system.is_none(),
-            TokenSystem::Exactly(s) => *system == Some(s.as_str()),
-        };
-        system_ok && (param.code.is_none() || param.code.as_deref() == *code)
-    })
-}
-
 #[read]
 async fn read_patient(
     id: LogicalId,
@@ -348,51 +361,12 @@ async fn read_patient(
     store.read(&id, version.as_deref())
 }
 
-fn any_value<'a, V: 'a>(
-    values: impl IntoIterator<Item = &'a fhir_rocket::model::r4::Primitive<V>>,
-    test: impl Fn(&V) -> bool,
-) -> bool {
-    values
-        .into_iter()
-        .any(|p| p.value.as_ref().is_some_and(&test))
-}
-
-/// `_id` and `_lastUpdated`, which every search of this server takes (so a search of the
-/// whole server, `GET [base]?_type=...&_id=...`, can use them).
-fn common_ok(
-    resource: &impl FhirResource,
-    ids: &Option<OrList<IdParam>>,
-    last_updated: &Option<AndList<DateParam>>,
-) -> bool {
-    let id = resource.id();
-    let id_ok = ids.as_ref().is_none_or(|list| {
-        list.iter().any(|p| match p.missing {
-            Some(missing) => missing == id.is_none(),
-            None => id == Some(p.id.as_str()),
-        })
-    });
-    let updated = resource
-        .last_updated()
-        .and_then(|u| date_range(u.as_str()).ok());
-    let updated_ok = last_updated.as_ref().is_none_or(|all| {
-        all.iter().all(|any| {
-            any.iter().any(|p| match (p.missing, updated) {
-                (Some(missing), _) => missing == updated.is_none(),
-                (None, Some((_, lo, hi))) => p.matches_range(Some(lo), Some(hi)),
-                (None, None) => false,
-            })
-        })
-    });
-    id_ok && updated_ok
-}
-
-/// Whether a reference (`Patient/1`) is the one a reference parameter names.
-fn refers_to(reference: &str, param: &ReferenceParam) -> bool {
-    let (ty, id) = reference.split_once('/').unwrap_or(("", reference));
-    param.id.as_deref() == Some(id) && param.resource_type.as_deref().is_none_or(|t| t == ty)
-}
-
+/// The search of Patients. It declares the parameters, modifiers and chains it answers (the
+/// server refuses any other), and hands the server every Patient as a candidate: the kit's
+/// in-memory matcher evaluates the declared parameters over them
+/// ([`SearchResults::candidates`]).
 #[search]
+#[allow(clippy::too_many_arguments)]
 async fn search_patients(
     #[modifiers("exact", "contains")] family: Option<StringParam>,
     #[modifiers("exact", "contains")] given: Option<StringParam>,
@@ -401,47 +375,22 @@ async fn search_patients(
     _id: Option<OrList<IdParam>>,
     #[param("_lastUpdated")] last_updated: Option<AndList<DateParam>>,
     #[guard] store: &State<Store>,
-) -> Result<Vec<Shared<Patient>>, FhirError> {
-    Ok(store.find::<Patient>(|p| {
-        if !common_ok(p, &_id, &last_updated) {
-            return false;
-        }
-        let link_ok = link.as_ref().is_none_or(|l| {
-            p.link.iter().any(|k| {
-                k.other
-                    .as_ref()
-                    .and_then(|o| o.reference.as_ref())
-                    .and_then(|r| r.value.as_deref())
-                    .is_some_and(|r| refers_to(r, l))
-            })
-        });
-        if !link_ok {
-            return false;
-        }
-        let family_ok = family.as_ref().is_none_or(|f| {
-            any_value(p.name.iter().filter_map(|n| n.family.as_ref()), |v| {
-                f.matches(v)
-            })
-        });
-        let given_ok = given.as_ref().is_none_or(|g| {
-            any_value(p.name.iter().flat_map(|n| n.given.iter()), |v| g.matches(v))
-        });
-        let gender_ok = gender.as_ref().is_none_or(|g| {
-            let code = p
-                .gender
-                .as_ref()
-                .and_then(|c| c.value)
-                .map(|c| c.to_string());
-            token_matches(
-                g,
-                &[(
-                    Some("http://hl7.org/fhir/administrative-gender"),
-                    code.as_deref(),
-                )],
-            )
-        });
-        family_ok && given_ok && gender_ok
-    }))
+) -> Result<SearchResults<Shared<Patient>>, FhirError> {
+    // Declared for the server to check and to evaluate; the provider itself reads none.
+    let _ = (family, given, gender, link, _id, last_updated);
+    Ok(store.candidates::<Patient>())
+}
+
+/// A third search of Patients, by the resources that refer to them
+/// (`_has:Observation:subject:code=...`): the matcher finds those through the store.
+#[search]
+async fn search_patients_referred_to(
+    #[param("_has")] has: AndList<HasParam>,
+    gender: Option<TokenParam>,
+    #[guard] store: &State<Store>,
+) -> Result<SearchResults<Shared<Patient>>, FhirError> {
+    let _ = (has, gender);
+    Ok(store.candidates::<Patient>())
 }
 
 /// A second search of Patients: the server picks it when the query has `identifier`.
@@ -449,20 +398,9 @@ async fn search_patients(
 async fn search_patients_by_identifier(
     identifier: TokenParam,
     #[guard] store: &State<Store>,
-) -> Result<Vec<Shared<Patient>>, FhirError> {
-    Ok(store.find::<Patient>(|p| {
-        let ids: Vec<(Option<&str>, Option<&str>)> = p
-            .identifier
-            .iter()
-            .map(|i| {
-                (
-                    i.system.as_ref().and_then(|s| s.value.as_deref()),
-                    i.value.as_ref().and_then(|v| v.value.as_deref()),
-                )
-            })
-            .collect();
-        token_matches(&identifier, &ids)
-    }))
+) -> Result<SearchResults<Shared<Patient>>, FhirError> {
+    let _ = identifier;
+    Ok(store.candidates::<Patient>())
 }
 
 #[create]
@@ -573,17 +511,37 @@ fn subject_of(o: &Observation) -> &str {
         .unwrap_or("")
 }
 
-#[search(include = ["Observation:subject"])]
+/// The search of Observations: declared parameters, candidates filtered and sorted by the
+/// kit's matcher, and the Patients of `_include=Observation:subject`.
+#[search(include = ["Observation:subject"], sort = ["date", "code", "value-quantity", "_lastUpdated"])]
+#[allow(clippy::too_many_arguments)]
 async fn search_observations(
     subject: Option<ReferenceParam>,
     performer: Option<ReferenceParam>,
     code: Option<OrList<TokenParam>>,
+    #[modifiers("missing")] date: Option<AndList<DateParam>>,
+    #[modifiers("not", "missing")] status: Option<OrList<TokenParam>>,
+    #[modifiers("missing")]
+    #[param("value-quantity")]
+    value_quantity: Option<AndList<QuantityParam>>,
+    #[param("code-value-quantity")] code_value_quantity: Option<
+        OrList<CompositeParam<TokenParam, QuantityParam>>,
+    >,
     _id: Option<OrList<IdParam>>,
     #[param("_lastUpdated")] last_updated: Option<AndList<DateParam>>,
     result: ResultParams,
     extras: fhir_rocket::ResponseExtras,
     #[guard] store: &State<Store>,
 ) -> Result<SearchResults<Shared<Observation>>, FhirError> {
+    let _ = (
+        subject,
+        performer,
+        date,
+        status,
+        value_quantity,
+        code_value_quantity,
+    );
+    let _ = (_id, last_updated);
     // A code without a system is answered, with a warning of what it means.
     let systemless = code
         .iter()
@@ -598,55 +556,23 @@ async fn search_observations(
             .at("Observation.code"),
         );
     }
-    let matches = store.find::<Observation>(|o| {
-        if !common_ok(o, &_id, &last_updated) {
-            return false;
-        }
-        let subject_ok = subject.as_ref().is_none_or(|s| refers_to(subject_of(o), s));
-        let performer_ok = performer.as_ref().is_none_or(|p| {
-            o.performer.iter().any(|r| {
-                r.reference
-                    .as_ref()
-                    .and_then(|r| r.value.as_deref())
-                    .is_some_and(|r| refers_to(r, p))
-            })
-        });
-        if !performer_ok {
-            return false;
-        }
-        let code_ok = code.as_ref().is_none_or(|list| {
-            let codings: Vec<(Option<&str>, Option<&str>)> = o
-                .code
-                .iter()
-                .flat_map(|c| c.coding.iter())
-                .map(|c| {
-                    (
-                        c.system.as_ref().and_then(|s| s.value.as_deref()),
-                        c.code.as_ref().and_then(|s| s.value.as_deref()),
-                    )
-                })
-                .collect();
-            list.iter().any(|t| token_matches(t, &codings))
-        });
-        subject_ok && code_ok
-    });
-    // `_include=Observation:subject` adds the Patients the matches refer to; the server
-    // writes a Patient that several matches refer to once.
-    let mut patients = Vec::new();
+    let mut found = store.candidates::<Observation>();
+    // `_include=Observation:subject` adds the Patients the candidates refer to; the server
+    // keeps those of the matches and writes a Patient that several matches refer to once.
     if result
         .include
         .iter()
         .any(|i| i.source_type == "Observation" && i.param == "subject")
     {
-        for o in &matches {
+        let mut patients = Vec::new();
+        for o in &found.matches {
             if let Some(id) = subject_of(o).strip_prefix("Patient/") {
                 patients.extend(store.read::<Patient>(id, None)?);
             }
         }
-    }
-    let mut found = SearchResults::new(matches);
-    for patient in patients {
-        found.include(patient);
+        for patient in patients {
+            found.include(patient);
+        }
     }
     Ok(found)
 }
@@ -877,6 +803,7 @@ pub fn memory_server_configured(
             read_patient,
             search_patients,
             search_patients_by_identifier,
+            search_patients_referred_to,
             create_patient,
             update_patient,
             patch_patient,

@@ -50,7 +50,7 @@ macro_rules! code_value {
         }
         impl $crate::fhirpath::PrimValue for $name {
             fn prim(&self) -> $crate::fhirpath::Prim<'_> {
-                $crate::fhirpath::Prim::String($crate::Code::code(self))
+                $crate::fhirpath::Prim::Code($crate::Code::code(self), $crate::Code::system(self))
             }
         }
         impl ::std::fmt::Display for $name {

@@ -80,6 +80,29 @@ pub(crate) fn for_page<'a, R: ServerModel>(
         .collect()
 }
 
+/// The includes related to some match: referred to by one, or referring to one (the includes
+/// a provider made for candidates the server then filtered).
+pub(crate) fn related<R: ServerModel>(
+    base_url: &str,
+    matches: &[Arc<R>],
+    includes: Vec<Arc<R>>,
+) -> Vec<Arc<R>> {
+    if includes.is_empty() {
+        return includes;
+    }
+    let keys = keys_of(matches);
+    let referred_to = references_of(matches, base_url);
+    includes
+        .into_iter()
+        .filter(|include| {
+            key(&**include).is_some_and(|k| referred_to.contains(&k))
+                || references(&**include, base_url)
+                    .iter()
+                    .any(|k| keys.contains(k))
+        })
+        .collect()
+}
+
 fn keys_of<R: ServerModel>(resources: &[Arc<R>]) -> HashSet<Key> {
     resources.iter().filter_map(|r| key(&**r)).collect()
 }

@@ -183,6 +183,9 @@ pub struct Found<R> {
     pub includes: Vec<Arc<R>>,
     /// The matches, loaded one page at a time.
     pub paged: Option<Paged<Arc<R>>>,
+    /// Set when `matches` are candidates that the server filters with the query and sorts
+    /// (see [`SearchResults::candidates`]).
+    pub candidates: Option<Candidates<R>>,
 }
 
 impl<R> Found<R> {
@@ -192,6 +195,7 @@ impl<R> Found<R> {
             matches: Vec::new(),
             includes: Vec::new(),
             paged: None,
+            candidates: None,
         }
     }
 
@@ -209,6 +213,7 @@ impl<R> Found<R> {
             matches: results.matches.into_iter().map(T::into_shared).collect(),
             includes: results.includes,
             paged: None,
+            candidates: results.candidates,
         }
     }
 
@@ -413,6 +418,34 @@ pub struct SearchResults<T: IntoShared> {
     pub matches: Vec<T>,
     /// The resources included with them, of any type.
     pub includes: Vec<Arc<T::Resource>>,
+    /// Set when `matches` are candidates for the server to filter and sort
+    /// ([`SearchResults::candidates`]).
+    pub candidates: Option<Candidates<T::Resource>>,
+}
+
+/// A resolver a provider hands the server: the resource a reference points to.
+pub type SharedResolve<R> = dyn Fn(&str) -> Option<Arc<R>> + Send + Sync;
+
+/// A source of every resource of a type, that a provider hands the server.
+pub type SharedOfType<R> = dyn Fn(&str) -> Vec<Arc<R>> + Send + Sync;
+
+/// How the server filters a provider's candidates ([`SearchResults::candidates`]): the
+/// sources that chained parameters and `_has` reach. Without them, a query with a chain or a
+/// `_has` is a 400.
+pub struct Candidates<R> {
+    /// The resource a reference points to (`Patient/1`), for chains.
+    pub resolve: Option<Arc<SharedResolve<R>>>,
+    /// Every resource of a type, for `_has`.
+    pub of_type: Option<Arc<SharedOfType<R>>>,
+}
+
+impl<R> Default for Candidates<R> {
+    fn default() -> Self {
+        Candidates {
+            resolve: None,
+            of_type: None,
+        }
+    }
 }
 
 impl<T: IntoShared> SearchResults<T> {
@@ -421,7 +454,52 @@ impl<T: IntoShared> SearchResults<T> {
         SearchResults {
             matches,
             includes: Vec::new(),
+            candidates: None,
         }
+    }
+
+    /// Candidates, not matches: the server keeps those the whole query matches, evaluated
+    /// with the in-memory matcher ([`search::matcher`](crate::search::matcher)) over the
+    /// search parameters the provider declares, and sorts them by `_sort`. Included resources
+    /// that no remaining match is related to are dropped. A provider over data in memory can
+    /// so hand over every resource of its type, or a superset it narrowed cheaply.
+    ///
+    /// ```
+    /// use fhir_rocket::model::r4::Patient;
+    /// use fhir_rocket::SearchResults;
+    ///
+    /// let all = vec![Patient::default(), Patient::default()];
+    /// let found = SearchResults::candidates(all).resolving(|_reference| None);
+    /// assert!(found.candidates.is_some());
+    /// ```
+    pub fn candidates(candidates: Vec<T>) -> Self {
+        SearchResults {
+            matches: candidates,
+            includes: Vec::new(),
+            candidates: Some(Candidates::default()),
+        }
+    }
+
+    /// The resolver chained parameters follow references with.
+    pub fn resolving(
+        mut self,
+        resolve: impl Fn(&str) -> Option<Arc<T::Resource>> + Send + Sync + 'static,
+    ) -> Self {
+        self.candidates
+            .get_or_insert_with(Candidates::default)
+            .resolve = Some(Arc::new(resolve));
+        self
+    }
+
+    /// The source of the resources of other types that `_has` searches.
+    pub fn of_type(
+        mut self,
+        of_type: impl Fn(&str) -> Vec<Arc<T::Resource>> + Send + Sync + 'static,
+    ) -> Self {
+        self.candidates
+            .get_or_insert_with(Candidates::default)
+            .of_type = Some(Arc::new(of_type));
+        self
     }
 
     /// Adds a resource of any type to the included ones: a resource, or a [`Shared`](crate::Shared) one.

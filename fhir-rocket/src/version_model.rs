@@ -10,6 +10,7 @@ pub trait ServerModel:
     + fhir_model::xml::XmlResource
     + fhir_model::validate::ValidationModel
     + FhirResource
+    + crate::search::matcher::Searchable
     + Clone
     + Send
     + Sync

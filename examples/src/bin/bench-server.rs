@@ -83,6 +83,7 @@ fn rocket() -> rocket::Rocket<rocket::Build> {
             .map(|p| std::sync::Arc::new(Resource::from(p)))
             .collect(),
         includes: Vec::new(),
+        candidates: None,
     };
     let bare = Bare {
         patient: patients[0].to_json().into_bytes(),

@@ -396,7 +396,7 @@ fn system_type(item: &Item<'_>) -> Option<&'static str> {
         Prim::Bool(_) => "Boolean",
         Prim::Integer(_) => "Integer",
         Prim::Decimal(_) => "Decimal",
-        Prim::String(_) => "String",
+        Prim::String(_) | Prim::Code(..) => "String",
         Prim::Date(_) => "Date",
         Prim::DateTime(_) | Prim::Instant(_) => "DateTime",
         Prim::Time(_) => "Time",

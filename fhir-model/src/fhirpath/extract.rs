@@ -4,19 +4,19 @@
 //! `HumanName` a string per part, and so on).
 //!
 //! ```
-//! use fhir_model::fhirpath::extract::{search_values, SearchValue};
+//! use fhir_model::fhirpath::extract::{search_values, IndexValue};
 //! use fhir_model::{ResourceType, r4::{Patient, Resource}};
 //!
 //! let resource = Resource::from_json(r#"{"resourceType":"Patient","birthDate":"1974-12",
 //!     "name":[{"family":"Chalmérs","given":["Peter"]}]}"#).unwrap();
 //! let family = Patient::search_parameter("family").unwrap();
 //! let values = search_values(family, resource.as_node(), fhir_model::FhirVersion::R4).unwrap();
-//! let SearchValue::String(s) = &values[0] else { panic!() };
+//! let IndexValue::String(s) = &values[0] else { panic!() };
 //! assert_eq!((s.text, s.normalized.as_str()), ("Chalmérs", "chalmers"));
 //!
 //! let birthdate = Patient::search_parameter("birthdate").unwrap();
 //! let values = search_values(birthdate, resource.as_node(), fhir_model::FhirVersion::R4).unwrap();
-//! let SearchValue::Date(d) = &values[0] else { panic!() };
+//! let IndexValue::Date(d) = &values[0] else { panic!() };
 //! assert_eq!(d.low, fhir_model::fhirpath::extract::date_range("1974-12-01").map(|r| r.0));
 //! ```
 
@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 /// One index entry of a search parameter.
 #[derive(Clone, Debug, PartialEq)]
-pub enum SearchValue<'a> {
+pub enum IndexValue<'a> {
     /// `token`
     Token(Token<'a>),
     /// `string`
@@ -44,7 +44,7 @@ pub enum SearchValue<'a> {
     /// `uri`
     Uri(&'a str),
     /// `composite`: for one value of the composite's expression, each component's values.
-    Composite(Vec<Vec<SearchValue<'a>>>),
+    Composite(Vec<Vec<IndexValue<'a>>>),
 }
 
 /// A token: a code with its system, and the text `:text` searches.
@@ -142,46 +142,109 @@ impl std::fmt::Display for ExtractError {
 
 impl std::error::Error for ExtractError {}
 
-/// The values of `param` in `resource`, a resource of `version`.
+/// The values of `param` in `resource`, a resource of `version` (through [`Compiled`],
+/// parsed once and shared).
 pub fn search_values<'a>(
-    param: &SearchParameter,
+    param: &'static SearchParameter,
     resource: Node<'a>,
     version: FhirVersion,
-) -> Result<Vec<SearchValue<'a>>, ExtractError> {
-    if param.expression.is_empty() {
-        return Err(ExtractError::NoExpression);
-    }
-    let expression = compile(param.expression, version).map_err(ExtractError::Parse)?;
-    let items = expression.evaluate(resource).map_err(ExtractError::Eval)?;
-    let ctx = Ctx {
-        table: expression.table,
-        resource: Some(resource),
-        context: &[],
-        resolver: None,
-    };
-    let mut out = Vec::new();
-    if param.kind == SearchParamKind::Composite {
-        for item in &items {
-            let mut parts = Vec::with_capacity(param.components.len());
-            for component in param.components {
-                let e = compile(component.expression, version).map_err(ExtractError::Parse)?;
-                let values = e
-                    .evaluate_with(std::slice::from_ref(item), Some(resource), None)
-                    .map_err(ExtractError::Eval)?;
-                let mut entries = Vec::new();
-                for v in &values {
-                    ctx.values(component.kind, v, &mut entries);
-                }
-                parts.push(entries);
-            }
-            out.push(SearchValue::Composite(parts));
+) -> Result<Vec<IndexValue<'a>>, ExtractError> {
+    Compiled::new(param, version)?.values(resource)
+}
+
+/// A search parameter with its expressions parsed: what a search evaluates for every
+/// resource.
+///
+/// ```
+/// use fhir_model::fhirpath::extract::{Compiled, IndexValue};
+/// use fhir_model::{FhirVersion, ResourceType, r4::{Observation, Resource}};
+///
+/// let code = Compiled::new(Observation::search_parameter("code").unwrap(), FhirVersion::R4).unwrap();
+/// let resource = Resource::from_json(r#"{"resourceType":"Observation","status":"final",
+///     "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]}}"#).unwrap();
+/// let values = code.values(resource.as_node()).unwrap();
+/// assert!(matches!(&values[..], [IndexValue::Token(t)] if t.code.as_deref() == Some("8867-4")));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The parameter.
+    pub param: &'static SearchParameter,
+    expression: &'static super::Expression,
+    components: Vec<&'static super::Expression>,
+}
+
+impl Compiled {
+    /// Parses the parameter's expression and its components' (or finds them parsed).
+    pub fn new(
+        param: &'static SearchParameter,
+        version: FhirVersion,
+    ) -> Result<Compiled, ExtractError> {
+        if param.expression.is_empty() {
+            return Err(ExtractError::NoExpression);
         }
-        return Ok(out);
+        let expression = compile(param.expression, version).map_err(ExtractError::Parse)?;
+        let components = param
+            .components
+            .iter()
+            .map(|c| compile(c.expression, version).map_err(ExtractError::Parse))
+            .collect::<Result<_, _>>()?;
+        Ok(Compiled {
+            param,
+            expression,
+            components,
+        })
     }
-    for item in &items {
-        ctx.values(param.kind, item, &mut out);
+
+    /// The parsed expression.
+    pub fn expression(&self) -> &'static super::Expression {
+        self.expression
     }
-    Ok(out)
+
+    /// The parameter's values in `resource` (a resource of the version it was compiled for).
+    pub fn values<'a>(&self, resource: Node<'a>) -> Result<Vec<IndexValue<'a>>, ExtractError> {
+        let mut out = Vec::new();
+        self.values_into(resource, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Compiled::values`], appended to `out`.
+    pub fn values_into<'a>(
+        &self,
+        resource: Node<'a>,
+        out: &mut Vec<IndexValue<'a>>,
+    ) -> Result<(), ExtractError> {
+        let items = self
+            .expression
+            .evaluate(resource)
+            .map_err(ExtractError::Eval)?;
+        let ctx = Ctx {
+            table: self.expression.table,
+            resource: Some(resource),
+            context: &[],
+            resolver: None,
+        };
+        if self.param.kind == SearchParamKind::Composite {
+            for item in &items {
+                let mut parts = Vec::with_capacity(self.components.len());
+                for (component, e) in self.param.components.iter().zip(&self.components) {
+                    let values = e
+                        .evaluate_with(std::slice::from_ref(item), Some(resource), None)
+                        .map_err(ExtractError::Eval)?;
+                    let mut entries = Vec::new();
+                    for v in &values {
+                        ctx.values(component.kind, v, &mut entries);
+                    }
+                    parts.push(entries);
+                }
+                out.push(IndexValue::Composite(parts));
+            }
+            return Ok(());
+        }
+        for item in &items {
+            ctx.values(self.param.kind, item, out);
+        }
+        Ok(())
+    }
 }
 
 /// Lowercase, accents and other combining marks removed (by a table of Latin letters with
@@ -391,13 +454,13 @@ impl<'a> Ctx<'a, '_> {
         &self,
         kind: SearchParamKind,
         item: &Item<'a>,
-        out: &mut Vec<SearchValue<'a>>,
+        out: &mut Vec<IndexValue<'a>>,
     ) {
         let node = match item {
             Item::Node(n) => *n,
             Item::Bool(b) => {
                 if kind == SearchParamKind::Token {
-                    out.push(SearchValue::Token(Token {
+                    out.push(IndexValue::Token(Token {
                         code: Some(Cow::Borrowed(if *b { "true" } else { "false" })),
                         ..Token::default()
                     }));
@@ -406,7 +469,7 @@ impl<'a> Ctx<'a, '_> {
             }
             Item::String(s) => {
                 match kind {
-                    SearchParamKind::Token => out.push(SearchValue::Token(Token {
+                    SearchParamKind::Token => out.push(IndexValue::Token(Token {
                         code: Some(s.clone()),
                         ..Token::default()
                     })),
@@ -419,7 +482,7 @@ impl<'a> Ctx<'a, '_> {
             }
             Item::Integer(i) => {
                 if kind == SearchParamKind::Number {
-                    out.push(SearchValue::Number(NumberValue {
+                    out.push(IndexValue::Number(NumberValue {
                         value: *i as f64,
                         text: Cow::Owned(i.to_string()),
                     }));
@@ -433,7 +496,7 @@ impl<'a> Ctx<'a, '_> {
             SearchParamKind::String => self.strings(node, out),
             SearchParamKind::Date => {
                 if let Some(d) = self.date(node) {
-                    out.push(SearchValue::Date(d));
+                    out.push(IndexValue::Date(d));
                 }
             }
             SearchParamKind::Number => match node.primitive() {
@@ -443,12 +506,12 @@ impl<'a> Ctx<'a, '_> {
                         Prim::Decimal(d) => (d.parse().unwrap_or(f64::NAN), Cow::Borrowed(d)),
                         _ => unreachable!(),
                     };
-                    out.push(SearchValue::Number(NumberValue { value, text }));
+                    out.push(IndexValue::Number(NumberValue { value, text }));
                 }
                 _ => {
                     if let Some(q) = self.quantity(node) {
                         if let Some(v) = q.low {
-                            out.push(SearchValue::Number(NumberValue {
+                            out.push(IndexValue::Number(NumberValue {
                                 value: v,
                                 text: Cow::Owned(v.to_string()),
                             }));
@@ -458,24 +521,24 @@ impl<'a> Ctx<'a, '_> {
             },
             SearchParamKind::Quantity => {
                 if let Some(q) = self.quantity(node) {
-                    out.push(SearchValue::Quantity(q));
+                    out.push(IndexValue::Quantity(q));
                 }
             }
             SearchParamKind::Reference => {
                 if let Some(r) = self.reference(node) {
-                    out.push(SearchValue::Reference(r));
+                    out.push(IndexValue::Reference(r));
                 }
             }
             SearchParamKind::Uri => {
                 if let Some(s) = node.primitive().and_then(|p| p.as_str()) {
-                    out.push(SearchValue::Uri(s));
+                    out.push(IndexValue::Uri(s));
                 }
             }
             SearchParamKind::Composite | SearchParamKind::Special => {}
         }
     }
 
-    fn tokens(&self, node: Node<'a>, out: &mut Vec<SearchValue<'a>>) {
+    fn tokens(&self, node: Node<'a>, out: &mut Vec<IndexValue<'a>>) {
         let coding = |n: Node<'a>| Token {
             system: self.child_str(n, "system"),
             code: self.child_str(n, "code").map(Cow::Borrowed),
@@ -483,15 +546,15 @@ impl<'a> Ctx<'a, '_> {
             of_type: Vec::new(),
         };
         match node.type_name() {
-            "Coding" => out.push(SearchValue::Token(coding(node))),
+            "Coding" => out.push(IndexValue::Token(coding(node))),
             "CodeableConcept" => {
                 let text = self.child_str(node, "text");
                 let codings = self.each_child(node, "coding");
                 for c in &codings {
-                    out.push(SearchValue::Token(coding(*c)));
+                    out.push(IndexValue::Token(coding(*c)));
                 }
                 if text.is_some() {
-                    out.push(SearchValue::Token(Token {
+                    out.push(IndexValue::Token(Token {
                         text,
                         ..Token::default()
                     }));
@@ -513,20 +576,20 @@ impl<'a> Ctx<'a, '_> {
                         }
                     }
                 }
-                out.push(SearchValue::Token(Token {
+                out.push(IndexValue::Token(Token {
                     system: self.child_str(node, "system"),
                     code: self.child_str(node, "value").map(Cow::Borrowed),
                     text,
                     of_type,
                 }));
             }
-            "ContactPoint" => out.push(SearchValue::Token(Token {
+            "ContactPoint" => out.push(IndexValue::Token(Token {
                 system: None,
                 code: self.child_str(node, "value").map(Cow::Borrowed),
                 ..Token::default()
             })),
             "Quantity" | "Age" | "Duration" | "Distance" | "Count" | "SimpleQuantity" => {
-                out.push(SearchValue::Token(Token {
+                out.push(IndexValue::Token(Token {
                     system: self.child_str(node, "system"),
                     code: self.child_str(node, "code").map(Cow::Borrowed),
                     ..Token::default()
@@ -538,17 +601,22 @@ impl<'a> Ctx<'a, '_> {
                 }
             }
             _ => match node.primitive() {
-                Some(Prim::Bool(b)) => out.push(SearchValue::Token(Token {
+                Some(Prim::Bool(b)) => out.push(IndexValue::Token(Token {
                     code: Some(Cow::Borrowed(if b { "true" } else { "false" })),
                     ..Token::default()
                 })),
-                Some(Prim::Integer(i)) => out.push(SearchValue::Token(Token {
+                Some(Prim::Integer(i)) => out.push(IndexValue::Token(Token {
                     code: Some(Cow::Owned(i.to_string())),
+                    ..Token::default()
+                })),
+                Some(Prim::Code(code, system)) => out.push(IndexValue::Token(Token {
+                    system: (!system.is_empty()).then_some(system),
+                    code: Some(Cow::Borrowed(code)),
                     ..Token::default()
                 })),
                 Some(p) => {
                     if let Some(s) = p.as_str() {
-                        out.push(SearchValue::Token(Token {
+                        out.push(IndexValue::Token(Token {
                             code: Some(Cow::Borrowed(s)),
                             ..Token::default()
                         }))
@@ -559,9 +627,9 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn strings(&self, node: Node<'a>, out: &mut Vec<SearchValue<'a>>) {
+    fn strings(&self, node: Node<'a>, out: &mut Vec<IndexValue<'a>>) {
         let mut push = |s: &'a str| {
-            out.push(SearchValue::String(StringValue {
+            out.push(IndexValue::String(StringValue {
                 text: s,
                 normalized: normalize(s),
             }))
@@ -728,7 +796,7 @@ impl<'a> Ctx<'a, '_> {
                 if let Some(i) = self.child(node, "identifier") {
                     let mut tokens = Vec::new();
                     self.tokens(i, &mut tokens);
-                    if let Some(SearchValue::Token(t)) = tokens.into_iter().next() {
+                    if let Some(IndexValue::Token(t)) = tokens.into_iter().next() {
                         value.identifier = Some(t);
                     }
                 }

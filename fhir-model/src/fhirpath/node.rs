@@ -91,7 +91,7 @@ impl std::fmt::Debug for Node<'_> {
     }
 }
 
-/// A primitive value, borrowed. Codes of closed value sets come as their code text; dates,
+/// A primitive value, borrowed. Codes of closed value sets come with their system; dates,
 /// times and decimals as their exact text.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Prim<'a> {
@@ -103,6 +103,9 @@ pub enum Prim<'a> {
     Decimal(&'a str),
     /// `string`, `code`, `uri` and every other string-valued type
     String(&'a str),
+    /// A `code` of a closed value set (an enum of the model), with the system the code
+    /// belongs to: the system a token search matches it in.
+    Code(&'static str, &'static str),
     /// `date`
     Date(&'a str),
     /// `dateTime`
@@ -123,6 +126,7 @@ impl<'a> Prim<'a> {
             | Prim::DateTime(s)
             | Prim::Instant(s)
             | Prim::Time(s) => Some(s),
+            Prim::Code(code, _) => Some(code),
             Prim::Bool(_) | Prim::Integer(_) => None,
         }
     }

@@ -1,6 +1,6 @@
 //! Unit tests of the evaluator and the extraction on small resources.
 
-use super::extract::{search_values, SearchValue};
+use super::extract::{search_values, IndexValue};
 use super::{Expression, Item};
 use crate::r4::{Observation, Patient, Resource};
 use crate::{FhirVersion, ResourceType};
@@ -121,13 +121,13 @@ fn extraction_by_kind() {
     };
     let code = values("code");
     assert!(
-        matches!(&code[0], SearchValue::Token(t) if t.system == Some("http://loinc.org") && t.code.as_deref() == Some("1234-5") && t.text == Some("Thing"))
+        matches!(&code[0], IndexValue::Token(t) if t.system == Some("http://loinc.org") && t.code.as_deref() == Some("1234-5") && t.text == Some("Thing"))
     );
     assert!(
-        matches!(&code[1], SearchValue::Token(t) if t.code.is_none() && t.text == Some("A thing"))
+        matches!(&code[1], IndexValue::Token(t) if t.code.is_none() && t.text == Some("A thing"))
     );
     let date = values("date");
-    let SearchValue::Date(d) = date[0] else {
+    let IndexValue::Date(d) = date[0] else {
         panic!("{date:?}")
     };
     assert_eq!(d.low, super::extract::date_range("2020-01-01").map(|r| r.0));
@@ -136,14 +136,12 @@ fn extraction_by_kind() {
         super::extract::date_range("2020-01-02T10:00:00Z").map(|r| r.1)
     );
     let q = values("value-quantity");
-    assert!(
-        matches!(&q[0], SearchValue::Quantity(q) if q.low == Some(1.5) && q.code == Some("mg"))
-    );
+    assert!(matches!(&q[0], IndexValue::Quantity(q) if q.low == Some(1.5) && q.code == Some("mg")));
     let performer = values("performer");
     let refs: Vec<_> = performer
         .iter()
         .map(|v| match v {
-            SearchValue::Reference(r) => (r.resource_type, r.id),
+            IndexValue::Reference(r) => (r.resource_type, r.id),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -156,12 +154,12 @@ fn extraction_by_kind() {
     );
     let composite = values("component-code-value-quantity");
     assert_eq!(composite.len(), 2);
-    let SearchValue::Composite(parts) = &composite[1] else {
+    let IndexValue::Composite(parts) = &composite[1] else {
         panic!()
     };
-    assert!(matches!(&parts[0][0], SearchValue::Token(t) if t.code.as_deref() == Some("b")));
-    assert!(matches!(&parts[1][0], SearchValue::Quantity(q) if q.low == Some(3.0)));
-    let SearchValue::Composite(parts) = &composite[0] else {
+    assert!(matches!(&parts[0][0], IndexValue::Token(t) if t.code.as_deref() == Some("b")));
+    assert!(matches!(&parts[1][0], IndexValue::Quantity(q) if q.low == Some(3.0)));
+    let IndexValue::Composite(parts) = &composite[0] else {
         panic!()
     };
     assert!(parts[1].is_empty());
@@ -177,12 +175,12 @@ fn strings_of_names_are_normalized() {
         .unwrap()
         .into_iter()
         .map(|v| match v {
-            SearchValue::String(s) => s.normalized,
+            IndexValue::String(s) => s.normalized,
             other => panic!("{other:?}"),
         })
         .collect();
     assert_eq!(names, ["angstrom", "zoe", "ann"]);
     let deceased = Patient::search_parameter("deceased").unwrap();
     let values = search_values(deceased, r.as_node(), FhirVersion::R4).unwrap();
-    assert!(matches!(&values[..], [SearchValue::Token(t)] if t.code.as_deref() == Some("false")));
+    assert!(matches!(&values[..], [IndexValue::Token(t)] if t.code.as_deref() == Some("false")));
 }

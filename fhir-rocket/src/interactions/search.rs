@@ -119,6 +119,7 @@ impl<R: ServerModel> Engine<R> {
                 matches: self.interceptors.outgoing_all(req, found.matches),
                 includes: self.interceptors.outgoing_all(req, found.includes),
                 paged: None,
+                candidates: None,
             };
         }
         if let (Some(mut applied), false) = (original, searched.left_out.is_empty()) {
@@ -216,9 +217,13 @@ impl<R: ServerModel> Engine<R> {
             let provider = choose(providers, t, &query)?;
             let query = applicable(provider, query.clone(), lenient, &mut left_out)?;
             let mut input = Input::new(context.clone(), t);
-            input.query = query;
+            input.query = query.clone();
             input.result = ResultParams::default();
-            let found = call_search(req, provider, input).await?;
+            let mut found = call_search(req, provider, input).await?;
+            if let Some(candidates) = found.candidates.take() {
+                let none = ResultParams::default();
+                filter_candidates(t, &query, &none, &context.base_url, candidates, &mut found)?;
+            }
             all.matches.extend(every_match(found).await?);
         }
         Ok(Searched {
@@ -302,8 +307,14 @@ impl<R: ServerModel> Engine<R> {
                     })?;
                     let restricted = applicable(provider, restricted, lenient, &mut left_out)?;
                     let mut input = Input::new(context.clone(), t);
-                    input.query = restricted;
-                    every_match(call_search(req, provider, input).await?).await?
+                    input.query = restricted.clone();
+                    let mut found = call_search(req, provider, input).await?;
+                    if let Some(candidates) = found.candidates.take() {
+                        let none = ResultParams::default();
+                        let base = &context.base_url;
+                        filter_candidates(t, &restricted, &none, base, candidates, &mut found)?;
+                    }
+                    every_match(found).await?
                 };
                 for resource in found {
                     let key = (
@@ -358,10 +369,21 @@ impl<R: ServerModel> Engine<R> {
             .take_result_params()
             .map_err(|e| FhirError::bad_request(e.to_string()))?;
         check_includes(provider, &result)?;
+        let base_url = context.base_url.clone();
         let mut input = Input::new(context, resource_type);
-        input.query = query;
+        input.query = query.clone();
         input.result = result.clone();
         let mut found = call_search(req, provider, input).await?;
+        if let Some(candidates) = found.candidates.take() {
+            filter_candidates(
+                resource_type,
+                &query,
+                &result,
+                &base_url,
+                candidates,
+                &mut found,
+            )?;
+        }
         if found.paged.is_some() && (!result.include.is_empty() || !result.revinclude.is_empty()) {
             // A paged result carries no included resources: asked for, they would be missing.
             return Err(FhirError::bad_request(format!(
@@ -393,6 +415,44 @@ impl<R: ServerModel> Engine<R> {
             .await?;
         every_match(searched.found).await
     }
+}
+
+/// A provider's candidates: those the query matches, sorted by `_sort`, and the includes
+/// related to them (see `SearchResults::candidates`).
+fn filter_candidates<R: ServerModel>(
+    resource_type: &str,
+    query: &Query,
+    result: &ResultParams,
+    base_url: &str,
+    candidates: crate::provider::Candidates<R>,
+    found: &mut Found<R>,
+) -> Result<(), FhirError> {
+    use crate::search::matcher::{Matcher, Sorter, Sources};
+    let bad = |e: crate::search::SearchError| FhirError::bad_request(e.to_string());
+    if found.paged.is_some() {
+        return Err(FhirError::internal(
+            "a search returned candidates page by page: the server filters candidates it holds",
+        ));
+    }
+    let matcher = Matcher::new::<R>(resource_type, query).map_err(bad)?;
+    let sorter = Sorter::new::<R>(resource_type, &result.sort).map_err(bad)?;
+    let resolve = candidates.resolve.as_deref();
+    let of_type = candidates.of_type.as_deref();
+    let sources = Sources {
+        resolve: resolve.map(|f| f as &crate::search::matcher::Resolve<R>),
+        candidates: of_type.map(|f| f as &crate::search::matcher::OfType<R>),
+    };
+    let mut kept = Vec::with_capacity(found.matches.len());
+    for resource in std::mem::take(&mut found.matches) {
+        if matcher.matches(&*resource, &sources).map_err(bad)? {
+            kept.push(resource);
+        }
+    }
+    sorter.sort(&mut kept, |r| &**r).map_err(bad)?;
+    found.matches = kept;
+    let includes = std::mem::take(&mut found.includes);
+    found.includes = crate::include::related(base_url, &found.matches, includes);
+    Ok(())
 }
 
 /// Every match of a search, loading every page of a paged one (searches of several types and

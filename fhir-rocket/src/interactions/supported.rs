@@ -136,6 +136,10 @@ fn unsupported_sort<R>(provider: &Provider<R>, value: &str) -> Option<String> {
 /// value the provider compares: `subject:Patient=1` is `subject=Patient/1`).
 fn unsupported_modifier(declared: &DeclaredParam, modifier: &str) -> Option<String> {
     let name = declared.name;
+    // `_has:Type:reference:parameter`: the reverse chain is the parameter's own form.
+    if name == "_has" {
+        return None;
+    }
     if let Some(chain) = chain_of(modifier) {
         let (target, rest) = match chain.split_once('.') {
             Some((t, rest)) if is_resource_type(t) => (Some(t), rest),
@@ -159,6 +163,7 @@ fn unsupported_modifier(declared: &DeclaredParam, modifier: &str) -> Option<Stri
     if declared.kind == SearchParamKind::Reference && is_resource_type(modifier) {
         return None;
     }
+
     if declared.modifiers.contains(&modifier) {
         return None;
     }

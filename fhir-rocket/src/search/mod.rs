@@ -61,6 +61,7 @@ pub mod date;
 pub mod error;
 pub mod escape;
 pub mod lists;
+pub mod matcher;
 pub mod number;
 pub mod prefix;
 pub mod query;
