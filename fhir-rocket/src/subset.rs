@@ -131,7 +131,8 @@ fn checked_elements<R: ServerModel>(
         .collect()
 }
 
-/// Writes `resource` whole, or, with a subset, in part and tagged `SUBSETTED`.
+/// Writes `resource` whole, or, with a subset, in part and tagged `SUBSETTED` (the writer
+/// adds the tag as it writes `meta`: no copy of the resource is made).
 pub(crate) fn write_resource<R: ServerModel>(
     w: &mut JsonWriter,
     resource: &R,
@@ -139,7 +140,7 @@ pub(crate) fn write_resource<R: ServerModel>(
 ) {
     match subset {
         None => resource.write_json(w),
-        Some(subset) => w.write_subset(&tagged(resource), subset),
+        Some(subset) => w.write_subset(resource, subset),
     }
 }
 
@@ -151,19 +152,8 @@ pub(crate) fn to_vec<R: ServerModel>(
 ) -> Vec<u8> {
     match subset {
         None => fhir_model::json::to_vec(resource, pretty),
-        Some(subset) => fhir_model::json::to_vec_subset(&tagged(resource), subset, pretty),
+        Some(subset) => fhir_model::json::to_vec_subset(resource, subset, pretty),
     }
-}
-
-/// A copy of `resource` tagged as sent in part.
-fn tagged<R: ServerModel>(resource: &R) -> R {
-    let mut copy = resource.clone();
-    copy.add_tag(
-        fhir_model::json::SUBSETTED_SYSTEM,
-        fhir_model::json::SUBSETTED_CODE,
-        fhir_model::json::SUBSETTED_DISPLAY,
-    );
-    copy
 }
 
 #[cfg(test)]

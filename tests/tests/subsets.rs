@@ -199,8 +199,22 @@ where
                 ),
                 other => other.clone(),
             };
-            let expected =
-                Value::Object(definitions.expected(&mode_for_oracle, resource_type, true, object));
+            let mut expected = definitions.expected(&mode_for_oracle, resource_type, true, object);
+            // The writer tags what it subsets.
+            let meta = expected
+                .entry("meta")
+                .or_insert_with(|| Value::Object(Map::new()));
+            let tags = meta
+                .as_object_mut()
+                .unwrap()
+                .entry("tag")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            tags.as_array_mut().unwrap().push(serde_json::json!({
+                "system": fhir_model::json::SUBSETTED_SYSTEM,
+                "code": fhir_model::json::SUBSETTED_CODE,
+                "display": fhir_model::json::SUBSETTED_DISPLAY,
+            }));
+            let expected = Value::Object(expected);
             let got: Value = fhir_tests::exact_json(&out).unwrap();
             if let Some(difference) = fhir_tests::first_difference(&expected, &got) {
                 failures.push(format!("{name} {mode:?}: {difference}"));

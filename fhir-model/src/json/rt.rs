@@ -386,11 +386,16 @@ fn w_prim_parts<V: PrimitiveValue, X: JsonObject>(
 ) {
     if let Some(v) = &p.value {
         w.key_parts(false, base, suffix);
-        v.write_value(w);
+        if !w.skips_value() {
+            v.write_value(w);
+        }
     }
     if p.has_id_or_extension() {
         let cp = w.checkpoint();
         w.key_parts(true, base, suffix);
+        if w.skips_value() {
+            return;
+        }
         if !write_element(w, p) {
             w.rollback(cp);
         }
@@ -416,6 +421,8 @@ pub fn w_prims<V: PrimitiveValue, X: JsonObject>(
 ) {
     if list.iter().any(|p| p.value.is_some()) {
         w.key(name);
+    }
+    if !w.skips_value() && list.iter().any(|p| p.value.is_some()) {
         w.begin_array();
         for p in list {
             w.item();
@@ -428,6 +435,9 @@ pub fn w_prims<V: PrimitiveValue, X: JsonObject>(
     }
     if list.iter().any(Primitive::has_id_or_extension) {
         w.key_parts(true, name, "");
+        if w.skips_value() {
+            return;
+        }
         w.begin_array();
         for p in list {
             let cp = w.checkpoint();
@@ -446,7 +456,9 @@ pub fn w_prims<V: PrimitiveValue, X: JsonObject>(
 pub fn w_string(w: &mut JsonWriter, name: &str, s: Option<&str>) {
     if let Some(s) = s {
         w.key(name);
-        w.string(s);
+        if !w.skips_value() {
+            w.string(s);
+        }
     }
 }
 
@@ -454,6 +466,9 @@ pub fn w_string(w: &mut JsonWriter, name: &str, s: Option<&str>) {
 pub fn w_strings(w: &mut JsonWriter, name: &str, list: &[String]) {
     if !list.is_empty() {
         w.key(name);
+        if w.skips_value() {
+            return;
+        }
         w.begin_array();
         for s in list {
             w.item();
@@ -466,6 +481,9 @@ pub fn w_strings(w: &mut JsonWriter, name: &str, list: &[String]) {
 fn w_object_parts<T: JsonObject + ?Sized>(w: &mut JsonWriter, base: &str, suffix: &str, v: &T) {
     let cp = w.checkpoint();
     w.key_parts(false, base, suffix);
+    if w.skips_value() {
+        return;
+    }
     w.begin_object();
     v.write_members(w);
     if !w.end_object() {
@@ -487,6 +505,9 @@ pub fn w_objects<T: JsonObject>(w: &mut JsonWriter, name: &str, list: &[T]) {
     }
     let cp = w.checkpoint();
     w.key(name);
+    if w.skips_value() {
+        return;
+    }
     w.begin_array();
     for v in list {
         let item = w.checkpoint();
@@ -513,7 +534,9 @@ pub fn w_object_value<T: JsonObject + ?Sized>(w: &mut JsonWriter, v: &T) {
 pub fn w_value<T: JsonValue>(w: &mut JsonWriter, name: &str, v: Option<&T>) {
     if let Some(v) = v {
         w.key(name);
-        v.write_json(w);
+        if !w.skips_value() {
+            v.write_json(w);
+        }
     }
 }
 
@@ -521,6 +544,9 @@ pub fn w_value<T: JsonValue>(w: &mut JsonWriter, name: &str, v: Option<&T>) {
 pub fn w_values<T: JsonValue>(w: &mut JsonWriter, name: &str, list: &[T]) {
     if !list.is_empty() {
         w.key(name);
+        if w.skips_value() {
+            return;
+        }
         w.begin_array();
         for v in list {
             w.item();

@@ -50,7 +50,7 @@ pub enum SubsetMode {
 /// let summary = Subset::new(Patient::xml_table(), SubsetMode::Summary);
 /// assert_eq!(
 ///     String::from_utf8(to_vec_subset(&patient, &summary, false)).unwrap(),
-///     r#"{"resourceType":"Patient","id":"p","gender":"male"}"#
+///     r#"{"resourceType":"Patient","id":"p","meta":{"tag":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED","display":"Resource encoded in summary mode"}]},"gender":"male"}"#
 /// );
 /// # }
 /// ```
@@ -74,7 +74,8 @@ impl Subset {
     /// Whether element `name` of struct `ty` is kept, and what its children are judged by.
     fn judge(&self, ctx: Ctx, name: &str) -> (bool, Ctx) {
         let (ty, top) = match ctx {
-            Ctx::All | Ctx::Root => return (true, Ctx::All),
+            Ctx::All | Ctx::Root | Ctx::Tags => return (true, Ctx::All),
+            Ctx::Meta => return (true, if name == "tag" { Ctx::Tags } else { Ctx::All }),
             Ctx::Top(ty) => (ty, true),
             Ctx::Nested(ty) => (ty, false),
         };
@@ -96,6 +97,7 @@ impl Subset {
                 }
             };
         let child = match (&self.mode, element.kind) {
+            _ if top && name == "meta" => Ctx::Meta,
             // A backbone element's children are judged by their own summary flags; a
             // datatype is kept whole.
             (SubsetMode::Summary, XmlKind::Complex(child))
@@ -120,6 +122,17 @@ impl Subset {
     }
 }
 
+/// Where the `SUBSETTED` tag is written.
+#[derive(Clone, Copy, Debug)]
+enum Injected {
+    /// A `meta` holding it, in a resource that has none.
+    Meta,
+    /// A `tag` array holding it, in a `meta` that has none.
+    Tags,
+    /// An item of the `tag` array.
+    Tag,
+}
+
 /// What the members of an object are judged by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ctx {
@@ -131,6 +144,10 @@ enum Ctx {
     Top(u16),
     /// A backbone element under `_summary=true`.
     Nested(u16),
+    /// The `meta` of the resource being subset, which gets the `SUBSETTED` tag.
+    Meta,
+    /// Its `tag` array.
+    Tags,
 }
 
 /// One object being written.
@@ -156,6 +173,10 @@ pub(crate) struct SubsetState {
     subset: Subset,
     frames: Vec<Frame>,
     muted: Option<Muted>,
+    /// The resource has a `meta`, and that `meta` a `tag` array: where the `SUBSETTED` tag
+    /// goes (or they are written for it).
+    meta_seen: bool,
+    tags_seen: bool,
     /// Where left-out members go (swapped with the writer's output while one is written).
     /// A member left out ends at the next member of its object (or the object's end): the
     /// next checkpoint, name or `}` at its depth.
@@ -163,20 +184,25 @@ pub(crate) struct SubsetState {
 }
 
 impl JsonWriter {
-    /// Writes `value`, a resource, as `subset` says. Resources inside it (contained ones) are
-    /// kept or left out whole with their element.
+    /// Writes `value`, a resource, as `subset` says, with the `SUBSETTED` tag added to its
+    /// `meta` (written for it when there is none; a tag already there is not looked for).
+    /// Resources inside it (contained ones) are kept or left out whole with their element.
     pub fn write_subset<T: JsonValue>(&mut self, value: &T, subset: &Subset) {
         let state = match self.parked_subset.take() {
             Some(mut state) => {
                 state.subset = subset.clone();
                 state.frames.clear();
                 state.muted = None;
+                state.meta_seen = false;
+                state.tags_seen = false;
                 state
             }
             None => Box::new(SubsetState {
                 subset: subset.clone(),
                 frames: Vec::with_capacity(16),
                 muted: None,
+                meta_seen: false,
+                tags_seen: false,
                 scratch: Vec::new(),
             }),
         };
@@ -198,11 +224,15 @@ impl JsonWriter {
         state.frames.push(Frame { ctx, child: ctx });
     }
 
-    /// Called by `end_array` while subsetting.
+    /// Called by `end_array` while subsetting, before the array is closed.
     #[inline(never)]
     pub(super) fn subset_end_array(&mut self) {
-        if let Some(state) = self.subset.as_deref_mut() {
-            state.frames.pop();
+        let Some(state) = self.subset.as_deref_mut() else {
+            return;
+        };
+        let tags = state.frames.pop().is_some_and(|f| f.ctx == Ctx::Tags);
+        if tags && state.muted.is_none() {
+            self.inject(Injected::Tag);
         }
     }
 
@@ -222,9 +252,55 @@ impl JsonWriter {
             None => return,
         };
         self.unmute_at(depth);
-        if let Some(state) = self.subset.as_deref_mut() {
-            state.frames.pop();
+        let Some(state) = self.subset.as_deref_mut() else {
+            return;
+        };
+        let inject = match state.frames.last().map(|f| f.ctx) {
+            // A resource without `meta`, or a `meta` without tags: they are written for
+            // the tag.
+            Some(Ctx::Top(_)) if !state.meta_seen => Some(Injected::Meta),
+            Some(Ctx::Meta) if !state.tags_seen => Some(Injected::Tags),
+            _ => None,
+        };
+        state.frames.pop();
+        if let Some(inject) = inject {
+            self.inject(inject);
         }
+    }
+
+    /// Writes the `SUBSETTED` tag where `what` says, with the filter off meanwhile.
+    fn inject(&mut self, what: Injected) {
+        let state = self.subset.take();
+        match what {
+            Injected::Meta => {
+                self.key("meta");
+                self.begin_object();
+                self.inject_tags();
+                self.end_object();
+            }
+            Injected::Tags => self.inject_tags(),
+            Injected::Tag => self.inject_tag(),
+        }
+        self.subset = state;
+    }
+
+    fn inject_tags(&mut self) {
+        self.key("tag");
+        self.begin_array();
+        self.inject_tag();
+        self.end_array();
+    }
+
+    fn inject_tag(&mut self) {
+        self.item();
+        self.begin_object();
+        self.key("system");
+        self.string(SUBSETTED_SYSTEM);
+        self.key("code");
+        self.string(SUBSETTED_CODE);
+        self.key("display");
+        self.string(SUBSETTED_DISPLAY);
+        self.end_object();
     }
 
     /// Called by `resource_type` while subsetting: the resource being subset starts.
@@ -259,9 +335,28 @@ impl JsonWriter {
         let Some(frame) = state.frames.last_mut() else {
             return;
         };
-        let (keep, child) = state.subset.judge(frame.ctx, name);
+        let ctx = frame.ctx;
+        let (keep, child) = state.subset.judge(ctx, name);
         frame.child = child;
+        match child {
+            Ctx::Meta => state.meta_seen = true,
+            Ctx::Tags => state.tags_seen = true,
+            _ => {}
+        }
+        if matches!(ctx, Ctx::Top(_))
+            && !state.meta_seen
+            && !matches!(name, "resourceType" | "id" | "meta")
+        {
+            // The resource has no `meta` (it would come before this member): one is
+            // written for the tag, where it belongs.
+            state.meta_seen = true;
+            self.inject(Injected::Meta);
+        }
+        let Some(state) = self.subset.as_deref_mut() else {
+            return;
+        };
         if !keep {
+            self.muted = true;
             state.muted = Some(Muted {
                 depth,
                 first: self.first,
@@ -279,6 +374,7 @@ impl JsonWriter {
         };
         match state.muted {
             Some(muted) if muted.depth == depth => {
+                self.muted = false;
                 // Checkpoints taken while it was written refer to the scratch buffer, and
                 // the generated code takes them only inside the member, so none outlives it.
                 std::mem::swap(&mut self.out, &mut state.scratch);

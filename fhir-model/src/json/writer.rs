@@ -21,6 +21,8 @@ pub struct JsonWriter {
     pub(super) subset: Option<Box<super::subset::SubsetState>>,
     /// That filter between two resources, kept to be used again.
     pub(super) parked_subset: Option<Box<super::subset::SubsetState>>,
+    /// The filter is leaving out the member being written: its value need not be written.
+    pub(super) muted: bool,
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -35,12 +37,20 @@ impl JsonWriter {
             first: true,
             subset: None,
             parked_subset: None,
+            muted: false,
         }
     }
 
     /// The written bytes.
     pub fn into_inner(self) -> Vec<u8> {
         self.out
+    }
+
+    /// Whether the member whose name was just written is being left out (by
+    /// [`JsonWriter::write_subset`]): its value need not be written at all.
+    #[inline]
+    pub fn skips_value(&self) -> bool {
+        self.muted
     }
 
     /// The state before the next member or item.
