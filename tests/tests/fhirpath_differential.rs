@@ -60,8 +60,14 @@ fn node() {
     );
 }
 
-/// The directory holding `node_modules/fhirpath`, installed with npm on first use.
+/// The directory holding `node_modules/fhirpath`, installed with npm on first use (once for
+/// both tests, which run in parallel).
 fn fhirpath_js() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(install_fhirpath_js).clone()
+}
+
+fn install_fhirpath_js() -> PathBuf {
     node();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhirpath-js");
     let installed = dir.join("node_modules/fhirpath/package.json");
