@@ -44,14 +44,23 @@ pub fn generate(schema: &Schema, version: &str, fhir_version: &str) -> String {
         .iter()
         .map(|st| (st.name.as_str(), st.path.as_str()))
         .collect();
+    // The FHIRPath view of the model, behind fhir-model's `fhirpath` feature: a user of the
+    // model alone does not compile it.
+    let mut navigation = String::from(
+        "/// The FHIRPath view of this version's types (see [`crate::fhirpath`]).\n\
+         #[cfg(feature = \"fhirpath\")]\nmod fhirpath_navigation {\nuse super::*;\n\n",
+    );
     for (index, st) in schema.structs.iter().enumerate() {
         struct_def(&mut out, st);
-        navigate_impl(&mut out, st, index, &paths);
+        navigate_impl(&mut navigation, st, index, &paths);
     }
     for choice in &schema.choices {
         choice_def(&mut out, choice);
-        choice_navigate_impl(&mut out, choice, &paths);
+        choice_navigate_impl(&mut navigation, choice, &paths);
     }
+    resource_as_node(&mut navigation, &schema.resources);
+    navigation.push_str("}\n");
+    out.push_str(&navigation);
     resource_enum(&mut out, &schema.resources, variant);
     for resource in &schema.resources {
         resource_type_impl(&mut out, schema, resource);
@@ -489,13 +498,6 @@ fn resource_enum(out: &mut String, resources: &[String], variant: &str) {
     for r in resources {
         let _ = writeln!(out, "            Resource::{r}(v) => &**v,");
     }
-    out.push_str("        }\n    }\n    /// The resource as a FHIRPath node (see [`crate::fhirpath`]).\n    pub fn as_node(&self) -> crate::fhirpath::Node<'_> {\n        match self {\n");
-    for r in resources {
-        let _ = writeln!(
-            out,
-            "            Resource::{r}(v) => crate::fhirpath::Node::Object(&**v, {r:?}),"
-        );
-    }
     out.push_str("        }\n    }\n    fn inner_mut(&mut self) -> &mut dyn crate::FhirResource {\n        match self {\n");
     for r in resources {
         let _ = writeln!(out, "            Resource::{r}(v) => &mut **v,");
@@ -624,6 +626,18 @@ fn compartments(out: &mut String, schema: &Schema, version: &str, fhir_version: 
     );
 }
 
+/// `Resource::as_node`: any resource as a FHIRPath node.
+fn resource_as_node(out: &mut String, resources: &[String]) {
+    out.push_str("impl Resource {\n    /// The resource as a FHIRPath node (see [`crate::fhirpath`]).\n    pub fn as_node(&self) -> crate::fhirpath::Node<'_> {\n        match self {\n");
+    for r in resources {
+        let _ = writeln!(
+            out,
+            "            Resource::{r}(v) => crate::fhirpath::Node::Object(&**v, {r:?}),"
+        );
+    }
+    out.push_str("        }\n    }\n}\n");
+}
+
 /// The FHIRPath view of a struct: its elements by their index in the struct's XML table entry
 /// (definition order), each pushed as nodes with the FHIR type the element declares. The
 /// names, kinds and choice suffixes stay in the table: this is one `match` per struct.
@@ -667,7 +681,7 @@ fn navigate_impl(out: &mut String, st: &StructDef, index: usize, paths: &HashMap
                 format!("if let Some(v) = &self.{field} {{ out.push(v.as_node()) }}")
             }
             (FieldType::Resource, true) => {
-                format!("out.extend(self.{field}.iter().map(Resource::as_node))")
+                format!("crate::fhirpath::rt::resources(&self.{field}, Resource::as_node, out)")
             }
         };
         let _ = writeln!(out, "            {i} => {call},");

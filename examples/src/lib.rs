@@ -366,7 +366,6 @@ async fn read_patient(
 /// in-memory matcher evaluates the declared parameters over them
 /// ([`SearchResults::candidates`]).
 #[search]
-#[allow(clippy::too_many_arguments)]
 async fn search_patients(
     #[modifiers("exact", "contains")] family: Option<StringParam>,
     #[modifiers("exact", "contains")] given: Option<StringParam>,
@@ -381,6 +380,16 @@ async fn search_patients(
     Ok(store.candidates::<Patient>())
 }
 
+/// A second search of Patients: the server picks it when the query has `identifier`.
+#[search]
+async fn search_patients_by_identifier(
+    identifier: TokenParam,
+    #[guard] store: &State<Store>,
+) -> Result<SearchResults<Shared<Patient>>, FhirError> {
+    let _ = identifier;
+    Ok(store.candidates::<Patient>())
+}
+
 /// A third search of Patients, by the resources that refer to them
 /// (`_has:Observation:subject:code=...`): the matcher finds those through the store.
 #[search]
@@ -390,16 +399,6 @@ async fn search_patients_referred_to(
     #[guard] store: &State<Store>,
 ) -> Result<SearchResults<Shared<Patient>>, FhirError> {
     let _ = (has, gender);
-    Ok(store.candidates::<Patient>())
-}
-
-/// A second search of Patients: the server picks it when the query has `identifier`.
-#[search]
-async fn search_patients_by_identifier(
-    identifier: TokenParam,
-    #[guard] store: &State<Store>,
-) -> Result<SearchResults<Shared<Patient>>, FhirError> {
-    let _ = identifier;
     Ok(store.candidates::<Patient>())
 }
 

@@ -48,6 +48,7 @@ macro_rules! code_value {
                 w.string($crate::Code::code(self));
             }
         }
+        #[cfg(feature = "fhirpath")]
         impl $crate::fhirpath::PrimValue for $name {
             fn prim(&self) -> $crate::fhirpath::Prim<'_> {
                 $crate::fhirpath::Prim::Code($crate::Code::code(self), $crate::Code::system(self))

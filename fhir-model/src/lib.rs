@@ -20,11 +20,15 @@
 //!
 //! Reading is strict by default: unknown elements are errors that name their JSON path.
 //! [`json::ReadOptions::LENIENT`] skips them instead.
+//!
+//! The `fhirpath` feature adds `fhirpath`: a FHIRPath evaluator over the typed model and the
+//! values of each search parameter, as a database would index them.
 
 #![warn(missing_docs)]
 
 mod boxed;
 pub mod code;
+#[cfg(feature = "fhirpath")]
 pub mod fhirpath;
 pub mod json;
 mod primitive;

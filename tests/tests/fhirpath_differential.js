@@ -74,10 +74,15 @@ for (const line of fs.readFileSync(jobsPath, "utf8").split("\n")) {
       // FHIRPath's `as` takes one item; servers (and the Rust evaluator) apply the core
       // expressions' `x.value as T` to every value, as `ofType(T)` does. Such a case is
       // evaluated again with `as` written as `ofType`, and counted as rewritten.
-      if (/singleton/.test(message) && /\bas\b/.test(expr)) {
+      // fhirpath.js has no hasExtension(url), which FHIR defines as extension(url).exists():
+      // such a case is evaluated again written that way.
+      const asOfType = /singleton/.test(message) && /\bas\b/.test(expr);
+      const noHasExtension = /hasExtension/.test(message);
+      if (asOfType || noHasExtension) {
         const rewritten = expr
           .replace(/\s+as\s+([A-Za-z.]+)/g, ".ofType($1)")
-          .replace(/\.as\(/g, ".ofType(");
+          .replace(/\.as\(/g, ".ofType(")
+          .replace(/hasExtension\(('[^']*')\)/g, "extension($1).exists()");
         try {
           return { ok: compile(rewritten)(resource, { resource }), rewritten: true };
         } catch (e2) {

@@ -91,6 +91,8 @@ pub(crate) struct Ctx<'a, 'r> {
     /// `%context`
     pub(crate) context: &'r [Item<'a>],
     pub(crate) resolver: Option<Resolver<'a, 'r>>,
+    /// A buffer for the nodes of one member, reused (never held across a call).
+    pub(crate) scratch: std::cell::RefCell<Vec<Node<'a>>>,
 }
 
 pub(crate) type Collection<'a> = Vec<Item<'a>>;
@@ -112,12 +114,20 @@ impl<'a> Ctx<'a, '_> {
             Expr::Bool(b) => vec![Item::Bool(*b)],
             Expr::Empty => Vec::new(),
             Expr::Member(target, name) => {
-                let items = self.eval(target, input)?;
+                // A path's first step reads the input as it is.
+                let owned;
+                let items: &[Item<'a>] = if matches!(**target, Expr::This) {
+                    input
+                } else {
+                    owned = self.eval(target, input)?;
+                    &owned
+                };
                 let mut out = Vec::with_capacity(items.len());
-                let mut nodes = Vec::new();
-                for item in &items {
+                let mut nodes = self.scratch.take();
+                for item in items {
                     self.member(item, name, &mut nodes, &mut out);
                 }
+                *self.scratch.borrow_mut() = nodes;
                 out
             }
             Expr::Index(target, index) => {
@@ -228,6 +238,16 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
+    /// The first node of member `name` of an object node.
+    pub(crate) fn first_child(&self, node: Node<'a>, name: &str) -> Option<Node<'a>> {
+        let mut nodes = self.scratch.take();
+        nodes.clear();
+        self.children(node, name, &mut nodes);
+        let first = nodes.first().copied();
+        *self.scratch.borrow_mut() = nodes;
+        first
+    }
+
     fn binary(
         &self,
         op: Op,
@@ -271,17 +291,7 @@ impl<'a> Ctx<'a, '_> {
         let a = self.eval(l, input)?;
         let b = self.eval(r, input)?;
         Ok(match op {
-            Op::Union => {
-                let mut out = a;
-                for item in b {
-                    push_distinct(&mut out, item);
-                }
-                let mut distinct = Vec::with_capacity(out.len());
-                for item in out {
-                    push_distinct(&mut distinct, item);
-                }
-                distinct
-            }
+            Op::Union => union(a, b),
             Op::Eq | Op::Ne | Op::Equiv | Op::NotEquiv => {
                 let equiv = matches!(op, Op::Equiv | Op::NotEquiv);
                 let result = if a.is_empty() || b.is_empty() {
@@ -361,6 +371,16 @@ impl<'a> Ctx<'a, '_> {
 
     /// Whether type `ty` is `name` or derives from it.
     pub(crate) fn is_type_name(&self, ty: &str, name: &str) -> bool {
+        if ty == name {
+            return true;
+        }
+        // Only these types have types derived from them.
+        if !matches!(
+            name,
+            "string" | "uri" | "integer" | "Quantity" | "Resource" | "DomainResource"
+        ) {
+            return false;
+        }
         let mut t = ty;
         for _ in 0..4 {
             if t == name {
@@ -413,6 +433,65 @@ pub(crate) fn truth(c: &[Item<'_>]) -> Result<Option<bool>, EvalError> {
             _ => true,
         })),
         _ => error("a boolean operand must be one item"),
+    }
+}
+
+/// `a | b`: both, without repeats. Small collections are compared pairwise; large ones (a
+/// CodeSystem's thousands of codes) through a hash of each item's value.
+fn union<'a>(a: Collection<'a>, b: Collection<'a>) -> Collection<'a> {
+    let mut distinct = Vec::with_capacity(a.len() + b.len());
+    if a.len() + b.len() <= 16 {
+        for item in a.into_iter().chain(b) {
+            push_distinct(&mut distinct, item);
+        }
+        return distinct;
+    }
+    let mut seen = std::collections::HashSet::new();
+    for item in a.into_iter().chain(b) {
+        if seen.insert(DistinctKey::of(&item)) {
+            distinct.push(item);
+        }
+    }
+    distinct
+}
+
+/// What makes two items equal for `|`, hashable: the value of a primitive (numbers by value,
+/// every string-valued type by its text), the identity of anything else.
+#[derive(PartialEq, Eq, Hash)]
+enum DistinctKey {
+    Bool(bool),
+    Number(u64),
+    Text(String),
+    Identity(usize),
+    Reference(String),
+}
+
+impl DistinctKey {
+    fn of(item: &Item<'_>) -> DistinctKey {
+        let number = |f: f64| DistinctKey::Number(if f == 0.0 { 0 } else { f.to_bits() });
+        match item {
+            Item::Decimal(d) => number(*d),
+            Item::Reference(t) => DistinctKey::Reference(t.to_string()),
+            _ => match item.primitive() {
+                Some(Prim::Bool(b)) => DistinctKey::Bool(b),
+                Some(p @ (Prim::Integer(_) | Prim::Decimal(_))) => {
+                    number(self::number(&p).unwrap_or(f64::NAN))
+                }
+                Some(p) => DistinctKey::Text(p.as_str().unwrap_or_default().to_string()),
+                None => {
+                    let address = match item {
+                        Item::Node(Node::Object(o, _)) => {
+                            *o as *const dyn super::node::Navigate as *const u8 as usize
+                        }
+                        Item::Node(Node::Primitive(p, _)) => {
+                            *p as *const dyn super::node::PrimitiveElement as *const u8 as usize
+                        }
+                        _ => 0,
+                    };
+                    DistinctKey::Identity(address)
+                }
+            },
+        }
     }
 }
 

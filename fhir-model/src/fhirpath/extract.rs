@@ -179,10 +179,34 @@ impl Compiled {
         param: &'static SearchParameter,
         version: FhirVersion,
     ) -> Result<Compiled, ExtractError> {
+        Compiled::with(param, version, None)
+    }
+
+    /// [`Compiled::new`] for resources of one type: the branches of the expression for other
+    /// types are left out ([`Expression::parse_for_type`](super::Expression::parse_for_type)),
+    /// which a parameter shared by many types (`clinical-code`, `clinical-date`) needs to be
+    /// fast.
+    pub fn for_type(
+        param: &'static SearchParameter,
+        version: FhirVersion,
+        resource_type: &str,
+    ) -> Result<Compiled, ExtractError> {
+        Compiled::with(param, version, Some(resource_type))
+    }
+
+    fn with(
+        param: &'static SearchParameter,
+        version: FhirVersion,
+        resource_type: Option<&str>,
+    ) -> Result<Compiled, ExtractError> {
         if param.expression.is_empty() {
             return Err(ExtractError::NoExpression);
         }
-        let expression = compile(param.expression, version).map_err(ExtractError::Parse)?;
+        let expression = match resource_type {
+            Some(t) => super::compile_for_type(param.expression, version, t),
+            None => compile(param.expression, version),
+        }
+        .map_err(ExtractError::Parse)?;
         let components = param
             .components
             .iter()
@@ -222,6 +246,7 @@ impl Compiled {
             resource: Some(resource),
             context: &[],
             resolver: None,
+            scratch: Default::default(),
         };
         if self.param.kind == SearchParamKind::Composite {
             for item in &items {
@@ -430,9 +455,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 impl<'a> Ctx<'a, '_> {
     fn child(&self, node: Node<'a>, name: &str) -> Option<Node<'a>> {
-        let mut out = Vec::new();
-        self.children(node, name, &mut out);
-        out.into_iter().next()
+        self.first_child(node, name)
     }
 
     fn child_str(&self, node: Node<'a>, name: &str) -> Option<&'a str> {
@@ -840,13 +863,17 @@ impl<'a> Ctx<'a, '_> {
 /// ```
 pub fn split_reference(reference: &str, is_type: impl Fn(&str) -> bool) -> Option<(&str, &str)> {
     let path = reference.split(['?', '#']).next().unwrap_or_default();
-    let parts: Vec<&str> = path.split('/').collect();
-    let n = parts.len();
-    let at = if n >= 4 && parts[n - 2] == "_history" {
-        n - 4
+    let mut parts = path.rsplit('/');
+    let (last, before) = (parts.next()?, parts.next()?);
+    let (ty, id) = if before == "_history" {
+        (parts.nth(1)?, parts_id(path)?)
     } else {
-        n.checked_sub(2)?
+        (before, last)
     };
-    let (ty, id) = (parts[at], parts[at + 1]);
     (is_type(ty) && !id.is_empty()).then_some((ty, id))
+}
+
+/// The id of `[base/]Type/id/_history/version`.
+fn parts_id(path: &str) -> Option<&str> {
+    path.rsplit('/').nth(2)
 }

@@ -1,4 +1,5 @@
-//! FHIRPath over the typed model, for the expressions of search parameters: parsing once,
+//! FHIRPath over the typed model, for the expressions of search parameters (behind the
+//! `fhirpath` feature, which the server kit enables): parsing once,
 //! evaluating over borrowed [`Node`]s (no copy of the resource, no JSON), and the search
 //! values of each parameter of a resource ([`extract`]).
 //!
@@ -87,6 +88,34 @@ impl Expression {
         })
     }
 
+    /// Parses `text` for resources of `resource_type` only: the branches of unions that
+    /// start with another resource type's name are left out (the core expressions shared by
+    /// several types list one branch per type).
+    ///
+    /// ```
+    /// use fhir_model::fhirpath::Expression;
+    /// use fhir_model::FhirVersion;
+    /// let e = Expression::parse_for_type("Patient.name | Practitioner.name", FhirVersion::R4, "Patient").unwrap();
+    /// let r = fhir_model::r4::Resource::from_json(r#"{"resourceType":"Patient","name":[{"family":"A"}]}"#).unwrap();
+    /// assert_eq!(e.evaluate(r.as_node()).unwrap().len(), 1);
+    /// ```
+    pub fn parse_for_type(
+        text: &str,
+        version: FhirVersion,
+        resource_type: &str,
+    ) -> Result<Expression, ParseError> {
+        let mut e = Expression::parse(text, version)?;
+        let ctx = eval::Ctx {
+            table: e.table,
+            resource: None,
+            context: &[],
+            resolver: None,
+            scratch: Default::default(),
+        };
+        e.tree = parser::prune(e.tree, &|name| ctx.is_type_name(resource_type, name));
+        Ok(e)
+    }
+
     /// The version the expression was parsed for.
     pub fn version(&self) -> FhirVersion {
         self.version
@@ -111,6 +140,7 @@ impl Expression {
             resource,
             context,
             resolver,
+            scratch: Default::default(),
         };
         ctx.eval(&self.tree, context)
     }
@@ -126,14 +156,46 @@ impl Expression {
 /// assert!(std::ptr::eq(a, b));
 /// ```
 pub fn compile(text: &str, version: FhirVersion) -> Result<&'static Expression, ParseError> {
-    type Cache = RwLock<HashMap<(FhirVersion, Box<str>), Result<&'static Expression, ParseError>>>;
+    cached(text, version, None)
+}
+
+/// [`compile`] for resources of one type ([`Expression::parse_for_type`]), shared likewise.
+///
+/// ```
+/// use fhir_model::{fhirpath, FhirVersion};
+/// let e = fhirpath::compile_for_type("Patient.name | Group.name", FhirVersion::R4, "Group").unwrap();
+/// assert!(std::ptr::eq(e, fhirpath::compile_for_type("Patient.name | Group.name", FhirVersion::R4, "Group").unwrap()));
+/// ```
+pub fn compile_for_type(
+    text: &str,
+    version: FhirVersion,
+    resource_type: &str,
+) -> Result<&'static Expression, ParseError> {
+    cached(text, version, Some(resource_type))
+}
+
+fn cached(
+    text: &str,
+    version: FhirVersion,
+    resource_type: Option<&str>,
+) -> Result<&'static Expression, ParseError> {
+    type Key = (FhirVersion, Box<str>, Box<str>);
+    type Cache = RwLock<HashMap<Key, Result<&'static Expression, ParseError>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    let key = (version, Box::<str>::from(text));
+    let key = (
+        version,
+        Box::<str>::from(resource_type.unwrap_or_default()),
+        Box::<str>::from(text),
+    );
     if let Some(found) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return found.clone();
     }
-    let parsed = Expression::parse(text, version).map(|e| &*Box::leak(Box::new(e)));
+    let parsed = match resource_type {
+        Some(t) => Expression::parse_for_type(text, version, t),
+        None => Expression::parse(text, version),
+    }
+    .map(|e| &*Box::leak(Box::new(e)));
     cache
         .write()
         .unwrap_or_else(|e| e.into_inner())

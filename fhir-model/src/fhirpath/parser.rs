@@ -560,6 +560,51 @@ impl Parser {
     }
 }
 
+/// The expression without the branches of its unions that start with a type name the
+/// resource cannot have (`Patient.name | Practitioner.name` evaluated on Patients drops
+/// `Practitioner.name`): the core expressions shared by many types evaluate only their own
+/// branch. `matches(name)` says whether a leading type name fits the resource.
+pub(crate) fn prune(e: Expr, matches: &dyn Fn(&str) -> bool) -> Expr {
+    match e {
+        Expr::Binary(Op::Union, l, r) => {
+            let l = prune(*l, matches);
+            let r = prune(*r, matches);
+            match (impossible(&l, matches), impossible(&r, matches)) {
+                (true, true) => Expr::Empty,
+                (true, false) => r,
+                (false, true) => l,
+                (false, false) => Expr::Binary(Op::Union, Box::new(l), Box::new(r)),
+            }
+        }
+        other if impossible(&other, matches) => Expr::Empty,
+        other => other,
+    }
+}
+
+/// Whether `e` is a path that starts with a type name the resource cannot have, through steps
+/// that give nothing for nothing (so the whole path gives nothing).
+fn impossible(e: &Expr, matches: &dyn Fn(&str) -> bool) -> bool {
+    match e {
+        Expr::Empty => true,
+        Expr::Member(target, name) => match **target {
+            Expr::This => {
+                name.text.starts_with(|c: char| c.is_ascii_uppercase()) && !matches(&name.text)
+            }
+            _ => impossible(target, matches),
+        },
+        Expr::Index(target, _) | Expr::As(target, _) => impossible(target, matches),
+        Expr::Call(target, func, _, _) => {
+            use Func::*;
+            matches!(
+                func,
+                Where | Select | First | Last | Tail | OfType | As | Extension | Resolve | Distinct
+            ) && impossible(target, matches)
+        }
+        Expr::Binary(Op::Union, l, r) => impossible(l, matches) && impossible(r, matches),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,6 +628,22 @@ mod tests {
         }
         assert!(parse("Patient.name.foo()").is_err());
         assert!(parse("Patient.name.where(").is_err());
+    }
+
+    #[test]
+    fn unions_keep_the_branches_of_the_type() {
+        let e = parse("(A.x as Quantity) | B.y.where(z = 1) | A.w | C.v.exists()").unwrap();
+        let pruned = prune(e, &|t| t == "A");
+        let text = format!("{pruned:?}");
+        assert!(!text.contains("\"y\""), "{text}");
+        assert!(
+            text.contains("\"x\"") && text.contains("\"w\"") && text.contains("\"v\""),
+            "{text}"
+        );
+        assert!(matches!(
+            prune(parse("B.y").unwrap(), &|t| t == "A"),
+            Expr::Empty
+        ));
     }
 
     #[test]

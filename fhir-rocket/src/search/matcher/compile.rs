@@ -62,9 +62,10 @@ pub(super) fn find(
 pub(super) fn compiled(
     param: &'static SearchParameter,
     version: FhirVersion,
+    resource_type: &str,
     name: &str,
 ) -> Result<Compiled, SearchError> {
-    Compiled::new(param, version)
+    Compiled::for_type(param, version, resource_type)
         .map_err(|e| SearchError::for_param(name, format!("cannot be evaluated in memory: {e}")))
 }
 
@@ -94,7 +95,7 @@ fn clause(
             param.description.lines().next().unwrap_or_default()
         )));
     }
-    let compiled = compiled(param, version, name)?;
+    let compiled = compiled(param, version, resource_type, name)?;
     let test = match param.kind {
         SearchParamKind::Token => {
             let list = OrList::<TokenParam>::parse(modifier, value)
@@ -246,7 +247,7 @@ fn has_clause(
         param: None,
         test: Test::Has(Box::new(Has {
             source_type: has.target_type.clone(),
-            reference: compiled(reference, version, "_has")?,
+            reference: compiled(reference, version, &has.target_type, "_has")?,
             matcher,
             targets: OnceLock::new(),
         })),

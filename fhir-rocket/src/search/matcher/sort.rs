@@ -63,7 +63,10 @@ impl Sorter {
                         format!("'{}' is not a search parameter of {resource_type}", k.name),
                     )
                 })?;
-                Ok((compiled(param, R::FHIR_VERSION, "_sort")?, k.descending))
+                Ok((
+                    compiled(param, R::FHIR_VERSION, resource_type, "_sort")?,
+                    k.descending,
+                ))
             })
             .collect::<Result<_, SearchError>>()?;
         Ok(Sorter { keys })
