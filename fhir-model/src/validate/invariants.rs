@@ -299,12 +299,20 @@ mod tests {
             let (all, native, evaluated, skipped) =
                 super::coverage(crate::r4b::Resource::validation_table(), FhirVersion::R4B);
             eprintln!("R4B {all} {native} {evaluated} {skipped:?}");
+            assert!(
+                evaluated >= 362,
+                "R4B evaluates {evaluated} constraints, was 362"
+            );
         }
         #[cfg(feature = "r5")]
         {
             let (all, native, evaluated, skipped) =
                 super::coverage(crate::r5::Resource::validation_table(), FhirVersion::R5);
             eprintln!("R5 {all} {native} {evaluated} {skipped:?}");
+            assert!(
+                evaluated >= 342,
+                "R5 evaluates {evaluated} constraints, was 342"
+            );
         }
     }
 }
