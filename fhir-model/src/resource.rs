@@ -267,6 +267,12 @@ macro_rules! resource_enum_impls {
             fn validation_table() -> &'static $crate::validate::table::ValidationTable {
                 &validation_table::VALIDATION_TABLE
             }
+            fn fhir_version() -> $crate::FhirVersion {
+                $crate::FhirVersion::$version
+            }
+            fn node(&self) -> $crate::fhirpath::Node<'_> {
+                self.as_node()
+            }
         }
         impl $crate::BoxedDrop for Resource {
             #[inline(never)]

@@ -31,6 +31,7 @@
 
 mod binding;
 mod formats;
+pub mod invariants;
 mod locate;
 pub mod table;
 mod walk;
@@ -153,6 +154,10 @@ impl Report {
 pub trait ValidationModel: XmlResource {
     /// The version's validation table.
     fn validation_table() -> &'static ValidationTable;
+    /// The FHIR version.
+    fn fhir_version() -> crate::FhirVersion;
+    /// The resource as a FHIRPath node.
+    fn node(&self) -> crate::fhirpath::Node<'_>;
 }
 
 /// Validates resources of one FHIR version.
