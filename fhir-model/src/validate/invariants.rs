@@ -3,7 +3,7 @@
 //! states it, with `%resource` the resource the instance is in (a Bundle entry is its own
 //! resource; a contained resource is seen with its container, the `%rootResource` its
 //! references to `#id` need). The invariants checked natively
-//! ([`NATIVE_INVARIANTS`](super::NATIVE_INVARIANTS)) are left out; a constraint the evaluator
+//! ([`NATIVE_INVARIANTS`]) are left out; a constraint the evaluator
 //! cannot parse or evaluate (terminology functions, a type error) is never reported.
 
 use super::table::{Constraint, ValidationTable};
