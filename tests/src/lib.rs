@@ -134,6 +134,28 @@ pub fn check_package_roundtrip(
     );
 }
 
+/// Installs Debian `packages` with apt (through `sudo` when not root), after updating the
+/// package lists; whether it worked. Tests that need a tool call it when the tool is missing,
+/// so the test command works on a fresh machine.
+pub fn apt_install(packages: &[&str]) -> bool {
+    use std::process::Command;
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        command.args(args).status().is_ok_and(|s| s.success())
+    };
+    apt(&["update", "-qq"]) && apt(&[&["install", "-y", "-qq"][..], packages].concat())
+}
+
 /// The `xmllint` command, installed with apt (Debian package libxml2-utils) when missing, so
 /// the test command works on a fresh machine; panics when it cannot be had.
 pub fn xmllint() -> &'static str {
@@ -149,21 +171,7 @@ pub fn xmllint() -> &'static str {
         if found(()) {
             return;
         }
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        let apt = |args: &[&str]| {
-            let mut command = if root {
-                Command::new("apt-get")
-            } else {
-                let mut c = Command::new("sudo");
-                c.arg("apt-get");
-                c
-            };
-            command.args(args).status().is_ok_and(|s| s.success())
-        };
-        let installed = apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "libxml2-utils"]);
+        let installed = apt_install(&["libxml2-utils"]);
         assert!(
             installed && found(()),
             "xmllint is missing and could not be installed: install the Debian package libxml2-utils"

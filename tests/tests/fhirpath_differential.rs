@@ -39,21 +39,7 @@ fn node() {
     if found() {
         return;
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let apt = |args: &[&str]| {
-        let mut command = if root {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        };
-        command.args(args).status().is_ok_and(|s| s.success())
-    };
-    let installed = apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "nodejs", "npm"]);
+    let installed = fhir_tests::apt_install(&["nodejs", "npm"]);
     assert!(
         installed && found(),
         "Node.js and npm are missing and could not be installed: install the Debian packages nodejs and npm"
