@@ -27,6 +27,7 @@ pub fn generate(schema: &Schema) -> String {
     let mut out = String::with_capacity(1 << 20);
     out.push_str(
         "/// The rules of this version's definitions that validation checks.\n\
+         #[cfg(feature = \"validate\")]\n\
          pub mod validation_table {\n\
          use crate::validate::table::{CodeCheck, Constraint as C, ElementRules as E, PrimitiveRule as P, TypeRules as T, ValidationTable, ValueSet as V};\n\n",
     );

@@ -369,3 +369,45 @@ fn validate_by_get_in_mode_delete() {
     let reply = send(&format!("{}/Patient/$validate", base()), "GET", &[], None);
     assert_eq!(reply.status, 400);
 }
+
+#[test]
+fn the_definitions_invariants_are_checked_on_writes() {
+    // per-1: a period that ends before it starts; pat-1: a contact with no details.
+    let reply = post(
+        "Patient",
+        &format!(
+            r#"{{"resourceType":"Patient",{DIV},"name":[{{"family":"Invariant","period":{{"start":"2020-02-01","end":"2020-01-01"}}}}],"contact":[{{"gender":"male"}}]}}"#
+        ),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let found = issues(&reply);
+    assert_eq!(
+        found,
+        [
+            issue(
+                "error",
+                "invariant",
+                "per-1: If present, start SHALL have a lower value than end",
+                "Patient.name[0].period"
+            ),
+            issue(
+                "error",
+                "invariant",
+                "pat-1: SHALL at least contain a contact's details or a reference to an organization",
+                "Patient.contact[0]"
+            ),
+        ],
+        "{}",
+        reply.body
+    );
+    assert_eq!(stored("Invariant"), 0);
+    // The same resource with the period the right way round and a named contact is stored.
+    let reply = post(
+        "Patient",
+        &format!(
+            r#"{{"resourceType":"Patient",{DIV},"name":[{{"family":"Invariant","period":{{"start":"2020-01-01T10:00:00+02:00","end":"2020-01-01T09:30:00Z"}}}}],"contact":[{{"name":{{"family":"C"}}}}]}}"#
+        ),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(stored("Invariant"), 1);
+}

@@ -22,7 +22,8 @@
 //! [`json::ReadOptions::LENIENT`] skips them instead.
 //!
 //! The `fhirpath` feature adds `fhirpath`: a FHIRPath evaluator over the typed model and the
-//! values of each search parameter, as a database would index them.
+//! values of each search parameter, as a database would index them. The `validate` feature
+//! (which enables `fhirpath`) adds `validate`: the rules of the definitions, invariants included.
 
 #![warn(missing_docs)]
 
@@ -36,6 +37,7 @@ mod references;
 mod resource;
 #[doc(hidden)]
 pub mod serde_bridge;
+#[cfg(feature = "validate")]
 pub mod validate;
 pub mod xml;
 

@@ -263,6 +263,7 @@ macro_rules! resource_enum_impls {
                 &xml_table::XML_TABLE
             }
         }
+        #[cfg(feature = "validate")]
         impl $crate::validate::ValidationModel for Resource {
             fn validation_table() -> &'static $crate::validate::table::ValidationTable {
                 &validation_table::VALIDATION_TABLE

@@ -187,6 +187,9 @@ fn item_text(item: &Item<'_>, table: &XmlTable) -> String {
         Item::Decimal(d) => format!("{d}"),
         Item::String(s) => serde_json::to_string(s).unwrap(),
         Item::Reference(t) => format!("{{\"resourceType\":{}}}", serde_json::to_string(t).unwrap()),
+        // Only lowBoundary() and highBoundary() make these, which no search parameter calls:
+        // shown as they are, they would differ from fhirpath.js and fail the test.
+        Item::Instant(_) | Item::Quantity(..) => format!("{item:?}"),
     }
 }
 

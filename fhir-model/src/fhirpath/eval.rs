@@ -24,6 +24,12 @@ pub enum Item<'a> {
     /// reference names (`Patient` for `Patient/123` or `http://x/fhir/Patient/123`), enough
     /// for `resolve() is Patient`.
     Reference(&'a str),
+    /// A computed instant, in nanoseconds since the epoch: a date's `lowBoundary()` or
+    /// `highBoundary()`.
+    Instant(i128),
+    /// A computed quantity: value, unit system and unit code (or the unit's text when there
+    /// is no code): a quantity's `lowBoundary()` or `highBoundary()`.
+    Quantity(f64, Option<&'a str>, Option<&'a str>),
 }
 
 impl<'a> Item<'a> {
@@ -42,7 +48,7 @@ impl<'a> Item<'a> {
             Item::Bool(b) => Some(Prim::Bool(*b)),
             Item::Integer(i) => Some(Prim::Integer(*i)),
             Item::String(s) => Some(Prim::String(s)),
-            Item::Decimal(_) | Item::Reference(_) => None,
+            Item::Decimal(_) | Item::Reference(_) | Item::Instant(_) | Item::Quantity(..) => None,
         }
     }
 
@@ -55,6 +61,8 @@ impl<'a> Item<'a> {
             Item::Decimal(_) => "Decimal",
             Item::String(_) => "String",
             Item::Reference(t) => t,
+            Item::Instant(_) => "DateTime",
+            Item::Quantity(..) => "Quantity",
         }
     }
 }
@@ -88,6 +96,8 @@ pub(crate) struct Ctx<'a, 'r> {
     pub(crate) table: &'static XmlTable,
     /// `%resource`
     pub(crate) resource: Option<Node<'a>>,
+    /// `%rootResource`, when it is not `%resource`
+    pub(crate) root_resource: Option<Node<'a>>,
     /// `%context`
     pub(crate) context: &'r [Item<'a>],
     pub(crate) resolver: Option<Resolver<'a, 'r>>,
@@ -106,6 +116,12 @@ impl<'a> Ctx<'a, '_> {
         Ok(match e {
             Expr::This => input.to_vec(),
             Expr::Var(Var::Resource) => self.resource.map(Item::Node).into_iter().collect(),
+            Expr::Var(Var::RootResource) => self
+                .root_resource
+                .or(self.resource)
+                .map(Item::Node)
+                .into_iter()
+                .collect(),
             Expr::Var(Var::Context) => self.context.to_vec(),
             Expr::Var(Var::Constant(s)) => vec![Item::String(Cow::Borrowed(s))],
             Expr::String(s) => vec![Item::String(Cow::Borrowed(s))],
@@ -316,7 +332,7 @@ impl<'a> Ctx<'a, '_> {
             }
             Op::Lt | Op::Gt | Op::Le | Op::Ge => match (a.as_slice(), b.as_slice()) {
                 ([], _) | (_, []) => Vec::new(),
-                ([x], [y]) => match compare(x, y) {
+                ([x], [y]) => match self.compare(x, y) {
                     Some(ord) => vec![Item::Bool(match op {
                         Op::Lt => ord.is_lt(),
                         Op::Gt => ord.is_gt(),
@@ -350,6 +366,9 @@ impl<'a> Ctx<'a, '_> {
                     }
                 };
                 vec![Item::String(Cow::Owned(text(&a)? + &text(&b)?))]
+            }
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::IntDiv | Op::Mod => {
+                super::arith::arithmetic(op, &a, &b)?
             }
             Op::And | Op::Or | Op::Xor | Op::Implies => unreachable!("handled above"),
         })
@@ -472,6 +491,8 @@ impl DistinctKey {
         match item {
             Item::Decimal(d) => number(*d),
             Item::Reference(t) => DistinctKey::Reference(t.to_string()),
+            Item::Instant(t) => DistinctKey::Text(format!("@{t}")),
+            Item::Quantity(v, s, c) => DistinctKey::Text(format!("{v} {s:?} {c:?}")),
             _ => match item.primitive() {
                 Some(Prim::Bool(b)) => DistinctKey::Bool(b),
                 Some(p @ (Prim::Integer(_) | Prim::Decimal(_))) => {
@@ -518,6 +539,10 @@ fn number(p: &Prim<'_>) -> Option<f64> {
 
 /// FHIRPath `=` (or `~` when `equiv`) of two items; `None` when they cannot be compared.
 pub(crate) fn equal(a: &Item<'_>, b: &Item<'_>, equiv: bool) -> Option<bool> {
+    let computed = |i: &Item<'_>| matches!(i, Item::Instant(_) | Item::Quantity(..));
+    if computed(a) || computed(b) {
+        return super::arith::equal_computed(a, b);
+    }
     if let (Item::Decimal(x), other) | (other, Item::Decimal(x)) = (a, b) {
         return match other {
             Item::Decimal(y) => Some(x == y),
@@ -558,16 +583,4 @@ pub(crate) fn equal(a: &Item<'_>, b: &Item<'_>, equiv: bool) -> Option<bool> {
         },
         _ => Some(false),
     }
-}
-
-fn compare(a: &Item<'_>, b: &Item<'_>) -> Option<std::cmp::Ordering> {
-    let num = |i: &Item<'_>| match i {
-        Item::Decimal(d) => Some(*d),
-        other => other.primitive().and_then(|p| number(&p)),
-    };
-    if let (Some(x), Some(y)) = (num(a), num(b)) {
-        return x.partial_cmp(&y);
-    }
-    let (x, y) = (a.primitive()?, b.primitive()?);
-    Some(x.as_str()?.cmp(y.as_str()?))
 }

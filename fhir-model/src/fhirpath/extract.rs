@@ -244,6 +244,7 @@ impl Compiled {
         let ctx = Ctx {
             table: self.expression.table,
             resource: Some(resource),
+            root_resource: None,
             context: &[],
             resolver: None,
             scratch: Default::default(),
@@ -512,7 +513,7 @@ impl<'a> Ctx<'a, '_> {
                 }
                 return;
             }
-            Item::Decimal(_) | Item::Reference(_) => return,
+            Item::Decimal(_) | Item::Reference(_) | Item::Instant(_) | Item::Quantity(..) => return,
         };
         match kind {
             SearchParamKind::Token => self.tokens(node, out),

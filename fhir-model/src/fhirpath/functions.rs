@@ -267,7 +267,7 @@ impl<'a> Ctx<'a, '_> {
                 0 | 1 => items,
                 _ => return error("single() of more than one item"),
             },
-            _ => return error("function not supported"),
+            _ => return self.set_function(func, items, args, input),
         })
     }
 
@@ -301,7 +301,7 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    fn string_arg(
+    pub(crate) fn string_arg(
         &self,
         arg: &'a Expr,
         input: &[Item<'a>],
@@ -367,7 +367,7 @@ impl<'a> Ctx<'a, '_> {
 }
 
 /// The string of a collection of at most one string item.
-fn one_string<'a>(items: &[Item<'a>]) -> Result<Option<Cow<'a, str>>, EvalError> {
+pub(crate) fn one_string<'a>(items: &[Item<'a>]) -> Result<Option<Cow<'a, str>>, EvalError> {
     match items {
         [] => Ok(None),
         [Item::String(s)] => Ok(Some(s.clone())),
@@ -384,7 +384,7 @@ fn one_string<'a>(items: &[Item<'a>]) -> Result<Option<Cow<'a, str>>, EvalError>
 
 /// The compiled regex of a `matches()` pattern, kept for the life of the process (the
 /// patterns are those of the definitions' invariants, a small set).
-fn cached_regex(pattern: &str) -> Option<&'static regex::Regex> {
+pub(crate) fn cached_regex(pattern: &str) -> Option<&'static regex::Regex> {
     use std::collections::HashMap;
     use std::sync::{OnceLock, RwLock};
     type Cache = RwLock<HashMap<String, Option<&'static regex::Regex>>>;

@@ -3,13 +3,18 @@
 //! evaluating over borrowed [`Node`]s (no copy of the resource, no JSON), and the search
 //! values of each parameter of a resource ([`extract`]).
 //!
-//! The evaluator covers the part of FHIRPath the core SearchParameter expressions use, and a
-//! little more: paths (choice elements by their name, `value`), a leading type name
-//! (`Patient.name`), `|`, `and`/`or`/`xor`/`implies`, `=`/`!=`/`~`/`!~`, comparisons,
-//! `in`/`contains`, `is`/`as` and the functions `where`, `select`, `all`, `exists`,
-//! `empty`, `first`, `last`, `tail`, `count`, `distinct`, `not`, `ofType`, `as`, `is`,
-//! `extension(url)`, `hasExtension(url)`, `resolve`, `hasValue`, `startsWith`, `endsWith`,
-//! `contains`, the indexer `[n]`, and the variables `%resource`, `%rootResource`,
+//! The evaluator covers the part of FHIRPath that the core SearchParameter expressions and
+//! the definitions' invariants use: paths (choice elements by their name, `value`), a leading
+//! type name (`Patient.name`), `|`, `and`/`or`/`xor`/`implies`, `=`/`!=`/`~`/`!~`,
+//! comparisons (dates at their precision, quantities of one unit), arithmetic
+//! (`+ - * / div mod`), `&`, `in`/`contains`, `is`/`as` and the functions `where`, `select`,
+//! `all`, `exists`, `empty`, `first`, `last`, `tail`, `single`, `count`, `distinct`,
+//! `isDistinct`, `not`, `ofType`, `as`, `is`, `extension(url)`, `hasExtension(url)`,
+//! `resolve`, `hasValue`, `startsWith`, `endsWith`, `contains`, `matches`, `replace`,
+//! `replaceMatches`, `length`, `substring`, `toInteger`, `toString`, `iif`, `trace`,
+//! `children`, `descendants`, `combine`, `union`, `intersect`, `exclude`, `repeat`,
+//! `allTrue`, `allFalse`, `anyTrue`, `anyFalse`, `lowBoundary`, `highBoundary`,
+//! `comparable`, the indexer `[n]`, and the variables `%resource`, `%rootResource`,
 //! `%context`, `%ucum`, `%sct`, `%loinc`, `%vs-…` and `%ext-…`. Any other function is a
 //! parse error, never a silent empty answer.
 //!
@@ -31,11 +36,13 @@
 //! assert_eq!(found[0].primitive().and_then(|p| p.as_str()), Some("1.5"));
 //! ```
 
+mod arith;
 mod eval;
 pub mod extract;
 mod functions;
 mod node;
 mod parser;
+mod sets;
 #[cfg(test)]
 mod tests;
 
@@ -108,6 +115,7 @@ impl Expression {
         let ctx = eval::Ctx {
             table: e.table,
             resource: None,
+            root_resource: None,
             context: &[],
             resolver: None,
             scratch: Default::default(),
@@ -135,9 +143,22 @@ impl Expression {
         resource: Option<Node<'a>>,
         resolver: Option<Resolver<'a, '_>>,
     ) -> Result<Vec<Item<'a>>, EvalError> {
+        self.evaluate_contained(context, resource, None, resolver)
+    }
+
+    /// [`Expression::evaluate_with`] in a contained resource: `%resource` is the contained
+    /// resource, `%rootResource` its container (`root`).
+    pub fn evaluate_contained<'a>(
+        &'a self,
+        context: &[Item<'a>],
+        resource: Option<Node<'a>>,
+        root: Option<Node<'a>>,
+        resolver: Option<Resolver<'a, '_>>,
+    ) -> Result<Vec<Item<'a>>, EvalError> {
         let ctx = eval::Ctx {
             table: self.table,
             resource,
+            root_resource: root,
             context,
             resolver,
             scratch: Default::default(),

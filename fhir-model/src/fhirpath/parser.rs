@@ -65,6 +65,12 @@ pub(crate) enum Op {
     In,
     Contains,
     Concat,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    IntDiv,
+    Mod,
 }
 
 /// The functions the evaluator has.
@@ -104,6 +110,19 @@ pub(crate) enum Func {
     Descendants,
     Combine,
     Single,
+    Union,
+    Intersect,
+    Exclude,
+    Repeat,
+    AllTrue,
+    AllFalse,
+    AnyTrue,
+    AnyFalse,
+    Replace,
+    ReplaceMatches,
+    LowBoundary,
+    HighBoundary,
+    Comparable,
 }
 
 impl Func {
@@ -144,6 +163,19 @@ impl Func {
             "descendants" => (Descendants, 0, 0),
             "combine" => (Combine, 1, 1),
             "single" => (Single, 0, 0),
+            "union" => (Union, 1, 1),
+            "intersect" => (Intersect, 1, 1),
+            "exclude" => (Exclude, 1, 1),
+            "repeat" => (Repeat, 1, 1),
+            "allTrue" => (AllTrue, 0, 0),
+            "allFalse" => (AllFalse, 0, 0),
+            "anyTrue" => (AnyTrue, 0, 0),
+            "anyFalse" => (AnyFalse, 0, 0),
+            "replace" => (Replace, 2, 2),
+            "replaceMatches" => (ReplaceMatches, 2, 2),
+            "lowBoundary" => (LowBoundary, 0, 1),
+            "highBoundary" => (HighBoundary, 0, 1),
+            "comparable" => (Comparable, 1, 1),
             _ => return None,
         })
     }
@@ -157,8 +189,10 @@ impl Func {
 /// Environment variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Var {
-    /// `%resource`, `%rootResource`
+    /// `%resource`
     Resource,
+    /// `%rootResource`: the container of a contained resource, else `%resource`
+    RootResource,
     /// `%context`
     Context,
     /// `%ucum`, `%sct`, `%loinc`, `%vs-…`, `%ext-…`: constant strings
@@ -252,7 +286,9 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
                         .map_err(|_| err(start, "bad number".into()))?,
                 )
             }
-        } else if c == b'\'' || c == b'`' {
+        } else if c == b'\'' || c == b'`' || c == b'"' {
+            // A double-quoted string is not in the grammar, but R5's eld-11 has one, and
+            // the reference implementations read it as a string.
             let mut s = String::new();
             i += 1;
             loop {
@@ -289,7 +325,7 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
                     }
                 }
             }
-            if c == b'\'' {
+            if c != b'`' {
                 Tok::String(s)
             } else {
                 Tok::Quoted(s)
@@ -404,6 +440,10 @@ impl Parser {
                 "~" => (Op::Equiv, 5),
                 "!~" => (Op::NotEquiv, 5),
                 "&" => (Op::Concat, 9),
+                "+" => (Op::Add, 9),
+                "-" => (Op::Sub, 9),
+                "*" => (Op::Mul, 10),
+                "/" => (Op::Div, 10),
                 _ => return None,
             },
             Tok::Ident(w) => match w.as_str() {
@@ -413,6 +453,8 @@ impl Parser {
                 "or" => (Op::Or, 2),
                 "xor" => (Op::Xor, 2),
                 "implies" => (Op::Implies, 1),
+                "div" => (Op::IntDiv, 10),
+                "mod" => (Op::Mod, 10),
                 _ => return None,
             },
             _ => return None,
@@ -551,7 +593,8 @@ impl Parser {
             Tok::Var(v) => {
                 self.next();
                 Ok(Expr::Var(match v.as_str() {
-                    "resource" | "rootResource" => Var::Resource,
+                    "resource" => Var::Resource,
+                    "rootResource" => Var::RootResource,
                     "context" => Var::Context,
                     "ucum" => Var::Constant("http://unitsofmeasure.org".into()),
                     "sct" => Var::Constant("http://snomed.info/sct".into()),

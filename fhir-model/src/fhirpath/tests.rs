@@ -184,3 +184,135 @@ fn strings_of_names_are_normalized() {
     let values = search_values(deceased, r.as_node(), FhirVersion::R4).unwrap();
     assert!(matches!(&values[..], [IndexValue::Token(t)] if t.code.as_deref() == Some("false")));
 }
+
+#[test]
+fn arithmetic_and_string_addition() {
+    let r = resource(OBS);
+    assert_eq!(strings("1 + 2 * 3 = 7", &r), ["true"]);
+    assert_eq!(strings("(1 + 2) * 3 - 1 = 8", &r), ["true"]);
+    assert_eq!(strings("7 div 2 = 3", &r), ["true"]);
+    assert_eq!(strings("7 mod 2 = 1", &r), ["true"]);
+    assert_eq!(strings("(1 / 0).empty()", &r), ["true"]);
+    assert_eq!(strings("7 / 2 = 3.5", &r), ["true"]);
+    assert_eq!(strings("Observation.value.value + 1 = 2.5", &r), ["true"]);
+    assert_eq!(strings("'#' + Observation.id", &r), ["#o1"]);
+    assert_eq!(strings("('#' + {}).empty()", &r), ["true"]);
+    assert_eq!(
+        strings(
+            "(Observation.component.count() + Observation.performer.count()) > 3",
+            &r
+        ),
+        ["true"]
+    );
+    assert_eq!(strings("\"a\" = 'a'", &r), ["true"]);
+    // Dates and durations are not added: an error, never a wrong value.
+    let e = Expression::parse("Observation.effective.start + 1", FhirVersion::R4).unwrap();
+    assert!(e.evaluate(r.as_node()).is_err());
+}
+
+#[test]
+fn set_functions_compare_complex_values_by_members() {
+    let r = resource(
+        r#"{"resourceType":"Observation","status":"final",
+        "code":{"coding":[{"system":"http://loinc.org","code":"1"},{"system":"http://loinc.org","code":"2"}]},
+        "component":[{"code":{"coding":[{"system":"http://loinc.org","code":"2"}]}},
+                     {"code":{"coding":[{"system":"http://loinc.org","code":"3"}]}}]}"#,
+    );
+    assert_eq!(
+        strings(
+            "Observation.component.code.coding.intersect(%resource.code.coding).code",
+            &r
+        ),
+        ["2"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.component.code.coding.exclude(%resource.code.coding).code",
+            &r
+        ),
+        ["3"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.code.coding.union(Observation.component.code.coding).count() = 3",
+            &r
+        ),
+        ["true"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.component.code.coding.code.union(Observation.code.coding.code)",
+            &r
+        ),
+        ["2", "3", "1"]
+    );
+    assert_eq!(strings("(true | false).allTrue()", &r), ["false"]);
+    assert_eq!(strings("(false).allFalse()", &r), ["true"]);
+    assert_eq!(strings("{}.allTrue()", &r), ["true"]);
+    assert_eq!(strings("(true | false).anyFalse()", &r), ["true"]);
+    assert_eq!(
+        strings("Observation.status.replaceMatches('[aeiou]', '_')", &r),
+        ["f_n_l"]
+    );
+    assert_eq!(strings("'a.b.c'.replace('.', '/')", &r), ["a/b/c"]);
+    assert_eq!(
+        strings("'Patient.name'.replaceMatches('\\\\..*', '') & '.'", &r),
+        ["Patient."]
+    );
+}
+
+#[test]
+fn repeat_walks_nested_items() {
+    let r = Resource::from_json(
+        r#"{"resourceType":"Questionnaire","status":"draft","item":[
+        {"linkId":"1","type":"group","item":[{"linkId":"1.1","type":"string"},{"linkId":"1.2","type":"group","item":[{"linkId":"1.2.1","type":"string"}]}]},
+        {"linkId":"2","type":"string"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        strings("Questionnaire.repeat(item).linkId", &r),
+        ["1", "2", "1.1", "1.2", "1.2.1"]
+    );
+}
+
+#[test]
+fn boundaries_of_decimals_dates_and_quantities() {
+    let r = resource(OBS);
+    assert_eq!(
+        strings("Observation.value.value.lowBoundary() = 1.495", &r),
+        ["true"]
+    );
+    assert_eq!(
+        strings("Observation.value.value.highBoundary() = 1.505", &r),
+        ["true"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.effective.start.highBoundary() < Observation.effective.end.lowBoundary()",
+            &r
+        ),
+        ["true"]
+    );
+    assert_eq!(
+        strings("Observation.effective.start.lowBoundary() = Observation.effective.start.highBoundary()", &r),
+        ["false"]
+    );
+    assert_eq!(
+        strings("Observation.value.lowBoundary() < Observation.value", &r),
+        ["true"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.value.comparable(Observation.value.highBoundary())",
+            &r
+        ),
+        ["true"]
+    );
+    assert_eq!(
+        strings(
+            "Observation.value.comparable(Observation.component[1].value)",
+            &r
+        ),
+        ["false"]
+    );
+}

@@ -193,13 +193,24 @@ fn read_typed<R: JsonValue>(text: &str) -> Result<(), JsonError> {
 }
 
 impl Validator {
-    /// The validator of the version of `R` (a version's `Resource` enum), which also runs the
-    /// typed reader on text so that nothing it rejects passes.
+    /// The validator of the version of `R` (a version's `Resource` enum): the rules here, the
+    /// definitions' FHIRPath invariants ([`invariants::pass`]), and the typed reader on text
+    /// so that nothing it rejects passes.
+    ///
+    /// ```
+    /// use fhir_model::validate::Validator;
+    /// let validator = Validator::of::<fhir_model::r4::Resource>();
+    /// // per-1: a period's start is not after its end.
+    /// let text = r#"{"resourceType":"Patient","name":[{"period":{"start":"2020-02-01","end":"2020-01-01"}}]}"#;
+    /// let report = validator.json(text);
+    /// let found: Vec<(&str, &str)> = report.errors().map(|i| (i.rule, i.path.as_str())).collect();
+    /// assert_eq!(found, [("per-1", "Patient.name[0].period")]);
+    /// ```
     pub fn of<R: ValidationModel>() -> Self {
         Validator {
             table: R::validation_table(),
             typed: Some(read_typed::<R>),
-            pass: None,
+            pass: Some(invariants::pass::<R>),
         }
     }
 
@@ -219,11 +230,12 @@ impl Validator {
         }
     }
 
-    /// The validator with a further pass after its own rules.
+    /// The validator with another further pass after its own rules, in place of the one it
+    /// had (the invariants, for [`Validator::of`]).
     ///
     /// ```
     /// use fhir_model::json::{PathSegment, Value};
-    /// use fhir_model::validate::{table::ValidationTable, Issue, Validator};
+    /// use fhir_model::validate::{table::ValidationTable, Issue, ValidationModel, Validator};
     /// /// A pass of one invariant: a Patient has a name.
     /// fn named(_: &'static ValidationTable, v: &Value) -> Vec<(Issue, Vec<PathSegment>)> {
     ///     match v.get("name") {
@@ -231,7 +243,8 @@ impl Validator {
     ///         None => vec![(Issue::error("invariant", "x-1", "Patient".into(), "no name".into()), vec![])],
     ///     }
     /// }
-    /// let validator = Validator::of::<fhir_model::r4::Resource>().with_pass(named);
+    /// let table = <fhir_model::r4::Resource as ValidationModel>::validation_table();
+    /// let validator = Validator::new(table).with_pass(named);
     /// let report = validator.json(r#"{"resourceType":"Patient","birthDate":"2023-02-29"}"#);
     /// let rules: Vec<&str> = report.errors().map(|i| i.rule).collect();
     /// assert_eq!(rules, ["date", "x-1"]);

@@ -302,7 +302,7 @@ fn native_invariants() {
     );
     // dom-2, dom-4: a contained resource has no resources of its own and no version.
     let found = errors(&patient(
-        r#","contained":[{"resourceType":"Patient","id":"c","meta":{"versionId":"1"},"contained":[{"resourceType":"Basic","code":{"text":"x"}}]}]"#,
+        r##","contained":[{"resourceType":"Patient","id":"c","meta":{"versionId":"1"},"contained":[{"resourceType":"Basic","code":{"text":"x"}}]}],"link":[{"other":{"reference":"#c"},"type":"seealso"}]"##,
     ));
     let rules: Vec<(&str, &str)> = found.iter().map(|f| (f.0, f.1.as_str())).collect();
     assert_eq!(
