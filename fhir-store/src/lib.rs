@@ -25,3 +25,4 @@
 pub mod catalog;
 pub mod hash;
 pub mod rows;
+pub mod schema;
