@@ -26,3 +26,4 @@ pub mod catalog;
 pub mod hash;
 pub mod rows;
 pub mod schema;
+pub mod sqlite;

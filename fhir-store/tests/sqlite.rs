@@ -1,0 +1,126 @@
+//! The SQLite store on a real database file: every official R4 example with an id is
+//! stored with its index rows in one transaction and read back as written; a taken id is
+//! refused; the schema is applied once, kept across opens, and a database made with a
+//! different schema is refused.
+
+use fhir_model::r4::Resource;
+use fhir_model::FhirResource;
+use fhir_store::catalog::Catalog;
+use fhir_store::rows::index_rows;
+use fhir_store::sqlite::{SqliteStore, StoreError};
+use fhir_tests::{json_resources, package};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// A fresh database path of its own for each test.
+fn database(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fhir-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("fhir.db")
+}
+
+#[test]
+fn every_r4_example_is_stored_indexed_and_read_back() {
+    let path = database("examples");
+    let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
+    let catalog = Catalog::of::<Resource>();
+    let mut seen = HashSet::new();
+    let (mut stored, mut taken, mut rows) = (0, 0, 0);
+    for file in json_resources(&package("hl7.fhir.r4.examples", "4.0.1")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let Ok(resource) = Resource::from_json(&text) else {
+            continue;
+        };
+        let Some(id) = resource.id().map(str::to_string) else {
+            continue;
+        };
+        let key = (resource.resource_type(), id.clone());
+        match store.create(&resource) {
+            Ok(version) => {
+                assert!(seen.insert(key.clone()), "{key:?} stored twice");
+                assert_eq!(version.version, 1);
+                let back = store.read(key.0, &id).unwrap().expect("just stored");
+                assert_eq!(back, version);
+                assert_eq!(back.body, resource.to_json(), "{}", file.display());
+                let expected = index_rows(&resource, &catalog, None).unwrap().len();
+                assert_eq!(store.index_row_count(key.0, &id).unwrap(), expected);
+                rows += expected;
+                stored += 1;
+            }
+            Err(StoreError::Exists) => {
+                assert!(seen.contains(&key), "{key:?} refused but never stored");
+                taken += 1;
+            }
+            Err(e) => panic!("{}: {e}", file.display()),
+        }
+    }
+    eprintln!("{stored} stored, {taken} ids taken, {rows} index rows");
+    assert!(stored > 5000, "{stored}");
+    assert!(store.read("Patient", "no-such-id").unwrap().is_none());
+    // Reopened, the database keeps everything and applies no migration again.
+    drop(store);
+    let store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
+    let back = store.read("Patient", "example").unwrap().unwrap();
+    assert!(back.body.contains("\"id\":\"example\""));
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[test]
+fn a_taken_id_is_refused_and_leaves_nothing_behind() {
+    let path = database("taken");
+    let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
+    let first =
+        Resource::from_json(r#"{"resourceType":"Patient","id":"p1","name":[{"family":"First"}]}"#)
+            .unwrap();
+    let second = Resource::from_json(
+        r#"{"resourceType":"Patient","id":"p1","name":[{"family":"Second"},{"family":"Third"}]}"#,
+    )
+    .unwrap();
+    store.create(&first).unwrap();
+    let rows = store.index_row_count("Patient", "p1").unwrap();
+    assert!(matches!(store.create(&second), Err(StoreError::Exists)));
+    let back = store.read("Patient", "p1").unwrap().unwrap();
+    assert!(back.body.contains("First") && !back.body.contains("Second"));
+    assert_eq!(store.index_row_count("Patient", "p1").unwrap(), rows);
+    let no_id = Resource::from_json(r#"{"resourceType":"Patient"}"#).unwrap();
+    assert!(matches!(store.create(&no_id), Err(StoreError::NoId)));
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[test]
+fn a_database_of_another_schema_is_refused() {
+    let path = database("schema");
+    drop(SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE schema_version SET checksum = 'other' WHERE version = 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let error = SqliteStore::open(&path, Catalog::of::<Resource>())
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("migration 1 differs"), "{error}");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    let path = database("future");
+    drop(SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_version VALUES (99, 0, 'from the future', 'x')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let error = SqliteStore::open(&path, Catalog::of::<Resource>())
+        .err()
+        .unwrap();
+    assert!(
+        error
+            .to_string()
+            .contains("migration 99 is from a newer release"),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
