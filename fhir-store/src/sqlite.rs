@@ -27,6 +27,12 @@ pub enum StoreError {
     NoId,
     /// The resource already exists (a create of an id that is taken).
     Exists,
+    /// `If-Match` named another version than the current one (or the resource does not
+    /// exist): the write is refused, nothing changes.
+    VersionConflict {
+        /// The current version, if there is one.
+        current: Option<i64>,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -37,6 +43,12 @@ impl std::fmt::Display for StoreError {
             StoreError::Schema(e) => write!(f, "schema: {e}"),
             StoreError::NoId => f.write_str("the resource has no id"),
             StoreError::Exists => f.write_str("a resource with this id exists"),
+            StoreError::VersionConflict { current: Some(v) } => {
+                write!(f, "the current version is {v}")
+            }
+            StoreError::VersionConflict { current: None } => {
+                f.write_str("the resource does not exist")
+            }
         }
     }
 }
@@ -214,6 +226,160 @@ impl SqliteStore {
         })
     }
 
+    /// Stores a new version of a resource (or its first, when the id is new: update as
+    /// create), with its index rows replaced, in one transaction. With `if_match`, the write
+    /// happens only if that is the current version; without, the version read in the
+    /// transaction is the one replaced. Either way the `UPDATE` checks the version it
+    /// replaces, so no update is ever lost.
+    pub fn update<R>(&mut self, resource: &R, if_match: Option<i64>) -> Result<Stored, StoreError>
+    where
+        R: Searchable + FhirResource + JsonValue,
+    {
+        let id = resource.id().ok_or(StoreError::NoId)?.to_string();
+        let rows = index_rows(resource, &self.catalog, None)?;
+        let res_type = self
+            .catalog
+            .resource_type(resource.resource_type())
+            .expect("index_rows knows the type")
+            .res_type;
+        let body = fhir_model::json::to_string(resource);
+        let last_updated = now_us();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT res_pk, version FROM resource WHERE partition_id = ?1 AND res_type = ?2 AND fhir_id = ?3",
+                params![self.partition, res_type, id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some(wanted) = if_match {
+            if current.map(|c| c.1) != Some(wanted) {
+                return Err(StoreError::VersionConflict {
+                    current: current.map(|c| c.1),
+                });
+            }
+        }
+        let (res_pk, version) = match current {
+            None => {
+                tx.execute(
+                    "INSERT INTO resource (partition_id, res_type, fhir_id, version, last_updated, index_hash, body)
+                     VALUES (?1, ?2, ?3, 1, ?4, 0, ?5)",
+                    params![self.partition, res_type, id, last_updated, body],
+                )?;
+                (tx.last_insert_rowid(), 1)
+            }
+            Some((res_pk, old)) => {
+                let changed = tx.execute(
+                    "UPDATE resource SET version = ?1, last_updated = ?2, deleted = 0, body = ?3
+                     WHERE partition_id = ?4 AND res_pk = ?5 AND version = ?6",
+                    params![old + 1, last_updated, body, self.partition, res_pk, old],
+                )?;
+                if changed != 1 {
+                    return Err(StoreError::VersionConflict { current: None });
+                }
+                delete_rows(&tx, self.partition, res_pk)?;
+                (res_pk, old + 1)
+            }
+        };
+        tx.execute(
+            "INSERT INTO resource_history (partition_id, res_pk, version, res_type, fhir_id, last_updated, method, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![self.partition, res_pk, version, res_type, id, last_updated, Method::Update as i16, body],
+        )?;
+        insert_rows(&tx, self.partition, res_type, res_pk, &rows)?;
+        tx.commit()?;
+        Ok(Stored {
+            version,
+            last_updated,
+            body,
+        })
+    }
+
+    /// Deletes a resource: a new version without a body, its index rows removed, so no
+    /// search finds it; its history stays. The new version, or `None` when there was nothing
+    /// to delete (unknown, or already deleted).
+    pub fn delete(&mut self, resource_type: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        let Some(t) = self.catalog.resource_type(resource_type) else {
+            return Ok(None);
+        };
+        let res_type = t.res_type;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT res_pk, version FROM resource
+                 WHERE partition_id = ?1 AND res_type = ?2 AND fhir_id = ?3 AND deleted = 0",
+                params![self.partition, res_type, id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((res_pk, old)) = current else {
+            return Ok(None);
+        };
+        let last_updated = now_us();
+        tx.execute(
+            "UPDATE resource SET version = ?1, last_updated = ?2, deleted = 1, body = NULL
+             WHERE partition_id = ?3 AND res_pk = ?4 AND version = ?5",
+            params![old + 1, last_updated, self.partition, res_pk, old],
+        )?;
+        tx.execute(
+            "INSERT INTO resource_history (partition_id, res_pk, version, res_type, fhir_id, last_updated, method, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
+            params![self.partition, res_pk, old + 1, res_type, id, last_updated, Method::Delete as i16],
+        )?;
+        delete_rows(&tx, self.partition, res_pk)?;
+        tx.commit()?;
+        Ok(Some(old + 1))
+    }
+
+    /// The version of a deleted resource's deletion (what a read answers with 410), or
+    /// `None` when the resource is not deleted or unknown.
+    pub fn deleted_version(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let Some(t) = self.catalog.resource_type(resource_type) else {
+            return Ok(None);
+        };
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT version FROM resource
+                 WHERE partition_id = ?1 AND res_type = ?2 AND fhir_id = ?3 AND deleted = 1",
+                params![self.partition, t.res_type, id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every version of a resource, newest first: its version, time, and body (`None` for a
+    /// deletion).
+    pub fn history(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Vec<(i64, i64, Option<String>)>, StoreError> {
+        let Some(t) = self.catalog.resource_type(resource_type) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT h.version, h.last_updated, h.body FROM resource_history h
+             JOIN resource r ON r.partition_id = h.partition_id AND r.res_pk = h.res_pk
+             WHERE r.partition_id = ?1 AND r.res_type = ?2 AND r.fhir_id = ?3
+             ORDER BY h.version DESC",
+        )?;
+        let versions = stmt
+            .query_map(params![self.partition, t.res_type, id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(versions)
+    }
+
     /// The current version of a resource, if it exists and is not deleted.
     pub fn read(&self, resource_type: &str, id: &str) -> Result<Option<Stored>, StoreError> {
         let Some(t) = self.catalog.resource_type(resource_type) else {
@@ -292,6 +458,21 @@ fn composite(key: RowKey) -> (Option<i32>, Option<i16>) {
         Some((group, part)) => (Some(group), Some(part)),
         None => (None, None),
     }
+}
+
+/// Removes every index row of one resource.
+fn delete_rows(
+    tx: &rusqlite::Transaction<'_>,
+    partition: i32,
+    res_pk: i64,
+) -> Result<(), StoreError> {
+    for table in TABLES {
+        tx.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE partition_id = ?1 AND res_pk = ?2"
+        ))?
+        .execute(params![partition, res_pk])?;
+    }
+    Ok(())
 }
 
 /// Every index row of one resource, through cached prepared statements.

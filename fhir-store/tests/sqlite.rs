@@ -124,3 +124,91 @@ fn a_database_of_another_schema_is_refused() {
     );
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+fn patient(family: &str) -> Resource {
+    Resource::from_json(&format!(
+        r#"{{"resourceType":"Patient","id":"u1","name":[{{"family":"{family}"}}]}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn updates_version_and_reindex_and_deletes_keep_history() {
+    let path = database("update");
+    let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
+    // Update as create, then an update with the right If-Match.
+    assert_eq!(store.update(&patient("One"), None).unwrap().version, 1);
+    let two = store.update(&patient("Two"), Some(1)).unwrap();
+    assert_eq!(two.version, 2);
+    assert_eq!(store.read("Patient", "u1").unwrap().unwrap(), two);
+    // A stale If-Match changes nothing.
+    match store.update(&patient("Stale"), Some(1)) {
+        Err(StoreError::VersionConflict { current: Some(2) }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(store
+        .read("Patient", "u1")
+        .unwrap()
+        .unwrap()
+        .body
+        .contains("Two"));
+    // The index rows are those of the current version only.
+    let catalog = Catalog::of::<Resource>();
+    let expected = index_rows(&patient("Two"), &catalog, None).unwrap().len();
+    assert_eq!(store.index_row_count("Patient", "u1").unwrap(), expected);
+    // Delete: gone from reads and from the index, kept in the history.
+    assert_eq!(store.delete("Patient", "u1").unwrap(), Some(3));
+    assert_eq!(store.delete("Patient", "u1").unwrap(), None);
+    assert!(store.read("Patient", "u1").unwrap().is_none());
+    assert_eq!(store.deleted_version("Patient", "u1").unwrap(), Some(3));
+    assert_eq!(store.index_row_count("Patient", "u1").unwrap(), 0);
+    let history = store.history("Patient", "u1").unwrap();
+    let versions: Vec<(i64, bool)> = history.iter().map(|h| (h.0, h.2.is_some())).collect();
+    assert_eq!(versions, [(3, false), (2, true), (1, true)]);
+    assert!(history[2].2.as_deref().unwrap().contains("One"));
+    // An update after a delete brings it back as a new version.
+    assert_eq!(store.update(&patient("Back"), None).unwrap().version, 4);
+    assert_eq!(store.deleted_version("Patient", "u1").unwrap(), None);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[test]
+fn concurrent_updates_with_if_match_lose_nothing() {
+    let path = database("race");
+    let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
+    store.update(&patient("Start"), None).unwrap();
+    // Eight writers on their own connections, each twenty times: read the version, then
+    // update with If-Match; a conflict is retried with the new version. Every successful
+    // write must be its own version: no two writers ever replace the same one.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
+                let mut won = Vec::new();
+                for i in 0..20 {
+                    loop {
+                        let current = store.read("Patient", "u1").unwrap().unwrap().version;
+                        match store.update(&patient(&format!("W{w}x{i}")), Some(current)) {
+                            Ok(stored) => {
+                                won.push(stored.version);
+                                break;
+                            }
+                            Err(StoreError::VersionConflict { .. }) => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut versions: Vec<i64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=161).collect::<Vec<i64>>());
+    assert_eq!(store.history("Patient", "u1").unwrap().len(), 161);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
