@@ -78,6 +78,21 @@ pub struct Stored {
     pub body: String,
 }
 
+/// One version in a history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The resource type.
+    pub resource_type: &'static str,
+    /// The id.
+    pub id: String,
+    /// The version.
+    pub version: i64,
+    /// When, in microseconds since the epoch.
+    pub last_updated: i64,
+    /// The JSON, `None` for a deletion.
+    pub body: Option<String>,
+}
+
 /// How a version was made (`resource_history.method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i16)]
@@ -378,6 +393,57 @@ impl SqliteStore {
             })?
             .collect::<Result<_, _>>()?;
         Ok(versions)
+    }
+
+    /// The history of a type (`Some`) or of the whole server (`None`): versions changed at
+    /// `since` or later (microseconds), newest first, at most `count`. Each is the type, the
+    /// id, the version, the time and the body (`None` for a deletion).
+    pub fn history_of(
+        &self,
+        resource_type: Option<&str>,
+        since: Option<i64>,
+        count: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let res_type = match resource_type {
+            Some(name) => match self.catalog.resource_type(name) {
+                Some(t) => Some(t.res_type),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT res_type, fhir_id, version, last_updated, body FROM resource_history
+             WHERE partition_id = ?1 AND (?2 IS NULL OR res_type = ?2) AND last_updated >= ?3
+             ORDER BY last_updated DESC, res_pk DESC, version DESC LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![
+                    self.partition,
+                    res_type,
+                    since.unwrap_or(i64::MIN),
+                    i64::try_from(count).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    let res_type: i16 = r.get(0)?;
+                    Ok((res_type, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                },
+            )?
+            .collect::<Result<Vec<(i16, String, i64, i64, Option<String>)>, _>>()?;
+        rows.into_iter()
+            .map(|(t, id, version, last_updated, body)| {
+                let resource_type = self.catalog.type_name(t).ok_or_else(|| {
+                    StoreError::Schema(format!("resource type {t} is unknown to this release"))
+                })?;
+                Ok(HistoryEntry {
+                    resource_type,
+                    id,
+                    version,
+                    last_updated,
+                    body,
+                })
+            })
+            .collect()
     }
 
     /// The current version of a resource, if it exists and is not deleted.

@@ -212,3 +212,48 @@ fn concurrent_updates_with_if_match_lose_nothing() {
     assert_eq!(store.history("Patient", "u1").unwrap().len(), 161);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[test]
+fn type_and_system_history_since_and_count() {
+    let path = database("history");
+    let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
+    let one = store.update(&patient("One"), None).unwrap();
+    let org =
+        Resource::from_json(r#"{"resourceType":"Organization","id":"o1","name":"Org"}"#).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    store.create(&org).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let two = store.update(&patient("Two"), None).unwrap();
+    store.delete("Organization", "o1").unwrap();
+    let all = store.history_of(None, None, 100).unwrap();
+    let seen: Vec<(&str, i64, bool)> = all
+        .iter()
+        .map(|h| (h.resource_type, h.version, h.body.is_some()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("Organization", 2, false),
+            ("Patient", 2, true),
+            ("Organization", 1, true),
+            ("Patient", 1, true)
+        ]
+    );
+    let patients = store.history_of(Some("Patient"), None, 100).unwrap();
+    assert_eq!(
+        patients.iter().map(|h| h.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert_eq!(patients[1].last_updated, one.last_updated);
+    // _since: only what changed at that time or later; _count: the newest first.
+    let since = store
+        .history_of(Some("Patient"), Some(two.last_updated), 100)
+        .unwrap();
+    assert_eq!(since.iter().map(|h| h.version).collect::<Vec<_>>(), [2]);
+    assert_eq!(store.history_of(None, None, 1).unwrap().len(), 1);
+    assert!(store
+        .history_of(Some("Basic"), None, 10)
+        .unwrap()
+        .is_empty());
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
