@@ -70,6 +70,8 @@ impl From<RowError> for StoreError {
 /// A stored version of a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
+    /// The id.
+    pub id: String,
     /// `meta.versionId`
     pub version: i64,
     /// `meta.lastUpdated`, in microseconds since the epoch.
@@ -200,12 +202,16 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Stores a new resource under its id, version 1, with its index rows, in one
-    /// transaction; [`StoreError::Exists`] if the id is taken.
-    pub fn create<R>(&mut self, resource: &R) -> Result<Stored, StoreError>
+    /// Stores a new resource as version 1, with its index rows, in one transaction. A
+    /// resource without an id is given one (a UUIDv7: time-ordered, so new rows land at
+    /// the end of the id index); [`StoreError::Exists`] if its id is taken.
+    pub fn create<R>(&mut self, resource: &mut R) -> Result<Stored, StoreError>
     where
         R: Searchable + FhirResource + JsonValue,
     {
+        if resource.id().is_none() {
+            resource.set_id(Some(uuid::Uuid::now_v7().to_string()));
+        }
         let id = resource.id().ok_or(StoreError::NoId)?.to_string();
         let rows = index_rows(resource, &self.catalog, None)?;
         let res_type = self
@@ -235,6 +241,7 @@ impl SqliteStore {
         insert_rows(&tx, self.partition, res_type, res_pk, &rows)?;
         tx.commit()?;
         Ok(Stored {
+            id,
             version: 1,
             last_updated,
             body,
@@ -306,6 +313,7 @@ impl SqliteStore {
         insert_rows(&tx, self.partition, res_type, res_pk, &rows)?;
         tx.commit()?;
         Ok(Stored {
+            id,
             version,
             last_updated,
             body,
@@ -459,6 +467,7 @@ impl SqliteStore {
                 params![self.partition, t.res_type, id],
                 |r| {
                     Ok(Stored {
+                        id: id.to_string(),
                         version: r.get(0)?,
                         last_updated: r.get(1)?,
                         body: r.get(2)?,

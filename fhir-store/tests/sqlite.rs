@@ -29,14 +29,14 @@ fn every_r4_example_is_stored_indexed_and_read_back() {
     let (mut stored, mut taken, mut rows) = (0, 0, 0);
     for file in json_resources(&package("hl7.fhir.r4.examples", "4.0.1")) {
         let text = std::fs::read_to_string(&file).unwrap();
-        let Ok(resource) = Resource::from_json(&text) else {
+        let Ok(mut resource) = Resource::from_json(&text) else {
             continue;
         };
         let Some(id) = resource.id().map(str::to_string) else {
             continue;
         };
         let key = (resource.resource_type(), id.clone());
-        match store.create(&resource) {
+        match store.create(&mut resource) {
             Ok(version) => {
                 assert!(seen.insert(key.clone()), "{key:?} stored twice");
                 assert_eq!(version.version, 1);
@@ -70,21 +70,33 @@ fn every_r4_example_is_stored_indexed_and_read_back() {
 fn a_taken_id_is_refused_and_leaves_nothing_behind() {
     let path = database("taken");
     let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
-    let first =
+    let mut first =
         Resource::from_json(r#"{"resourceType":"Patient","id":"p1","name":[{"family":"First"}]}"#)
             .unwrap();
-    let second = Resource::from_json(
+    let mut second = Resource::from_json(
         r#"{"resourceType":"Patient","id":"p1","name":[{"family":"Second"},{"family":"Third"}]}"#,
     )
     .unwrap();
-    store.create(&first).unwrap();
+    store.create(&mut first).unwrap();
     let rows = store.index_row_count("Patient", "p1").unwrap();
-    assert!(matches!(store.create(&second), Err(StoreError::Exists)));
+    assert!(matches!(store.create(&mut second), Err(StoreError::Exists)));
     let back = store.read("Patient", "p1").unwrap().unwrap();
     assert!(back.body.contains("First") && !back.body.contains("Second"));
     assert_eq!(store.index_row_count("Patient", "p1").unwrap(), rows);
-    let no_id = Resource::from_json(r#"{"resourceType":"Patient"}"#).unwrap();
-    assert!(matches!(store.create(&no_id), Err(StoreError::NoId)));
+    // A resource without an id is given one, time-ordered.
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let mut new = Resource::from_json(r#"{"resourceType":"Patient"}"#).unwrap();
+        let stored = store.create(&mut new).unwrap();
+        assert_eq!(new.id(), Some(stored.id.as_str()));
+        assert!(stored.body.contains(&format!("\"id\":\"{}\"", stored.id)));
+        assert_eq!(stored.id.len(), 36);
+        ids.push(stored.id);
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, ids);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
@@ -218,10 +230,10 @@ fn type_and_system_history_since_and_count() {
     let path = database("history");
     let mut store = SqliteStore::open(&path, Catalog::of::<Resource>()).unwrap();
     let one = store.update(&patient("One"), None).unwrap();
-    let org =
+    let mut org =
         Resource::from_json(r#"{"resourceType":"Organization","id":"o1","name":"Org"}"#).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2));
-    store.create(&org).unwrap();
+    store.create(&mut org).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2));
     let two = store.update(&patient("Two"), None).unwrap();
     store.delete("Organization", "o1").unwrap();
