@@ -24,18 +24,24 @@ pub fn pass<R: ValidationModel>(
     let Ok(resource) = json::from_str::<R>(&json::to_string(value)) else {
         return Vec::new();
     };
-    let name = resource_type(value).unwrap_or_default().to_string();
-    let mut walker = Walker {
-        table,
-        version: R::fhir_version(),
-        out: Vec::new(),
-    };
-    walker.resource(resource.node(), None, name, Vec::new(), &[]);
-    walker.out
+    check(table, R::fhir_version(), resource.node())
 }
 
-fn resource_type(value: &Value) -> Option<&str> {
-    value.get("resourceType").and_then(Value::as_str)
+/// The failed invariants of a typed resource (its `node`), each with its JSON path: what
+/// [`pass`] gives once it has read the JSON form, and what a validator of a typed resource
+/// runs directly.
+pub fn check(
+    table: &'static ValidationTable,
+    version: FhirVersion,
+    node: Node<'_>,
+) -> Vec<(Issue, Vec<PathSegment>)> {
+    let mut walker = Walker {
+        table,
+        version,
+        out: Vec::new(),
+    };
+    walker.resource(node, None, node.type_name().to_string(), Vec::new(), &[]);
+    walker.out
 }
 
 /// Whether a constraint is one the pass evaluates: not checked natively, and its expression
@@ -300,6 +306,21 @@ mod tests {
         let found = invariants(text);
         let rules: Vec<(&str, &str)> = found.iter().map(|f| (f.1, f.2.as_str())).collect();
         assert_eq!(rules, [("ref-1", "Patient.contained[0].endpoint[0]")]);
+    }
+
+    #[test]
+    fn a_typed_resource_gives_the_issues_of_its_json() {
+        let text = r##"{"resourceType":"Patient","contact":[{"gender":"male"}],
+            "name":[{"period":{"start":"2020-02-01","end":"2020-01-01"}}],
+            "contained":[{"resourceType":"Organization","id":"o","name":"x","endpoint":[{"reference":"#q"}]}],
+            "managingOrganization":{"reference":"#o"}}"##;
+        let typed = r4::Resource::from_json(text).unwrap();
+        let of = |r: super::super::Report| -> Vec<(&'static str, String)> {
+            r.issues.into_iter().map(|i| (i.rule, i.path)).collect()
+        };
+        let from_text = of(validator().json(text));
+        assert_eq!(from_text.len(), 4, "{from_text:?}");
+        assert_eq!(of(validator().resource(&typed)), from_text);
     }
 
     #[test]

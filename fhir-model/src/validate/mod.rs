@@ -176,6 +176,9 @@ pub struct Validator {
     typed: Option<ReadTyped>,
     /// A further pass over the resource (the FHIRPath invariants), after the rules here.
     pass: Option<Pass>,
+    /// Whether `pass` is the invariants pass of [`Validator::of`], which a typed resource
+    /// runs without being read again from its JSON.
+    invariants: bool,
 }
 
 /// The typed reader's check of JSON text.
@@ -211,6 +214,7 @@ impl Validator {
             table: R::validation_table(),
             typed: Some(read_typed::<R>),
             pass: Some(invariants::pass::<R>),
+            invariants: true,
         }
     }
 
@@ -227,6 +231,7 @@ impl Validator {
             table,
             typed: None,
             pass: None,
+            invariants: false,
         }
     }
 
@@ -252,6 +257,7 @@ impl Validator {
     /// ```
     pub fn with_pass(mut self, pass: Pass) -> Self {
         self.pass = Some(pass);
+        self.invariants = false;
         self
     }
 
@@ -285,7 +291,8 @@ impl Validator {
         self.run(resource).0
     }
 
-    /// Validates a typed resource (through its JSON form).
+    /// Validates a typed resource: the rules through its JSON form, the invariants over the
+    /// resource itself (it is not read again from its JSON).
     ///
     /// ```
     /// use fhir_model::{r4, validate::Validator};
@@ -294,11 +301,20 @@ impl Validator {
     /// let missing: Vec<&str> = report.errors().map(|i| i.path.as_str()).collect();
     /// assert_eq!(missing, ["Observation.status", "Observation.code"]);
     /// ```
-    pub fn resource<R: JsonValue>(&self, resource: &R) -> Report {
-        match Value::parse(&json::to_string(resource)) {
-            Ok(value) => self.value(&value),
-            Err(e) => read_failure(&e.to_string(), "$", None),
+    pub fn resource<R: ValidationModel>(&self, resource: &R) -> Report {
+        let value = match Value::parse(&json::to_string(resource)) {
+            Ok(value) => value,
+            Err(e) => return read_failure(&e.to_string(), "$", None),
+        };
+        if !(self.invariants && std::ptr::eq(self.table, R::validation_table())) {
+            return self.value(&value);
         }
+        let (mut report, _) = walk::validate(self.table, &value);
+        let found = invariants::check(self.table, R::fhir_version(), resource.node());
+        report
+            .issues
+            .extend(found.into_iter().map(|(issue, _)| issue));
+        report
     }
 
     /// Validates FHIR JSON text: issues carry their line and column. Text the JSON reader
