@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests: the official FHIR packages, fetched with the
-//! project's own downloader into the FHIR package cache (never committed), and a JSON
-//! comparison that treats numbers as their exact text.
+//! project's own downloader into the FHIR package cache (never committed), a JSON
+//! comparison that treats numbers as their exact text, and a throwaway PostgreSQL server
+//! ([`postgres`]).
+
+pub mod postgres;
 
 use fhir_codegen::download::Downloader;
 use std::path::{Path, PathBuf};
