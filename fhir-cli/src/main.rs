@@ -20,6 +20,13 @@ usage:
       print every issue as FILE:LINE:COLUMN: SEVERITY PATH: MESSAGE [RULE]; a file with an
       error fails, warnings are printed only.
 
+  fhir serve [--db FILE|postgres://...] [--fhir-version r4|r4b|r5] [--address IP]
+             [--port N]
+      Run the complete FHIR server at http://127.0.0.1:8000/fhir (Rocket's ROCKET_ADDRESS,
+      ROCKET_PORT and Rocket.toml apply; the options win): every resource type and search
+      parameter of the version, stored in an SQLite file (default: fhir-<version>.db in
+      the working directory, created when missing) or in PostgreSQL.
+
 The input format is --from, else the file's extension (.json, .xml), else its first
 character ('<' is XML). The FHIR version defaults to r4.";
 
@@ -172,6 +179,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     match command.as_str() {
         "convert" => convert(&parse(rest)?),
         "check" => Ok(check(&parse(rest)?)),
+        "serve" => serve(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -288,4 +296,55 @@ fn validate(o: &Options) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn serve(args: &[String]) -> Result<ExitCode, String> {
+    use fhir_store::serve::{Database, ServeOptions};
+    let mut options = ServeOptions::new();
+    let mut database = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--db" => database = Some(Database::parse(&value()?)),
+            "--fhir-version" => {
+                options.version = match value()?.to_ascii_lowercase().as_str() {
+                    "r4" | "4.0.1" => fhir_model::FhirVersion::R4,
+                    "r4b" | "4.3.0" => fhir_model::FhirVersion::R4B,
+                    "r5" | "5.0.0" => fhir_model::FhirVersion::R5,
+                    other => return Err(format!("unknown FHIR version '{other}' (r4, r4b or r5)")),
+                }
+            }
+            "--address" => {
+                let text = value()?;
+                options.address = Some(
+                    text.parse()
+                        .map_err(|_| format!("'{text}' is not an IP address"))?,
+                );
+            }
+            "--port" => {
+                let text = value()?;
+                options.port = Some(
+                    text.parse()
+                        .map_err(|_| format!("'{text}' is not a port"))?,
+                );
+            }
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    options.database = database.unwrap_or_else(|| {
+        let name = match options.version {
+            fhir_model::FhirVersion::R4 => "r4",
+            fhir_model::FhirVersion::R4B => "r4b",
+            fhir_model::FhirVersion::R5 => "r5",
+        };
+        Database::Sqlite(format!("fhir-{name}.db").into())
+    });
+    fhir_rocket::rocket::execute(fhir_store::serve::serve(options))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -428,6 +428,7 @@ pub fn provider(p: &ProviderFn) -> syn::Result<TokenStream> {
                         revincludes: #revincludes,
                         sorts: #sorts,
                         subsets: #subsets,
+                        checks_query: false,
                         handler: ::fhir_rocket::Handler::#variant(handler),
                     })
                     .collect()

@@ -770,15 +770,34 @@ pub fn instant_now() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    instant_from_micros(secs * 1_000_000)
+}
+
+/// A time in microseconds since the Unix epoch as a FHIR instant in UTC, with the fraction
+/// of a second when there is one (a store that keeps microseconds writes them all).
+///
+/// ```
+/// use fhir_rocket::http::instant_from_micros;
+/// assert_eq!(instant_from_micros(0), "1970-01-01T00:00:00Z");
+/// assert_eq!(instant_from_micros(1_500_000), "1970-01-01T00:00:01.500000Z");
+/// ```
+pub fn instant_from_micros(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
     let days = secs.div_euclid(86_400);
     let rest = secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+    let mut text = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rest / 3600,
         rest % 3600 / 60,
         rest % 60
-    )
+    );
+    if fraction != 0 {
+        text.push_str(&format!(".{fraction:06}"));
+    }
+    text.push('Z');
+    text
 }
 
 /// The civil date (year, month, day) of a day count since 1970-01-01; the inverse of

@@ -142,6 +142,11 @@ pub struct Input<R> {
     pub body: Option<R>,
     /// What the provider adds to the answer.
     pub extras: crate::extras::ResponseExtras,
+    /// For update, patch and delete: the version `If-Match` names (`"3"` of `W/"3"`). The
+    /// server has checked it against the current version; a provider that writes with a
+    /// version check (a database's `UPDATE ... WHERE version = ?`) checks it again in the
+    /// write itself, so that of two racing writers naming the same version only one wins.
+    pub if_match: Option<String>,
 }
 
 impl<R> Input<R> {
@@ -158,6 +163,7 @@ impl<R> Input<R> {
             patch: Vec::new(),
             body: None,
             extras: Default::default(),
+            if_match: None,
         }
     }
 
@@ -278,6 +284,16 @@ pub trait BundleProvider<T>: Send + Sync {
         let start = start.min(size);
         let end = start.saturating_add(count).min(size);
         Ok((self.page(start..end).await?, end < size))
+    }
+    /// Whether [`BundleProvider::included`] answers the request's `_include` and
+    /// `_revinclude`; when it does not, a search that asks for them is a 400.
+    fn answers_includes(&self) -> bool {
+        false
+    }
+    /// The resources the request's `_include` and `_revinclude` add to `page`.
+    async fn included(&self, page: &[T]) -> Result<Vec<T>, FhirError> {
+        let _ = page;
+        Ok(Vec::new())
     }
 }
 
@@ -581,6 +597,12 @@ pub struct Provider<R> {
     /// For searches: it applies `_summary` and `_elements` itself (and tags what it
     /// subsets), so the kit hands them over instead of subsetting its matches.
     pub subsets: bool,
+    /// For searches: it checks the whole query itself (a database that plans every query
+    /// into SQL): the kit hands it every search parameter, modifier, chain, `_sort` key and
+    /// `_include`/`_revinclude` (with `:iterate`) without checking them against `params`,
+    /// `sorts` and `includes`, and the provider answers 400 for anything it does not
+    /// evaluate. `params` then only describes it (the CapabilityStatement).
+    pub checks_query: bool,
     /// Its glue.
     pub handler: Handler<R>,
 }
@@ -605,6 +627,7 @@ impl<R> Clone for Provider<R> {
             revincludes: self.revincludes,
             sorts: self.sorts,
             subsets: self.subsets,
+            checks_query: self.checks_query,
             handler: self.handler,
         }
     }

@@ -130,6 +130,31 @@ impl Catalog {
         self.params.get(p.url).copied()
     }
 
+    /// A parameter of a type by its code, with its definition.
+    pub fn definition(
+        &self,
+        resource_type: &str,
+        code: &str,
+    ) -> Option<(ParamId, &'static SearchParameter)> {
+        let p = *self.by_code.get(&(resource_type, code))?;
+        Some((*self.params.get(p.url)?, p))
+    }
+
+    /// The reference parameters of a type (what `_include=Type:*` follows).
+    pub fn reference_params(
+        &self,
+        resource_type: &str,
+    ) -> Vec<(ParamId, &'static SearchParameter)> {
+        let mut found: Vec<_> = self
+            .by_code
+            .iter()
+            .filter(|((t, _), p)| *t == resource_type && p.kind == SearchParamKind::Reference)
+            .filter_map(|(_, p)| Some((*self.params.get(p.url)?, *p)))
+            .collect();
+        found.sort_by_key(|(id, _)| id.sp_id);
+        found
+    }
+
     /// Every parameter definition by canonical URL, with its number: what the
     /// `search_param` table holds.
     pub fn params(&self) -> impl Iterator<Item = (&'static str, ParamId)> + '_ {

@@ -23,7 +23,14 @@
 //! ```
 
 pub mod catalog;
+pub mod db;
 pub mod hash;
+pub mod pool;
+pub mod postgres;
 pub mod rows;
 pub mod schema;
+pub mod search;
+pub mod serve;
+pub mod server;
 pub mod sqlite;
+pub mod store;

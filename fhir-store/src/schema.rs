@@ -179,7 +179,7 @@ CREATE TABLE idx_reference (
   target_type SMALLINT,
   target_id TEXT,
   target_version BIGINT,
-  target_url TEXT
+  target_url TEXT{C}
 );
 CREATE INDEX idx_ref_target ON idx_reference (partition_id, target_type, target_id, sp_id, res_type, res_pk);
 CREATE INDEX idx_ref_url ON idx_reference (partition_id, sp_id, target_url, res_pk)

@@ -122,11 +122,19 @@ impl<R: ServerModel> Engine<R> {
                 let outcome = match self.entry(i, e, &context) {
                     Ok(entry) => {
                         subsets.push(entry.subset.clone());
-                        let _gate = match &self.transactions {
-                            Some(_) => Some(self.gate.read().await),
-                            None => None,
-                        };
-                        self.execute_entry(req, call(entry, &context), false).await
+                        let call = call(entry, &context);
+                        // As outside a batch: a conditional write alone, others beside
+                        // each other but never inside a transaction.
+                        if call.is_conditional_write() {
+                            let _alone = self.gate.write().await;
+                            self.execute_entry(req, call, false).await
+                        } else {
+                            let _gate = match &self.transactions {
+                                Some(_) => Some(self.gate.read().await),
+                                None => None,
+                            };
+                            self.execute_entry(req, call, false).await
+                        }
                     }
                     Err(e) => {
                         subsets.push(None);

@@ -74,6 +74,20 @@ pub(crate) struct Call<R> {
     pub(crate) context: RequestContext,
 }
 
+impl<R> Call<R> {
+    /// A create with `If-None-Exist`, or an update, patch or delete of `[type]?[search]`.
+    pub(crate) fn is_conditional_write(&self) -> bool {
+        use crate::route::Target;
+        match &self.request {
+            FhirRequest::Create { .. } => self.conditions.if_none_exist.is_some(),
+            FhirRequest::Update { target, .. }
+            | FhirRequest::Patch { target, .. }
+            | FhirRequest::Delete { target, .. } => matches!(target, Target::Condition(_)),
+            _ => false,
+        }
+    }
+}
+
 /// What an interaction answers, before it is written as HTTP or as a Bundle entry.
 pub(crate) enum Answer<R> {
     /// One resource; `written` adds `Location`/`Content-Location` and honours `Prefer`.
@@ -118,6 +132,12 @@ impl<R: ServerModel> Engine<R> {
                     .await?;
             }
             return self.bundle(req, bundle, call.context, pretty).await;
+        }
+        // A conditional write runs alone: its search and its write must not interleave with
+        // another conditional write, or two creates with the same criteria would both create.
+        if call.is_conditional_write() {
+            let _alone = self.gate.write().await;
+            return self.execute_entry(req, call, pretty).await;
         }
         // Outside a transaction, wait for any transaction to finish.
         let _gate = match &self.transactions {

@@ -95,6 +95,8 @@ impl<R: ServerModel> Engine<R> {
                     let (mut page, more) = pages.page_without_size(offset, count as usize).await?;
                     page.truncate(count as usize);
                     let known = offset + page.len() + usize::from(more);
+                    searched.found.includes =
+                        page_includes(&*pages, &page, &searched.result).await?;
                     searched.found.matches = page;
                     if total_mode == Some(TotalMode::Estimate) {
                         reported = ReportedTotal::Estimate(pages.estimated_size().await?);
@@ -107,6 +109,8 @@ impl<R: ServerModel> Engine<R> {
                     let end = start.saturating_add(count as usize).min(total);
                     let mut page = pages.page(start..end).await?;
                     page.truncate(end - start);
+                    searched.found.includes =
+                        page_includes(&*pages, &page, &searched.result).await?;
                     searched.found.matches = page;
                     Some(total)
                 }
@@ -384,7 +388,11 @@ impl<R: ServerModel> Engine<R> {
                 &mut found,
             )?;
         }
-        if found.paged.is_some() && (!result.include.is_empty() || !result.revinclude.is_empty()) {
+        let answers = found.paged.as_ref().is_some_and(|p| p.answers_includes());
+        if found.paged.is_some()
+            && !answers
+            && (!result.include.is_empty() || !result.revinclude.is_empty())
+        {
             // A paged result carries no included resources: asked for, they would be missing.
             return Err(FhirError::bad_request(format!(
                 "this search of {resource_type} loads its matches page by page and answers no _include or _revinclude"
@@ -455,6 +463,19 @@ fn filter_candidates<R: ServerModel>(
     Ok(())
 }
 
+/// The resources a paged result includes with one page, each once and none that is a match.
+async fn page_includes<R: ServerModel>(
+    pages: &dyn crate::provider::BundleProvider<std::sync::Arc<R>>,
+    page: &[std::sync::Arc<R>],
+    result: &ResultParams,
+) -> Result<Vec<std::sync::Arc<R>>, FhirError> {
+    if result.include.is_empty() && result.revinclude.is_empty() {
+        return Ok(Vec::new());
+    }
+    let included = pages.included(page).await?;
+    Ok(crate::include::distinct(page, included))
+}
+
 /// Every match of a search, loading every page of a paged one (searches of several types and
 /// conditions need them all).
 async fn every_match<R>(found: Found<R>) -> Result<Vec<std::sync::Arc<R>>, FhirError> {
@@ -513,10 +534,11 @@ fn choose_leniently<'a, R>(
         .iter()
         .filter(|p| p.interaction == Interaction::Search)
         .filter(|p| {
-            p.params
-                .iter()
-                .filter(|d| d.required)
-                .all(|d| given.iter().any(|g| g.name == d.name))
+            p.checks_query
+                || p.params
+                    .iter()
+                    .filter(|d| d.required)
+                    .all(|d| given.iter().any(|g| g.name == d.name))
         })
         .max_by_key(|p| {
             given
@@ -555,13 +577,14 @@ fn choose<'a, R>(
     }
     let given = search_params(query);
     let chosen = searches.clone().find(|p| {
-        p.params
-            .iter()
-            .filter(|d| d.required)
-            .all(|d| given.iter().any(|g| g.name == d.name))
-            && given
+        p.checks_query
+            || p.params
                 .iter()
-                .all(|g| p.params.iter().any(|d| d.name == g.name))
+                .filter(|d| d.required)
+                .all(|d| given.iter().any(|g| g.name == d.name))
+                && given
+                    .iter()
+                    .all(|g| p.params.iter().any(|d| d.name == g.name))
     });
     chosen.ok_or_else(|| {
         let supported: Vec<String> = searches
@@ -598,6 +621,9 @@ fn choose<'a, R>(
 /// declared (`#[search(include = [...], revinclude = [...])]`); 400 otherwise, naming the
 /// ones it answers.
 fn check_includes<R>(provider: &Provider<R>, result: &ResultParams) -> Result<(), FhirError> {
+    if provider.checks_query {
+        return Ok(());
+    }
     for (name, requested, declared) in [
         ("_include", &result.include, provider.includes),
         ("_revinclude", &result.revinclude, provider.revincludes),

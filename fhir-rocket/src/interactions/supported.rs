@@ -61,6 +61,17 @@ pub(crate) struct Unsupported {
 pub(crate) fn unsupported<R>(provider: &Provider<R>, query: &Query) -> Vec<Unsupported> {
     let mut found = Vec::new();
     for param in query.params() {
+        if provider.checks_query {
+            // The provider refuses what it does not evaluate; only what nothing applies
+            // is refused here.
+            if NOT_APPLIED.contains(&param.name.as_str()) && !param.value.is_empty() {
+                found.push(Unsupported {
+                    param: param.clone(),
+                    reason: format!("{} is not applied by this server", param.name),
+                });
+            }
+            continue;
+        }
         let including = param.name == "_include" || param.name == "_revinclude";
         let reason = if including && param.modifier.is_some() {
             // The includes a search declares are one step from its matches.
@@ -248,6 +259,7 @@ mod tests {
             revincludes: &[],
             sorts,
             subsets: false,
+            checks_query: false,
             handler: Handler::Search(never),
         }
     }

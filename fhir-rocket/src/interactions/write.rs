@@ -133,6 +133,7 @@ impl<R: ServerModel> Engine<R> {
         let mut input = Input::new(context, resource_type);
         input.id = Some(id);
         input.body = Some(resource);
+        input.if_match = conditions.if_match.as_deref().map(expected_version);
         let stored = call_write(req, provider, input).await?;
         // An update of a resource that did not exist creates it.
         let created =
@@ -173,6 +174,7 @@ impl<R: ServerModel> Engine<R> {
         let mut input = Input::new(context, resource_type);
         input.id = Some(id);
         input.patch = patch;
+        input.if_match = conditions.if_match.as_deref().map(expected_version);
         let stored = call_write(req, provider, input).await?;
         Ok(Answer::Resource {
             status: 200,
@@ -218,6 +220,7 @@ impl<R: ServerModel> Engine<R> {
         for id in ids {
             let mut input = Input::new(context.clone(), resource_type);
             input.id = Some(id);
+            input.if_match = conditions.if_match.as_deref().map(expected_version);
             call_delete(req, provider, input).await?;
         }
         Ok(Answer::Empty(204))
@@ -260,9 +263,19 @@ fn check_type<R: ServerModel>(resource: &R, resource_type: &str) -> Result<(), F
     Ok(())
 }
 
+/// The version an `If-Match` value names: `3` of `W/"3"`.
+fn expected_version(value: &str) -> String {
+    value
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_string()
+}
+
 /// `If-Match`: the current version must be the one the client names; 412 otherwise.
 fn check_version<R: ServerModel>(current: Option<&R>, expected: &str) -> Result<(), FhirError> {
-    let expected = expected.trim().trim_start_matches("W/").trim_matches('"');
+    let expected = expected_version(expected);
+    let expected = expected.as_str();
     match current.and_then(|r| r.version_id()) {
         Some(version) if version == expected => Ok(()),
         Some(version) => Err(FhirError::precondition_failed(format!(

@@ -1,0 +1,327 @@
+//! Search in SQL: the count, one page in the order `_sort` asks, and the resources
+//! `_include` and `_revinclude` add to it, never by loading resources to filter them.
+//!
+//! ```
+//! use fhir_store::catalog::Catalog;
+//! use fhir_store::search::plan::Planner;
+//! use fhir_rocket::search::parse_query;
+//! use fhir_model::r4::Resource;
+//!
+//! let catalog = Catalog::of::<Resource>();
+//! let planner = Planner::new(&catalog, 0, 0);
+//! let query = parse_query("family=chalm&birthdate=lt1980").unwrap();
+//! let sql = planner.condition("Patient", "r", &query).unwrap();
+//! assert!(sql.text.contains("idx_string") && sql.text.contains("idx_date"));
+//! // A modifier that needs terminology is refused, not ignored.
+//! let query = parse_query("gender:in=http://example.org/vs").unwrap();
+//! assert!(planner.condition("Patient", "r", &query).is_err());
+//! ```
+
+pub mod plan;
+pub mod sql;
+
+use crate::db::{Connection, Value};
+use crate::store::{int, now_us, take_text, Store, StoreError};
+use fhir_model::SearchParamKind;
+use fhir_rocket::search::{Include, Query, SortKey};
+use plan::Planner;
+use sql::Sql;
+
+/// A resource a search found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its row.
+    pub res_pk: i64,
+    /// Its type.
+    pub resource_type: &'static str,
+    /// Its id.
+    pub id: String,
+    /// Its JSON.
+    pub body: String,
+}
+
+/// The most resources `_include:iterate` and `_revinclude:iterate` add to one page, and how
+/// many rounds they take.
+const MAX_INCLUDED: usize = 1000;
+const MAX_ROUNDS: usize = 4;
+
+impl Store {
+    fn planned(&self, resource_type: &str, query: &Query) -> Result<(i16, Sql), StoreError> {
+        let res_type = self
+            .catalog()
+            .resource_type(resource_type)
+            .map(|t| t.res_type)
+            .ok_or_else(|| {
+                StoreError::Search(format!("'{resource_type}' is not a resource type"))
+            })?;
+        let planner = Planner::new(self.catalog(), self.partition(), now_us());
+        let condition = planner
+            .condition(resource_type, "r", query)
+            .map_err(StoreError::Search)?;
+        let mut sql = Sql::new();
+        sql.push(" FROM resource r WHERE r.partition_id = ")
+            .bind(self.partition())
+            .push(" AND r.res_type = ")
+            .bind(res_type)
+            .push(" AND r.deleted = 0 AND ")
+            .append(condition);
+        Ok((res_type, sql))
+    }
+
+    /// Checks that the store evaluates every parameter of `query` and each `_sort` key; the
+    /// error names the first it does not.
+    pub fn check_search(
+        &self,
+        resource_type: &str,
+        query: &Query,
+        sort: &[SortKey],
+    ) -> Result<(), StoreError> {
+        self.planned(resource_type, query)?;
+        self.order_by(resource_type, sort)?;
+        Ok(())
+    }
+
+    /// How many resources of a type match `query`.
+    pub fn count(&self, resource_type: &str, query: &Query) -> Result<usize, StoreError> {
+        let (_, from) = self.planned(resource_type, query)?;
+        let mut sql = Sql::text("SELECT COUNT(*)");
+        sql.append(from);
+        let rows = self.read(|conn| Ok(conn.query(&sql.text, &sql.params)?))?;
+        Ok(crate::db::one_i64(&rows).unwrap_or(0) as usize)
+    }
+
+    /// The matches at positions `offset..offset + count` in `_sort` order (then the order
+    /// they were first stored in).
+    pub fn page(
+        &self,
+        resource_type: &str,
+        query: &Query,
+        sort: &[SortKey],
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<Found>, StoreError> {
+        let (_, from) = self.planned(resource_type, query)?;
+        let order = self.order_by(resource_type, sort)?;
+        let mut sql = Sql::text("SELECT r.res_pk, r.res_type, r.fhir_id, r.body");
+        sql.append(from)
+            .push(" ORDER BY ")
+            .append(order)
+            .push(&format!(" LIMIT {count} OFFSET {offset}"));
+        let rows = self.read(|conn| Ok(conn.query(&sql.text, &sql.params)?))?;
+        self.found(rows)
+    }
+
+    fn found(&self, rows: Vec<Vec<Value>>) -> Result<Vec<Found>, StoreError> {
+        rows.into_iter()
+            .map(|mut row| {
+                let t = int(&row, 1) as i16;
+                Ok(Found {
+                    res_pk: int(&row, 0),
+                    resource_type: self.catalog().type_name(t).ok_or_else(|| {
+                        StoreError::Schema(format!("resource type {t} is unknown"))
+                    })?,
+                    id: take_text(&mut row, 2),
+                    body: take_text(&mut row, 3),
+                })
+            })
+            .collect()
+    }
+
+    /// `ORDER BY` for the `_sort` keys: each key's smallest value (its largest when
+    /// descending), resources without one last, and the row number to make it total.
+    fn order_by(&self, resource_type: &str, sort: &[SortKey]) -> Result<Sql, StoreError> {
+        let mut sql = Sql::new();
+        for key in sort {
+            let direction = if key.descending { " DESC" } else { "" };
+            let expression = match key.name.as_str() {
+                "_id" => Sql::text("r.fhir_id"),
+                "_lastUpdated" => Sql::text("r.last_updated"),
+                name => {
+                    let (id, param) =
+                        self.catalog()
+                            .definition(resource_type, name)
+                            .ok_or_else(|| {
+                                StoreError::Search(format!(
+                                    "_sort: '{name}' is not a search parameter of {resource_type}"
+                                ))
+                            })?;
+                    let (table, column_asc, column_desc) = match param.kind {
+                        SearchParamKind::String => ("idx_string", "normalized", "normalized"),
+                        SearchParamKind::Token => ("idx_token", "code", "code"),
+                        SearchParamKind::Date => ("idx_date", "low", "high"),
+                        SearchParamKind::Number => ("idx_number", "value", "value"),
+                        SearchParamKind::Quantity => ("idx_quantity", "low", "high"),
+                        SearchParamKind::Uri => ("idx_uri", "uri", "uri"),
+                        SearchParamKind::Reference => ("idx_reference", "target_id", "target_id"),
+                        other => {
+                            return Err(StoreError::Search(format!(
+                                "_sort: '{name}' is a {other} parameter, which has no order"
+                            )))
+                        }
+                    };
+                    let (aggregate, column) = if key.descending {
+                        ("MAX", column_desc)
+                    } else {
+                        ("MIN", column_asc)
+                    };
+                    let mut e = Sql::new();
+                    e.push(&format!(
+                        "(SELECT {aggregate}(s.{column}) FROM {table} s WHERE s.partition_id = r.partition_id AND s.res_pk = r.res_pk AND s.sp_id = "
+                    ))
+                    .bind(id.sp_id)
+                    .push(")");
+                    e
+                }
+            };
+            let mut is_null = Sql::text("(");
+            is_null.append(expression.clone()).push(" IS NULL), ");
+            sql.append(is_null)
+                .append(expression)
+                .push(direction)
+                .push(", ");
+        }
+        sql.push("r.res_pk");
+        Ok(sql)
+    }
+
+    /// The resources `_include` and `_revinclude` add to a page (not those already in it),
+    /// with their `:iterate` forms repeated on what was added until nothing new comes or a
+    /// limit is reached.
+    pub fn included(
+        &self,
+        page: &[Found],
+        include: &[Include],
+        revinclude: &[Include],
+    ) -> Result<Vec<Found>, StoreError> {
+        if include.is_empty() && revinclude.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut seen: std::collections::HashSet<i64> = page.iter().map(|f| f.res_pk).collect();
+        let mut added: Vec<Found> = Vec::new();
+        let mut frontier: Vec<Found> = page.to_vec();
+        for round in 0..MAX_ROUNDS {
+            let mut new = Vec::new();
+            for (includes, reverse) in [(include, false), (revinclude, true)] {
+                for inc in includes.iter().filter(|i| round == 0 || i.iterate) {
+                    let sources: Vec<&Found> = frontier
+                        .iter()
+                        .filter(|f| reverse || inc.source_type == f.resource_type)
+                        .collect();
+                    if sources.is_empty() {
+                        continue;
+                    }
+                    for f in self.include_once(&sources, inc, reverse)? {
+                        if seen.insert(f.res_pk) {
+                            new.push(f);
+                        }
+                    }
+                }
+            }
+            if new.is_empty() {
+                break;
+            }
+            added.extend(new.iter().cloned());
+            if added.len() >= MAX_INCLUDED {
+                break;
+            }
+            frontier = new;
+        }
+        Ok(added)
+    }
+
+    fn include_once(
+        &self,
+        sources: &[&Found],
+        inc: &Include,
+        reverse: bool,
+    ) -> Result<Vec<Found>, StoreError> {
+        let catalog = self.catalog();
+        let source_type = catalog.resource_type(&inc.source_type).ok_or_else(|| {
+            StoreError::Search(format!("'{}' is not a resource type", inc.source_type))
+        })?;
+        let params: Vec<i32> = if inc.param == "*" {
+            catalog
+                .reference_params(&inc.source_type)
+                .into_iter()
+                .map(|(id, _)| id.sp_id)
+                .collect()
+        } else {
+            let (id, p) = catalog
+                .definition(&inc.source_type, &inc.param)
+                .filter(|(_, p)| p.kind == SearchParamKind::Reference)
+                .ok_or_else(|| {
+                    StoreError::Search(format!(
+                        "'{}' is not a reference parameter of {}",
+                        inc.param, inc.source_type
+                    ))
+                })?;
+            let _ = p;
+            vec![id.sp_id]
+        };
+        if params.is_empty() {
+            return Ok(Vec::new());
+        }
+        let target = match &inc.target_type {
+            Some(t) => Some(
+                catalog
+                    .resource_type(t)
+                    .map(|t| t.res_type)
+                    .ok_or_else(|| StoreError::Search(format!("'{t}' is not a resource type")))?,
+            ),
+            None => None,
+        };
+        let mut sql = Sql::new();
+        if reverse {
+            // Resources of the source type whose parameter points to a page resource.
+            sql.push("SELECT DISTINCT s.res_pk, s.res_type, s.fhir_id, s.body FROM idx_reference f JOIN resource s ON s.partition_id = f.partition_id AND s.res_pk = f.res_pk WHERE f.partition_id = ")
+                .bind(self.partition())
+                .push(" AND f.res_type = ")
+                .bind(source_type.res_type)
+                .push(" AND s.deleted = 0 AND f.sp_id IN (");
+            push_list(&mut sql, params);
+            sql.push(") AND (");
+            for (i, found) in sources.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                let t = catalog
+                    .resource_type(found.resource_type)
+                    .map(|t| t.res_type)
+                    .unwrap_or_default();
+                sql.push("(f.target_type = ")
+                    .bind(t)
+                    .push(" AND f.target_id = ")
+                    .bind(found.id.as_str())
+                    .push(")");
+            }
+            sql.push(")");
+            if let Some(t) = target {
+                sql.push(" AND f.target_type = ").bind(t);
+            }
+        } else {
+            // Resources the page's resources point to by the parameter.
+            sql.push("SELECT DISTINCT t.res_pk, t.res_type, t.fhir_id, t.body FROM idx_reference f JOIN resource t ON t.partition_id = f.partition_id AND t.res_type = f.target_type AND t.fhir_id = f.target_id WHERE f.partition_id = ")
+                .bind(self.partition())
+                .push(" AND t.deleted = 0 AND f.sp_id IN (");
+            push_list(&mut sql, params);
+            sql.push(") AND f.res_pk IN (");
+            push_list(&mut sql, sources.iter().map(|f| f.res_pk).collect());
+            sql.push(")");
+            if let Some(t) = target {
+                sql.push(" AND f.target_type = ").bind(t);
+            }
+        }
+        let rows =
+            self.read(|conn: &mut dyn Connection| Ok(conn.query(&sql.text, &sql.params)?))?;
+        self.found(rows)
+    }
+}
+
+fn push_list<T: Into<Value>>(sql: &mut Sql, values: Vec<T>) {
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(v);
+    }
+}

@@ -1,0 +1,166 @@
+//! The complete server, as `fhir serve` runs it: a database (an SQLite file, or PostgreSQL),
+//! one FHIR version, served at `/fhir` on Rocket's address and port (`127.0.0.1:8000`
+//! unless `ROCKET_ADDRESS`, `ROCKET_PORT`, `Rocket.toml` or the options say otherwise).
+
+use crate::catalog::Catalog;
+use crate::server::StoreServer;
+use crate::store::Store;
+use fhir_model::FhirVersion;
+use fhir_rocket::rocket;
+use fhir_rocket::ServerModel;
+
+/// Where the data is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file, created when missing.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user@host:port/db`).
+    Postgres(String),
+}
+
+impl Database {
+    /// `postgres://...` or `postgresql://...` is PostgreSQL; anything else a file path.
+    ///
+    /// ```
+    /// use fhir_store::serve::Database;
+    /// assert!(matches!(Database::parse("postgres://me@localhost/fhir"), Database::Postgres(_)));
+    /// assert!(matches!(Database::parse("data/fhir.db"), Database::Sqlite(_)));
+    /// ```
+    pub fn parse(text: &str) -> Database {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Database::Postgres(text.to_string())
+        } else {
+            Database::Sqlite(text.into())
+        }
+    }
+}
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The database.
+    pub database: Database,
+    /// The FHIR version served.
+    pub version: FhirVersion,
+    /// The address to listen on, over Rocket's configuration.
+    pub address: Option<std::net::IpAddr>,
+    /// The port, over Rocket's configuration.
+    pub port: Option<u16>,
+    /// The base path (`/fhir`).
+    pub base_path: String,
+}
+
+impl ServeOptions {
+    /// R4 from `fhir-r4.db` in the working directory, at `/fhir`.
+    pub fn new() -> ServeOptions {
+        ServeOptions {
+            database: Database::Sqlite("fhir-r4.db".into()),
+            version: FhirVersion::R4,
+            address: None,
+            port: None,
+            base_path: "/fhir".into(),
+        }
+    }
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions::new()
+    }
+}
+
+/// Opens the store of `R`'s version on `database`.
+pub fn open<R: ServerModel>(database: &Database) -> Result<Store, String> {
+    let catalog = Catalog::of::<R>();
+    match database {
+        Database::Sqlite(path) => {
+            Store::open_sqlite(path, catalog).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Database::Postgres(url) => crate::postgres::open(url, catalog).map_err(|e| format!("{e}")),
+    }
+}
+
+/// The Rocket instance of the complete server of version `R` on `store`, configured from
+/// Rocket's figment with `options`' address and port over it.
+pub fn rocket_for<R: ServerModel>(
+    store: Store,
+    options: &ServeOptions,
+) -> rocket::Rocket<rocket::Build> {
+    let mut figment = rocket::Config::figment();
+    if let Some(address) = options.address {
+        figment = figment.merge(("address", address));
+    }
+    if let Some(port) = options.port {
+        figment = figment.merge(("port", port));
+    }
+    let server = StoreServer::<R>::new(store);
+    let fhir = server
+        .fhir_server(&options.base_path)
+        .intercept(fhir_rocket::BrowserView::new());
+    server.manage(fhir.mount_on(rocket::custom(figment)))
+}
+
+async fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
+    let database = options.database.clone();
+    let store = rocket::tokio::task::spawn_blocking(move || open::<R>(&database))
+        .await
+        .map_err(|e| e.to_string())??;
+    let where_ = match &options.database {
+        Database::Sqlite(path) => format!("SQLite file {}", path.display()),
+        Database::Postgres(url) => format!("PostgreSQL at {}", redact(url)),
+    };
+    println!(
+        "fhir serve: FHIR {} from {where_}, at {}",
+        options.version.number(),
+        options.base_path
+    );
+    fhir_rocket::connection::launch(rocket_for::<R>(store, options))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A connection URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Runs the complete server until it is stopped (Ctrl-C or SIGTERM).
+pub async fn serve(options: ServeOptions) -> Result<(), String> {
+    match options.version {
+        #[cfg(feature = "r4")]
+        FhirVersion::R4 => serve_version::<fhir_model::r4::Resource>(&options).await,
+        #[cfg(feature = "r4b")]
+        FhirVersion::R4B => serve_version::<fhir_model::r4b::Resource>(&options).await,
+        #[cfg(feature = "r5")]
+        FhirVersion::R5 => serve_version::<fhir_model::r5::Resource>(&options).await,
+        #[allow(unreachable_patterns)]
+        other => Err(format!(
+            "FHIR {} is not built into this server",
+            other.number()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(
+            super::redact("postgres://me:secret@db:5432/fhir"),
+            "postgres://me:***@db:5432/fhir"
+        );
+        assert_eq!(
+            super::redact("postgres://me@db/fhir"),
+            "postgres://me@db/fhir"
+        );
+    }
+}

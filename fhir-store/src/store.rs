@@ -1,0 +1,1013 @@
+//! The store: resources, their history and their index rows, written once for both engines
+//! through [`Connection`]. Each write is one transaction holding the resource row, its
+//! history row and its index rows; a transaction Bundle runs every entry in one database
+//! transaction ([`Store::begin`]).
+
+use crate::catalog::Catalog;
+use crate::db::{one_i64, Connection, DbError, Row, Value};
+use crate::pool::{Opener, Pool};
+use crate::rows::{index_rows, IndexRows, RowError, RowKey};
+use crate::schema::{Dialect, MIGRATIONS, SCHEMA_VERSION_TABLE};
+use fhir_model::json::JsonValue;
+use fhir_model::FhirResource;
+use fhir_rocket::search::matcher::Searchable;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// What went wrong in the store.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database failed.
+    Database(DbError),
+    /// The resource could not be indexed.
+    Rows(RowError),
+    /// The database was made by a different definition of a migration, or by a newer release.
+    Schema(String),
+    /// The resource to write has no id.
+    NoId,
+    /// The resource already exists (a create of an id that is taken).
+    Exists,
+    /// `If-Match` named another version than the current one (or the resource does not
+    /// exist): the write is refused, nothing changes.
+    VersionConflict {
+        /// The current version, if there is one.
+        current: Option<i64>,
+    },
+    /// The search cannot be answered as asked (a 400 naming what).
+    Search(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Database(e) => write!(f, "database: {e}"),
+            StoreError::Rows(e) => e.fmt(f),
+            StoreError::Schema(e) => write!(f, "schema: {e}"),
+            StoreError::NoId => f.write_str("the resource has no id"),
+            StoreError::Exists => f.write_str("a resource with this id exists"),
+            StoreError::VersionConflict { current: Some(v) } => {
+                write!(f, "the current version is {v}")
+            }
+            StoreError::VersionConflict { current: None } => {
+                f.write_str("the resource does not exist")
+            }
+            StoreError::Search(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<RowError> for StoreError {
+    fn from(e: RowError) -> Self {
+        StoreError::Rows(e)
+    }
+}
+
+/// A stored version of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The id.
+    pub id: String,
+    /// `meta.versionId`
+    pub version: i64,
+    /// `meta.lastUpdated`, in microseconds since the epoch.
+    pub last_updated: i64,
+    /// The resource's JSON, with its `meta.versionId` and `meta.lastUpdated`.
+    pub body: String,
+}
+
+/// One version in a history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The resource type.
+    pub resource_type: &'static str,
+    /// The id.
+    pub id: String,
+    /// The version.
+    pub version: i64,
+    /// When, in microseconds since the epoch.
+    pub last_updated: i64,
+    /// How the version was made.
+    pub method: Method,
+    /// The JSON, `None` for a deletion.
+    pub body: Option<String>,
+}
+
+/// How a version was made (`resource_history.method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub enum Method {
+    /// POST
+    Create = 1,
+    /// PUT
+    Update = 2,
+    /// PATCH
+    Patch = 3,
+    /// DELETE
+    Delete = 4,
+}
+
+impl Method {
+    fn from_code(code: i64) -> Method {
+        match code {
+            1 => Method::Create,
+            3 => Method::Patch,
+            4 => Method::Delete,
+            _ => Method::Update,
+        }
+    }
+}
+
+/// What a history asks for beyond the resources: `_since`, `_at` and how many.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryWindow {
+    /// Only versions made at or after this time (microseconds).
+    pub since: Option<i64>,
+    /// Only the versions current at some point in `[at.0, at.1)` (microseconds): made before
+    /// its end, and not replaced before its start.
+    pub at: Option<(i64, i64)>,
+    /// At most this many, newest first.
+    pub count: Option<usize>,
+}
+
+/// The database of one FHIR version, in one partition, on SQLite or PostgreSQL.
+pub struct Store {
+    catalog: Catalog,
+    partition: i32,
+    dialect: Dialect,
+    writers: Pool,
+    readers: Pool,
+    /// The connection of the transaction Bundle in progress: while it runs, the server lets
+    /// no other request in, so every operation runs on it and sees its writes.
+    active: Mutex<Option<Box<dyn Connection>>>,
+}
+
+impl Store {
+    /// Opens or creates the SQLite database at `path` and brings its schema up to date. One
+    /// connection writes (SQLite has one writer at a time); four read.
+    pub fn open_sqlite(path: &Path, catalog: Catalog) -> Result<Store, StoreError> {
+        let opener = |path: std::path::PathBuf| -> Opener {
+            Box::new(move || {
+                crate::sqlite::SqliteConnection::open(&path)
+                    .map(|c| Box::new(c) as Box<dyn Connection>)
+            })
+        };
+        let store = Store {
+            catalog,
+            partition: 0,
+            dialect: Dialect::Sqlite,
+            writers: Pool::new(1, opener(path.to_path_buf())),
+            readers: Pool::new(4, opener(path.to_path_buf())),
+            active: Mutex::new(None),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// A store over connections made by `open`, of `dialect`: `writers` connections write,
+    /// `readers` read. The schema is brought up to date.
+    pub fn open_with(
+        dialect: Dialect,
+        catalog: Catalog,
+        (writers, readers): (Pool, Pool),
+    ) -> Result<Store, StoreError> {
+        let store = Store {
+            catalog,
+            partition: 0,
+            dialect,
+            writers,
+            readers,
+            active: Mutex::new(None),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The catalog the store numbers with.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The engine.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The partition every key starts with.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// Runs `work` in a write transaction: the one in progress, or a new one committed when
+    /// `work` succeeds. A conflict with another writer (PostgreSQL) is retried.
+    pub fn write<T>(
+        &self,
+        mut work: impl FnMut(&mut dyn Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(conn) = self.lock_active().as_deref_mut() {
+            return work(conn);
+        }
+        let mut attempt = 0;
+        loop {
+            let mut pooled = self.writers.get()?;
+            let conn = pooled.conn();
+            conn.begin_write()?;
+            let result = work(conn).and_then(|value| {
+                conn.commit()?;
+                Ok(value)
+            });
+            match result {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    conn.rollback();
+                    let conflict = matches!(&e, StoreError::Database(d) if d.conflict);
+                    attempt += 1;
+                    if !conflict || attempt >= 5 {
+                        return Err(e);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+                }
+            }
+        }
+    }
+
+    /// Runs `work` on a read connection, over one snapshot (or in the transaction in
+    /// progress).
+    pub fn read<T>(
+        &self,
+        work: impl FnOnce(&mut dyn Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(conn) = self.lock_active().as_deref_mut() {
+            return work(conn);
+        }
+        let mut pooled = self.readers.get()?;
+        let conn = pooled.conn();
+        conn.begin_read()?;
+        let result = work(conn);
+        match &result {
+            Ok(_) => conn.commit()?,
+            Err(_) => conn.rollback(),
+        }
+        result
+    }
+
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn Connection>>> {
+        self.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a transaction that every following operation joins until [`Store::commit`] or
+    /// [`Store::rollback`]. The caller lets no other request in meanwhile.
+    pub fn begin(&self) -> Result<(), StoreError> {
+        let mut active = self.lock_active();
+        if active.is_some() {
+            return Err(StoreError::Schema(
+                "a transaction is already running".into(),
+            ));
+        }
+        // The writer connection is held for the whole transaction: a pool of one (SQLite)
+        // has no other to give meanwhile, so it is moved out of the pool and back.
+        let mut conn = (self.writers_open())?;
+        conn.begin_write()?;
+        *active = Some(conn);
+        Ok(())
+    }
+
+    fn writers_open(&self) -> Result<Box<dyn Connection>, StoreError> {
+        let mut pooled = self.writers.get()?;
+        Ok(pooled.take())
+    }
+
+    /// Commits the transaction in progress.
+    pub fn commit(&self) -> Result<(), StoreError> {
+        let conn = self.lock_active().take();
+        let Some(mut conn) = conn else {
+            return Ok(());
+        };
+        let result = conn.commit();
+        if result.is_err() {
+            conn.rollback();
+        }
+        self.writers.put_back(conn);
+        Ok(result?)
+    }
+
+    /// Rolls back the transaction in progress.
+    pub fn rollback(&self) {
+        if let Some(mut conn) = self.lock_active().take() {
+            conn.rollback();
+            self.writers.put_back(conn);
+        }
+    }
+
+    /// Applies the migrations the database lacks, each in its own transaction with its
+    /// record, and checks the recorded ones are the migrations of this release.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let dialect = self.dialect;
+        let mut pooled = self.writers.get()?;
+        let conn = pooled.conn();
+        conn.batch(SCHEMA_VERSION_TABLE)?;
+        let applied: Vec<(i64, String)> = conn
+            .query(
+                "SELECT version, checksum FROM schema_version ORDER BY version",
+                &[],
+            )?
+            .into_iter()
+            .map(|r| (int(&r, 0), text(&r, 1)))
+            .collect();
+        for (version, checksum) in &applied {
+            let Some(m) = MIGRATIONS.iter().find(|m| i64::from(m.version) == *version) else {
+                return Err(StoreError::Schema(format!(
+                    "migration {version} is from a newer release"
+                )));
+            };
+            if m.checksum(dialect) != *checksum {
+                return Err(StoreError::Schema(format!(
+                    "migration {version} differs from this release's"
+                )));
+            }
+        }
+        for m in MIGRATIONS
+            .iter()
+            .filter(|m| !applied.iter().any(|a| a.0 == i64::from(m.version)))
+        {
+            conn.begin_write()?;
+            let result = (|| -> Result<(), StoreError> {
+                // Another process may have applied it meanwhile.
+                let done = conn.query(
+                    "SELECT 1 FROM schema_version WHERE version = ?",
+                    &[m.version.into()],
+                )?;
+                if !done.is_empty() {
+                    return Ok(());
+                }
+                conn.batch(&m.sql(dialect))?;
+                if m.version == 1 {
+                    for (name, res_type) in self.catalog.types() {
+                        conn.execute(
+                            "INSERT INTO resource_type (res_type, name) VALUES (?, ?)",
+                            &[res_type.into(), name.into()],
+                        )?;
+                    }
+                    for (url, id) in self.catalog.params() {
+                        conn.execute(
+                            "INSERT INTO search_param (sp_id, url, kind) VALUES (?, ?, ?)",
+                            &[id.sp_id.into(), url.into(), (id.kind as i16).into()],
+                        )?;
+                    }
+                }
+                conn.execute(
+                    "INSERT INTO schema_version (version, applied_at, description, checksum) VALUES (?, ?, ?, ?)",
+                    &[
+                        m.version.into(),
+                        now_us().into(),
+                        m.description.into(),
+                        m.checksum(dialect).into(),
+                    ],
+                )?;
+                Ok(())
+            })();
+            match result {
+                Ok(()) => conn.commit()?,
+                Err(e) => {
+                    conn.rollback();
+                    return Err(e);
+                }
+            }
+        }
+        // The numbers the database was made with are this release's.
+        for r in conn.query("SELECT res_type, name FROM resource_type", &[])? {
+            let (res_type, name) = (int(&r, 0), text(&r, 1));
+            if self.catalog.type_name(res_type as i16) != Some(name.as_str()) {
+                return Err(StoreError::Schema(format!(
+                    "resource type {res_type} is {name} in the database, not in this release"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn res_type(&self, name: &str) -> Option<i16> {
+        self.catalog.resource_type(name).map(|t| t.res_type)
+    }
+
+    /// Stores a new resource as version 1, with its index rows, in one transaction. A
+    /// resource without an id is given one (a UUIDv7: time-ordered, so new rows land at
+    /// the end of the id index); [`StoreError::Exists`] if its id is taken. The resource's
+    /// `meta.versionId` and `meta.lastUpdated` are set to what was stored.
+    pub fn create<R>(&self, resource: &mut R) -> Result<Stored, StoreError>
+    where
+        R: Searchable + FhirResource + JsonValue,
+    {
+        if resource.id().is_none() {
+            resource.set_id(Some(uuid::Uuid::now_v7().to_string()));
+        }
+        let id = resource.id().ok_or(StoreError::NoId)?.to_string();
+        let rows = index_rows(resource, &self.catalog, None)?;
+        let res_type = self
+            .res_type(resource.resource_type())
+            .expect("index_rows knows the type");
+        let last_updated = now_us();
+        stamp(resource, 1, last_updated);
+        let body = fhir_model::json::to_string(resource);
+        let partition = self.partition;
+        self.write(|conn| {
+            let inserted = conn.query(
+                "INSERT INTO resource (partition_id, res_type, fhir_id, version, last_updated, index_hash, body)
+                 VALUES (?, ?, ?, 1, ?, 0, ?) ON CONFLICT DO NOTHING RETURNING res_pk",
+                &[partition.into(), res_type.into(), id.as_str().into(), last_updated.into(), body.as_str().into()],
+            )?;
+            let res_pk = one_i64(&inserted).ok_or(StoreError::Exists)?;
+            insert_history(conn, partition, res_pk, 1, res_type, &id, last_updated, Method::Create, Some(&body))?;
+            insert_rows(conn, partition, res_type, res_pk, &rows)?;
+            Ok(())
+        })?;
+        Ok(Stored {
+            id,
+            version: 1,
+            last_updated,
+            body,
+        })
+    }
+
+    /// Stores a new version of a resource (or its first, when the id is new: update as
+    /// create), with its index rows replaced, in one transaction. With `if_match`, the write
+    /// happens only if that is the current version; without, the version read in the
+    /// transaction is the one replaced. Either way the `UPDATE` checks the version it
+    /// replaces, so no update is ever lost. Whether it was created, and what was stored.
+    pub fn update<R>(
+        &self,
+        resource: &mut R,
+        if_match: Option<i64>,
+        method: Method,
+    ) -> Result<(Stored, bool), StoreError>
+    where
+        R: Searchable + FhirResource + JsonValue,
+    {
+        let id = resource.id().ok_or(StoreError::NoId)?.to_string();
+        let rows = index_rows(resource, &self.catalog, None)?;
+        let res_type = self
+            .res_type(resource.resource_type())
+            .expect("index_rows knows the type");
+        let partition = self.partition;
+        self.write(|conn| {
+            let last_updated = now_us();
+            let current = conn.query(
+                &locked(
+                    conn,
+                    "SELECT res_pk, version FROM resource WHERE partition_id = ? AND res_type = ? AND fhir_id = ?",
+                ),
+                &[partition.into(), res_type.into(), id.as_str().into()],
+            )?;
+            let current = current.first().map(|r| (int(r, 0), int(r, 1)));
+            if let Some(wanted) = if_match {
+                if current.map(|c| c.1) != Some(wanted) {
+                    return Err(StoreError::VersionConflict {
+                        current: current.map(|c| c.1),
+                    });
+                }
+            }
+            let version = current.map_or(1, |c| c.1 + 1);
+            stamp(resource, version, last_updated);
+            let body = fhir_model::json::to_string(resource);
+            let res_pk = match current {
+                None => {
+                    let inserted = conn.query(
+                        "INSERT INTO resource (partition_id, res_type, fhir_id, version, last_updated, index_hash, body)
+                         VALUES (?, ?, ?, 1, ?, 0, ?) ON CONFLICT DO NOTHING RETURNING res_pk",
+                        &[partition.into(), res_type.into(), id.as_str().into(), last_updated.into(), body.as_str().into()],
+                    )?;
+                    // Created meanwhile by another writer: without If-Match, the write
+                    // is tried again over it; with, the version it names is gone.
+                    one_i64(&inserted).ok_or_else(|| lost_race(if_match))?
+                }
+                Some((res_pk, old)) => {
+                    let changed = conn.execute(
+                        "UPDATE resource SET version = ?, last_updated = ?, deleted = 0, body = ?
+                         WHERE partition_id = ? AND res_pk = ? AND version = ?",
+                        &[version.into(), last_updated.into(), body.as_str().into(), partition.into(), res_pk.into(), old.into()],
+                    )?;
+                    if changed != 1 {
+                        return Err(lost_race(if_match));
+                    }
+                    delete_rows(conn, partition, res_pk)?;
+                    res_pk
+                }
+            };
+            // The history says what the request was: a PUT that created is a PUT.
+            insert_history(conn, partition, res_pk, version, res_type, &id, last_updated, method, Some(&body))?;
+            insert_rows(conn, partition, res_type, res_pk, &rows)?;
+            Ok((
+                Stored {
+                    id: id.clone(),
+                    version,
+                    last_updated,
+                    body,
+                },
+                current.is_none(),
+            ))
+        })
+    }
+
+    /// Deletes a resource: a new version without a body, its index rows removed, so no
+    /// search finds it; its history stays. The new version, or `None` when there was nothing
+    /// to delete (unknown, or already deleted). With `if_match`, only that version is
+    /// deleted ([`StoreError::VersionConflict`] otherwise).
+    pub fn delete(
+        &self,
+        resource_type: &str,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        let Some(res_type) = self.res_type(resource_type) else {
+            return Ok(None);
+        };
+        let partition = self.partition;
+        self.write(|conn| {
+            let current = conn.query(
+                &locked(
+                    conn,
+                    "SELECT res_pk, version FROM resource
+                     WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 0",
+                ),
+                &[partition.into(), res_type.into(), id.into()],
+            )?;
+            let current = current.first().map(|r| (int(r, 0), int(r, 1)));
+            if let Some(wanted) = if_match {
+                if current.map(|c| c.1) != Some(wanted) {
+                    return Err(StoreError::VersionConflict {
+                        current: current.map(|c| c.1),
+                    });
+                }
+            }
+            let Some((res_pk, old)) = current else {
+                return Ok(None);
+            };
+            let last_updated = now_us();
+            let changed = conn.execute(
+                "UPDATE resource SET version = ?, last_updated = ?, deleted = 1, body = NULL
+                 WHERE partition_id = ? AND res_pk = ? AND version = ?",
+                &[
+                    (old + 1).into(),
+                    last_updated.into(),
+                    partition.into(),
+                    res_pk.into(),
+                    old.into(),
+                ],
+            )?;
+            if changed != 1 {
+                return Err(lost_race(if_match));
+            }
+            insert_history(
+                conn,
+                partition,
+                res_pk,
+                old + 1,
+                res_type,
+                id,
+                last_updated,
+                Method::Delete,
+                None,
+            )?;
+            delete_rows(conn, partition, res_pk)?;
+            Ok(Some(old + 1))
+        })
+    }
+
+    /// The current version of a resource, if it exists and is not deleted.
+    pub fn read_current(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<Stored>, StoreError> {
+        let Some(res_type) = self.res_type(resource_type) else {
+            return Ok(None);
+        };
+        let partition = self.partition;
+        self.read(|conn| {
+            let rows = conn.query(
+                "SELECT version, last_updated, body FROM resource
+                 WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 0",
+                &[partition.into(), res_type.into(), id.into()],
+            )?;
+            Ok(rows.into_iter().next().map(|mut r| Stored {
+                id: id.to_string(),
+                version: int(&r, 0),
+                last_updated: int(&r, 1),
+                body: take_text(&mut r, 2),
+            }))
+        })
+    }
+
+    /// The version of a deleted resource's deletion (what a read answers with 410), or
+    /// `None` when the resource is not deleted or unknown.
+    pub fn deleted_version(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let Some(res_type) = self.res_type(resource_type) else {
+            return Ok(None);
+        };
+        let partition = self.partition;
+        self.read(|conn| {
+            let rows = conn.query(
+                "SELECT version FROM resource
+                 WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 1",
+                &[partition.into(), res_type.into(), id.into()],
+            )?;
+            Ok(one_i64(&rows))
+        })
+    }
+
+    /// One version of a resource: `None` when there is no such version, `Some(None)` when
+    /// that version is a deletion.
+    pub fn read_version(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<HistoryEntry>, StoreError> {
+        Ok(self
+            .history(resource_type, id, HistoryWindow::default())?
+            .into_iter()
+            .find(|h| h.version == version))
+    }
+
+    /// The versions of a resource, newest first, within `window`.
+    pub fn history(
+        &self,
+        resource_type: &str,
+        id: &str,
+        window: HistoryWindow,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let Some(res_type) = self.res_type(resource_type) else {
+            return Ok(Vec::new());
+        };
+        let partition = self.partition;
+        let (filter, mut params) = window_filter(window);
+        let mut all = vec![partition.into(), res_type.into(), id.into()];
+        all.append(&mut params);
+        let sql = format!(
+            "SELECT h.res_type, h.fhir_id, h.version, h.last_updated, h.method, h.body, h.res_pk FROM resource_history h
+             JOIN resource r ON r.partition_id = h.partition_id AND r.res_pk = h.res_pk
+             WHERE r.partition_id = ? AND r.res_type = ? AND r.fhir_id = ?{filter}
+             ORDER BY h.version DESC{}",
+            limit(window.count)
+        );
+        let rows = self.read(|conn| Ok(conn.query(&sql, &all)?))?;
+        self.history_entries(rows)
+    }
+
+    /// The history of a type (`Some`) or of the whole server (`None`), newest first, within
+    /// `window`.
+    pub fn history_of(
+        &self,
+        resource_type: Option<&str>,
+        window: HistoryWindow,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut all: Vec<Value> = vec![self.partition.into()];
+        let mut type_filter = "";
+        if let Some(name) = resource_type {
+            match self.res_type(name) {
+                Some(t) => all.push(t.into()),
+                None => return Ok(Vec::new()),
+            }
+            type_filter = " AND h.res_type = ?";
+        }
+        let (filter, mut params) = window_filter(window);
+        all.append(&mut params);
+        let sql = format!(
+            "SELECT h.res_type, h.fhir_id, h.version, h.last_updated, h.method, h.body, h.res_pk FROM resource_history h
+             WHERE h.partition_id = ?{type_filter}{filter}
+             ORDER BY h.last_updated DESC, h.res_pk DESC, h.version DESC{}",
+            limit(window.count)
+        );
+        let rows = self.read(|conn| Ok(conn.query(&sql, &all)?))?;
+        self.history_entries(rows)
+    }
+
+    fn history_entries(&self, rows: Vec<Row>) -> Result<Vec<HistoryEntry>, StoreError> {
+        rows.into_iter()
+            .map(|mut r| {
+                let t = int(&r, 0) as i16;
+                let resource_type = self.catalog.type_name(t).ok_or_else(|| {
+                    StoreError::Schema(format!("resource type {t} is unknown to this release"))
+                })?;
+                Ok(HistoryEntry {
+                    resource_type,
+                    id: take_text(&mut r, 1),
+                    version: int(&r, 2),
+                    last_updated: int(&r, 3),
+                    method: Method::from_code(int(&r, 4)),
+                    body: std::mem::replace(&mut r[5], Value::Null).into_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// How many rows the index tables hold for one resource: what a test compares with
+    /// [`IndexRows`].
+    pub fn index_row_count(&self, resource_type: &str, id: &str) -> Result<usize, StoreError> {
+        let Some(res_type) = self.res_type(resource_type) else {
+            return Ok(0);
+        };
+        let partition = self.partition;
+        self.read(|conn| {
+            let found = conn.query(
+                "SELECT res_pk FROM resource WHERE partition_id = ? AND res_type = ? AND fhir_id = ?",
+                &[partition.into(), res_type.into(), id.into()],
+            )?;
+            let Some(res_pk) = one_i64(&found) else {
+                return Ok(0);
+            };
+            let mut count = 0;
+            for table in TABLES {
+                let n = conn.query(
+                    &format!(
+                        "SELECT COUNT(*) FROM {table} WHERE partition_id = ? AND res_pk = ?"
+                    ),
+                    &[partition.into(), res_pk.into()],
+                )?;
+                count += one_i64(&n).unwrap_or(0) as usize;
+            }
+            Ok(count)
+        })
+    }
+}
+
+/// A read of the row a write replaces, locking it on PostgreSQL so that writers of one
+/// resource queue there instead of losing the race at the `UPDATE` (SQLite has one writer).
+fn locked(conn: &dyn Connection, select: &str) -> String {
+    match conn.dialect() {
+        Dialect::Postgres => format!("{select} FOR UPDATE"),
+        Dialect::Sqlite => select.to_string(),
+    }
+}
+
+/// A write whose version check failed because another writer committed first: a
+/// conflict to retry when the client named no version, a refusal when it did.
+fn lost_race(if_match: Option<i64>) -> StoreError {
+    match if_match {
+        Some(_) => StoreError::VersionConflict { current: None },
+        None => StoreError::Database(DbError {
+            message: "another write to the resource committed first".into(),
+            conflict: true,
+        }),
+    }
+}
+
+/// `_since` and `_at` as SQL conditions on `h`, with their parameters.
+fn window_filter(window: HistoryWindow) -> (String, Vec<Value>) {
+    let mut sql = String::new();
+    let mut params = Vec::new();
+    if let Some(since) = window.since {
+        sql.push_str(" AND h.last_updated >= ?");
+        params.push(since.into());
+    }
+    if let Some((start, end)) = window.at {
+        // Made before the period ends, and not replaced by a later version before it starts.
+        sql.push_str(
+            " AND h.last_updated < ? AND NOT EXISTS (SELECT 1 FROM resource_history n
+               WHERE n.partition_id = h.partition_id AND n.res_pk = h.res_pk
+               AND n.version > h.version AND n.last_updated <= ?)",
+        );
+        params.push(end.into());
+        params.push(start.into());
+    }
+    (sql, params)
+}
+
+fn limit(count: Option<usize>) -> String {
+    count.map_or(String::new(), |n| format!(" LIMIT {n}"))
+}
+
+/// Sets the version and time the store gives a resource.
+fn stamp<R: FhirResource>(resource: &mut R, version: i64, last_updated: i64) {
+    let instant = fhir_rocket::http::instant_from_micros(last_updated)
+        .parse()
+        .expect("a valid instant");
+    resource.set_version(Some(version.to_string()), Some(instant));
+}
+
+/// The integer in column `i`.
+pub(crate) fn int(row: &Row, i: usize) -> i64 {
+    row.get(i).and_then(Value::as_i64).unwrap_or_default()
+}
+
+fn text(row: &Row, i: usize) -> String {
+    row.get(i)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The text in column `i`, taken out of the row.
+pub(crate) fn take_text(row: &mut Row, i: usize) -> String {
+    std::mem::replace(&mut row[i], Value::Null)
+        .into_string()
+        .unwrap_or_default()
+}
+
+pub(crate) const TABLES: [&str; 7] = [
+    "idx_string",
+    "idx_token",
+    "idx_date",
+    "idx_number",
+    "idx_quantity",
+    "idx_uri",
+    "idx_reference",
+];
+
+/// Now, in microseconds since the epoch.
+pub(crate) fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_history(
+    conn: &mut dyn Connection,
+    partition: i32,
+    res_pk: i64,
+    version: i64,
+    res_type: i16,
+    id: &str,
+    last_updated: i64,
+    method: Method,
+    body: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO resource_history (partition_id, res_pk, version, res_type, fhir_id, last_updated, method, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            partition.into(),
+            res_pk.into(),
+            version.into(),
+            res_type.into(),
+            id.into(),
+            last_updated.into(),
+            (method as i16).into(),
+            body.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes every index row of one resource.
+fn delete_rows(conn: &mut dyn Connection, partition: i32, res_pk: i64) -> Result<(), StoreError> {
+    for table in TABLES {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE partition_id = ? AND res_pk = ?"),
+            &[partition.into(), res_pk.into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// The columns every index row starts with, and their values for one row.
+const HEAD: &str = "partition_id, res_type, res_pk, sp_id, comp_group, comp_part";
+
+fn head(partition: i32, res_type: i16, res_pk: i64, key: RowKey) -> Vec<Value> {
+    let (group, part) = match key.composite {
+        Some((g, p)) => (Some(g), Some(p)),
+        None => (None, None),
+    };
+    vec![
+        partition.into(),
+        res_type.into(),
+        res_pk.into(),
+        key.sp_id.into(),
+        group.into(),
+        part.into(),
+    ]
+}
+
+/// Inserts rows of one table, `values` more columns after the head each.
+fn insert_all<T>(
+    conn: &mut dyn Connection,
+    table: &str,
+    columns: &str,
+    rows: &[T],
+    head_of: impl Fn(&T) -> Vec<Value>,
+    values: impl Fn(&T) -> Vec<Value>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let width = 6 + columns.split(',').count();
+    let marks = vec!["?"; width].join(", ");
+    let sql = format!("INSERT INTO {table} ({HEAD}, {columns}) VALUES ({marks})");
+    for row in rows {
+        let mut params = head_of(row);
+        params.extend(values(row));
+        conn.execute(&sql, &params)?;
+    }
+    Ok(())
+}
+
+/// Every index row of one resource.
+fn insert_rows(
+    conn: &mut dyn Connection,
+    partition: i32,
+    res_type: i16,
+    res_pk: i64,
+    rows: &IndexRows,
+) -> Result<(), StoreError> {
+    let h = |key: RowKey| head(partition, res_type, res_pk, key);
+    insert_all(
+        conn,
+        "idx_string",
+        "normalized, exact, hash_exact",
+        &rows.strings,
+        |r| h(r.key),
+        |r| {
+            vec![
+                r.normalized.as_str().into(),
+                r.exact.as_str().into(),
+                r.hash_exact.into(),
+            ]
+        },
+    )?;
+    insert_all(
+        conn,
+        "idx_token",
+        "kind, system, code, text_norm, hash_sys_code, hash_code",
+        &rows.tokens,
+        |r| h(r.key),
+        |r| {
+            vec![
+                r.kind.into(),
+                r.system.as_deref().into(),
+                r.code.as_deref().into(),
+                r.text_norm.as_deref().into(),
+                r.hash_sys_code.into(),
+                r.hash_code.into(),
+            ]
+        },
+    )?;
+    insert_all(
+        conn,
+        "idx_date",
+        "low, high",
+        &rows.dates,
+        |r| h(r.key),
+        |r| vec![r.low.into(), r.high.into()],
+    )?;
+    insert_all(
+        conn,
+        "idx_number",
+        "low, high, value",
+        &rows.numbers,
+        |r| h(r.key),
+        |r| vec![r.low.into(), r.high.into(), r.value.into()],
+    )?;
+    insert_all(
+        conn,
+        "idx_quantity",
+        "low, high, system, code, unit, hash_units",
+        &rows.quantities,
+        |r| h(r.key),
+        |r| {
+            vec![
+                r.low.into(),
+                r.high.into(),
+                r.system.as_deref().into(),
+                r.code.as_deref().into(),
+                r.unit.as_deref().into(),
+                r.hash_units.into(),
+            ]
+        },
+    )?;
+    insert_all(
+        conn,
+        "idx_uri",
+        "uri",
+        &rows.uris,
+        |r| h(r.key),
+        |r| vec![r.uri.as_str().into()],
+    )?;
+    insert_all(
+        conn,
+        "idx_reference",
+        "target_type, target_id, target_version, target_url",
+        &rows.references,
+        |r| h(r.key),
+        |r| {
+            vec![
+                r.target_type.into(),
+                r.target_id.as_deref().into(),
+                r.target_version.into(),
+                r.target_url.as_deref().into(),
+            ]
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! The store on real databases, SQLite and PostgreSQL through the same tests: every
+//! official R4 example with an id is stored with its index rows in one transaction and read
+//! back as written; a taken id is refused; the schema is applied once, kept across opens, and
+//! a database made with a different schema is refused; updates with If-Match lose nothing
+//! with racing writers; history by instance, type and system with _since, _at and a count.
+
+use fhir_model::r4::Resource;
+use fhir_model::FhirResource;
+use fhir_store::catalog::Catalog;
+use fhir_store::db::Connection;
+use fhir_store::rows::index_rows;
+use fhir_store::store::{HistoryWindow, Method, Store, StoreError};
+use fhir_tests::{json_resources, package};
+use std::collections::HashSet;
+
+/// A database of its own for one test, on one engine.
+#[derive(Clone)]
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    fn open(&self) -> Result<Store, StoreError> {
+        match self {
+            Db::Sqlite(path) => Store::open_sqlite(path, Catalog::of::<Resource>()),
+            Db::Postgres(url) => fhir_store::postgres::open(url, Catalog::of::<Resource>()),
+        }
+    }
+
+    /// A plain connection, to change the database behind the store's back.
+    fn raw(&self) -> Box<dyn Connection> {
+        match self {
+            Db::Sqlite(path) => Box::new(fhir_store::sqlite::SqliteConnection::open(path).unwrap()),
+            Db::Postgres(url) => {
+                Box::new(fhir_store::postgres::PgConnection::connect(url).unwrap())
+            }
+        }
+    }
+
+    fn remove(&self) {
+        if let Db::Sqlite(path) = self {
+            let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        }
+    }
+}
+
+/// A fresh database named `name` on each engine.
+fn databases(name: &str) -> Vec<Db> {
+    let dir = std::env::temp_dir().join(format!("fhir-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    vec![
+        Db::Sqlite(dir.join("fhir.db")),
+        Db::Postgres(fhir_tests::postgres::server().database(name)),
+    ]
+}
+
+#[test]
+fn every_r4_example_is_stored_indexed_and_read_back() {
+    for db in databases("examples") {
+        every_example_on(&db);
+        db.remove();
+    }
+}
+
+fn every_example_on(db: &Db) {
+    let store = db.open().unwrap();
+    let catalog = Catalog::of::<Resource>();
+    let mut seen = HashSet::new();
+    let (mut stored, mut taken, mut rows) = (0, 0, 0);
+    for file in json_resources(&package("hl7.fhir.r4.examples", "4.0.1")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let Ok(mut resource) = Resource::from_json(&text) else {
+            continue;
+        };
+        let Some(id) = resource.id().map(str::to_string) else {
+            continue;
+        };
+        let key = (resource.resource_type(), id.clone());
+        match store.create(&mut resource) {
+            Ok(version) => {
+                assert!(seen.insert(key.clone()), "{key:?} stored twice");
+                assert_eq!(version.version, 1);
+                let back = store
+                    .read_current(key.0, &id)
+                    .unwrap()
+                    .expect("just stored");
+                assert_eq!(back, version);
+                assert_eq!(back.body, resource.to_json(), "{}", file.display());
+                let expected = index_rows(&resource, &catalog, None).unwrap().len();
+                assert_eq!(store.index_row_count(key.0, &id).unwrap(), expected);
+                rows += expected;
+                stored += 1;
+            }
+            Err(StoreError::Exists) => {
+                assert!(seen.contains(&key), "{key:?} refused but never stored");
+                taken += 1;
+            }
+            Err(e) => panic!("{}: {e}", file.display()),
+        }
+    }
+    eprintln!("{stored} stored, {taken} ids taken, {rows} index rows");
+    assert!(stored > 5000, "{stored}");
+    assert!(store
+        .read_current("Patient", "no-such-id")
+        .unwrap()
+        .is_none());
+    // Reopened, the database keeps everything and applies no migration again.
+    drop(store);
+    let store = db.open().unwrap();
+    let back = store.read_current("Patient", "example").unwrap().unwrap();
+    assert!(back.body.contains("\"id\":\"example\""));
+}
+
+#[test]
+fn a_taken_id_is_refused_and_leaves_nothing_behind() {
+    for db in databases("taken") {
+        let store = db.open().unwrap();
+        let mut first = Resource::from_json(
+            r#"{"resourceType":"Patient","id":"p1","name":[{"family":"First"}]}"#,
+        )
+        .unwrap();
+        let mut second = Resource::from_json(
+            r#"{"resourceType":"Patient","id":"p1","name":[{"family":"Second"},{"family":"Third"}]}"#,
+        )
+        .unwrap();
+        store.create(&mut first).unwrap();
+        let rows = store.index_row_count("Patient", "p1").unwrap();
+        assert!(matches!(store.create(&mut second), Err(StoreError::Exists)));
+        let back = store.read_current("Patient", "p1").unwrap().unwrap();
+        assert!(back.body.contains("First") && !back.body.contains("Second"));
+        assert_eq!(store.index_row_count("Patient", "p1").unwrap(), rows);
+        // A resource without an id is given one, time-ordered.
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let mut new = Resource::from_json(r#"{"resourceType":"Patient"}"#).unwrap();
+            let stored = store.create(&mut new).unwrap();
+            assert_eq!(new.id(), Some(stored.id.as_str()));
+            assert!(stored.body.contains(&format!("\"id\":\"{}\"", stored.id)));
+            assert!(
+                stored.body.contains("\"versionId\":\"1\""),
+                "{}",
+                stored.body
+            );
+            assert_eq!(stored.id.len(), 36);
+            ids.push(stored.id);
+        }
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids);
+        db.remove();
+    }
+}
+
+#[test]
+fn a_database_of_another_schema_is_refused() {
+    for db in databases("schema") {
+        drop(db.open().unwrap());
+        db.raw()
+            .execute(
+                "UPDATE schema_version SET checksum = 'other' WHERE version = 1",
+                &[],
+            )
+            .unwrap();
+        let error = db.open().err().unwrap();
+        assert!(error.to_string().contains("migration 1 differs"), "{error}");
+        db.remove();
+    }
+    for db in databases("future") {
+        drop(db.open().unwrap());
+        db.raw()
+            .execute(
+                "INSERT INTO schema_version VALUES (99, 0, 'from the future', 'x')",
+                &[],
+            )
+            .unwrap();
+        let error = db.open().err().unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("migration 99 is from a newer release"),
+            "{error}"
+        );
+        db.remove();
+    }
+}
+
+fn patient(family: &str) -> Resource {
+    Resource::from_json(&format!(
+        r#"{{"resourceType":"Patient","id":"u1","name":[{{"family":"{family}"}}]}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn updates_version_and_reindex_and_deletes_keep_history() {
+    for db in databases("update") {
+        let store = db.open().unwrap();
+        // Update as create, then an update with the right If-Match.
+        let (one, created) = store
+            .update(&mut patient("One"), None, Method::Update)
+            .unwrap();
+        assert_eq!((one.version, created), (1, true));
+        let (two, created) = store
+            .update(&mut patient("Two"), Some(1), Method::Update)
+            .unwrap();
+        assert_eq!((two.version, created), (2, false));
+        assert_eq!(store.read_current("Patient", "u1").unwrap().unwrap(), two);
+        // A stale If-Match changes nothing.
+        match store.update(&mut patient("Stale"), Some(1), Method::Update) {
+            Err(StoreError::VersionConflict { current: Some(2) }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(store
+            .read_current("Patient", "u1")
+            .unwrap()
+            .unwrap()
+            .body
+            .contains("Two"));
+        // The index rows are those of the current version only.
+        let catalog = Catalog::of::<Resource>();
+        let expected = index_rows(&patient("Two"), &catalog, None).unwrap().len();
+        assert_eq!(store.index_row_count("Patient", "u1").unwrap(), expected);
+        // Delete: a stale If-Match is refused; then gone from reads and from the index,
+        // kept in the history.
+        assert!(matches!(
+            store.delete("Patient", "u1", Some(1)),
+            Err(StoreError::VersionConflict { current: Some(2) })
+        ));
+        assert_eq!(store.delete("Patient", "u1", Some(2)).unwrap(), Some(3));
+        assert_eq!(store.delete("Patient", "u1", None).unwrap(), None);
+        assert!(store.read_current("Patient", "u1").unwrap().is_none());
+        assert_eq!(store.deleted_version("Patient", "u1").unwrap(), Some(3));
+        assert_eq!(store.index_row_count("Patient", "u1").unwrap(), 0);
+        let history = store
+            .history("Patient", "u1", HistoryWindow::default())
+            .unwrap();
+        let versions: Vec<(i64, Method, bool)> = history
+            .iter()
+            .map(|h| (h.version, h.method, h.body.is_some()))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                (3, Method::Delete, false),
+                (2, Method::Update, true),
+                (1, Method::Update, true)
+            ]
+        );
+        assert!(history[2].body.as_deref().unwrap().contains("One"));
+        let v1 = store.read_version("Patient", "u1", 1).unwrap().unwrap();
+        assert!(v1.body.unwrap().contains("\"versionId\":\"1\""));
+        // An update after a delete brings it back as a new version.
+        let (back, _) = store
+            .update(&mut patient("Back"), None, Method::Update)
+            .unwrap();
+        assert_eq!(back.version, 4);
+        assert_eq!(store.deleted_version("Patient", "u1").unwrap(), None);
+        db.remove();
+    }
+}
+
+#[test]
+fn concurrent_updates_with_if_match_lose_nothing() {
+    for db in databases("race") {
+        let store = db.open().unwrap();
+        store
+            .update(&mut patient("Start"), None, Method::Update)
+            .unwrap();
+        // Eight writers on stores of their own, each twenty times: read the version, then
+        // update with If-Match; a conflict is retried with the new version. Every successful
+        // write must be its own version: no two writers ever replace the same one.
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let store = db.open().unwrap();
+                    let mut won = Vec::new();
+                    for i in 0..20 {
+                        loop {
+                            let current = store
+                                .read_current("Patient", "u1")
+                                .unwrap()
+                                .unwrap()
+                                .version;
+                            let mut next = patient(&format!("W{w}x{i}"));
+                            match store.update(&mut next, Some(current), Method::Update) {
+                                Ok((stored, _)) => {
+                                    won.push(stored.version);
+                                    break;
+                                }
+                                Err(StoreError::VersionConflict { .. }) => continue,
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                    }
+                    won
+                })
+            })
+            .collect();
+        let mut versions: Vec<i64> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        versions.sort_unstable();
+        assert_eq!(versions, (2..=161).collect::<Vec<i64>>());
+        let all = store
+            .history("Patient", "u1", HistoryWindow::default())
+            .unwrap();
+        assert_eq!(all.len(), 161);
+        // Without If-Match, racing writers are all applied, one after the other.
+        let blind: Vec<_> = (0..8)
+            .map(|w| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let store = db.open().unwrap();
+                    for i in 0..5 {
+                        let mut next = patient(&format!("B{w}x{i}"));
+                        store.update(&mut next, None, Method::Update).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for b in blind {
+            b.join().unwrap();
+        }
+        let current = store.read_current("Patient", "u1").unwrap().unwrap();
+        assert_eq!(current.version, 201);
+        db.remove();
+    }
+}
+
+#[test]
+fn type_and_system_history_since_at_and_count() {
+    for db in databases("history") {
+        let store = db.open().unwrap();
+        let (one, _) = store
+            .update(&mut patient("One"), None, Method::Update)
+            .unwrap();
+        let mut org =
+            Resource::from_json(r#"{"resourceType":"Organization","id":"o1","name":"Org"}"#)
+                .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let org_created = store.create(&mut org).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let (two, _) = store
+            .update(&mut patient("Two"), None, Method::Update)
+            .unwrap();
+        store.delete("Organization", "o1", None).unwrap();
+        let window = |count| HistoryWindow {
+            count,
+            ..HistoryWindow::default()
+        };
+        let all = store.history_of(None, window(Some(100))).unwrap();
+        let seen: Vec<(&str, i64, bool)> = all
+            .iter()
+            .map(|h| (h.resource_type, h.version, h.body.is_some()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("Organization", 2, false),
+                ("Patient", 2, true),
+                ("Organization", 1, true),
+                ("Patient", 1, true)
+            ]
+        );
+        let patients = store.history_of(Some("Patient"), window(None)).unwrap();
+        assert_eq!(
+            patients.iter().map(|h| h.version).collect::<Vec<_>>(),
+            [2, 1]
+        );
+        assert_eq!(patients[1].last_updated, one.last_updated);
+        // _since: only what changed at that time or later; a count: the newest first.
+        let since = HistoryWindow {
+            since: Some(two.last_updated),
+            ..HistoryWindow::default()
+        };
+        let since = store.history_of(Some("Patient"), since).unwrap();
+        assert_eq!(since.iter().map(|h| h.version).collect::<Vec<_>>(), [2]);
+        assert_eq!(store.history_of(None, window(Some(1))).unwrap().len(), 1);
+        assert!(store
+            .history_of(Some("Basic"), window(Some(10)))
+            .unwrap()
+            .is_empty());
+        // _at: the version current at that moment, the one before the second update.
+        let at = HistoryWindow {
+            at: Some((org_created.last_updated, org_created.last_updated + 1)),
+            ..HistoryWindow::default()
+        };
+        let current_then = store.history("Patient", "u1", at).unwrap();
+        assert_eq!(
+            current_then.iter().map(|h| h.version).collect::<Vec<_>>(),
+            [1]
+        );
+        db.remove();
+    }
+}
