@@ -6,6 +6,8 @@ use fhir_model::xml::XmlResource;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod load;
+
 const USAGE: &str = "\
 usage:
   fhir convert [--fhir-version r4|r4b|r5] [--from json|xml] [--to json|xml] [--compact]
@@ -26,6 +28,16 @@ usage:
       ROCKET_PORT and Rocket.toml apply; the options win): every resource type and search
       parameter of the version, stored in an SQLite file (default: fhir-<version>.db in
       the working directory, created when missing) or in PostgreSQL.
+
+  fhir load [--server URL | --db FILE|postgres://...] [--fhir-version r4|r4b|r5]
+            [--batch-size N] [--quiet] FILE|DIR...
+      Send resources to a FHIR server (default --server http://127.0.0.1:8000/fhir), or
+      with --db to the complete server started in-process on that database. Directories
+      are read recursively for *.json and *.ndjson files. Transaction and batch Bundles
+      are sent as they are; the resources of other Bundles, single resources and NDJSON
+      lines go in batch Bundles of --batch-size entries (default 500), by PUT when they
+      have an id, else by POST. Prints a summary and every failure; exits with 1 when
+      anything failed.
 
 The input format is --from, else the file's extension (.json, .xml), else its first
 character ('<' is XML). The FHIR version defaults to r4.";
@@ -180,6 +192,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         "convert" => convert(&parse(rest)?),
         "check" => Ok(check(&parse(rest)?)),
         "serve" => serve(rest),
+        "load" => load::load(rest, USAGE),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
