@@ -214,7 +214,12 @@ fn check<R: ServerModel>(name: &str, version: &str, store: &Store) {
         failures.is_empty(),
         "{name}: {} failures:\n{}",
         failures.len(),
-        failures.iter().take(60).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(60)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(queries > 10_000, "{queries}");
 }
@@ -223,7 +228,10 @@ fn sqlite<R: ServerModel>(name: &str) -> (Store, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("fhir-store-{}-diff-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    (Store::open_sqlite(&dir.join("fhir.db"), Catalog::of::<R>()).unwrap(), dir)
+    (
+        Store::open_sqlite(&dir.join("fhir.db"), Catalog::of::<R>()).unwrap(),
+        dir,
+    )
 }
 
 #[test]

@@ -45,7 +45,12 @@ impl Drop for Server {
 
 fn start(path: &std::path::Path, port: u16) -> Server {
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "serve_when_asked", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "serve_when_asked",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(SERVE, path)
         .env("DURABILITY_PORT", port.to_string())
         .stdout(std::process::Stdio::null())
@@ -123,7 +128,11 @@ fn acknowledged_creates_survive_kill_9() {
         .into_iter()
         .flat_map(|c| c.join().unwrap())
         .collect();
-    assert!(acknowledged.len() > 20, "only {} creates", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "only {} creates",
+        acknowledged.len()
+    );
     drop(server);
     // Restarted on the same file: every acknowledged create is there.
     let _server = start(&path, port);
@@ -135,6 +144,11 @@ fn acknowledged_creates_survive_kill_9() {
         }
     }
     eprintln!("{} acknowledged creates before kill -9", acknowledged.len());
-    assert!(missing.is_empty(), "{} of {} lost: {missing:?}", missing.len(), acknowledged.len());
+    assert!(
+        missing.is_empty(),
+        "{} of {} lost: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -76,6 +76,7 @@ impl<R: ServerModel> Engine<R> {
             one_type.as_deref(),
         )?;
         let offset = searched.result.offset.unwrap_or(0) as usize;
+        let count_only = matches!(requested, crate::subset::Requested::Count);
         let count = match requested {
             // The total alone, as `_count=0` asks.
             crate::subset::Requested::Count => 0,
@@ -149,7 +150,7 @@ impl<R: ServerModel> Engine<R> {
         let mut extras = crate::extras::take_collected(req);
         warnings.append(&mut extras.warnings);
         crate::extras::collect(req, extras);
-        if searched.result.count.is_some_and(|asked| asked > count) {
+        if !count_only && searched.result.count.is_some_and(|asked| asked > count) {
             warnings.push(Issue::warning(
                 "not-supported",
                 format!(
