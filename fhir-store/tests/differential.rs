@@ -235,6 +235,7 @@ fn sqlite<R: ServerModel>(name: &str) -> (Store, std::path::PathBuf) {
 }
 
 #[test]
+#[ignore = "long (over ten minutes in a debug build): cargo test -p fhir-store --release --test differential -- --ignored"]
 fn r4_examples_on_sqlite() {
     let (store, dir) = sqlite::<fhir_model::r4::Resource>("r4");
     check::<fhir_model::r4::Resource>("hl7.fhir.r4.examples", "4.0.1", &store);
@@ -242,6 +243,7 @@ fn r4_examples_on_sqlite() {
 }
 
 #[test]
+#[ignore = "long (over ten minutes in a debug build): cargo test -p fhir-store --release --test differential -- --ignored"]
 fn r4_examples_on_postgres() {
     let url = fhir_tests::postgres::server().database("differential_r4");
     let store =
@@ -250,6 +252,7 @@ fn r4_examples_on_postgres() {
 }
 
 #[test]
+#[ignore = "long (over ten minutes in a debug build): cargo test -p fhir-store --release --test differential -- --ignored"]
 fn r4b_examples_on_sqlite() {
     let (store, dir) = sqlite::<fhir_model::r4b::Resource>("r4b");
     check::<fhir_model::r4b::Resource>("hl7.fhir.r4b.examples", "4.3.0", &store);
@@ -257,6 +260,7 @@ fn r4b_examples_on_sqlite() {
 }
 
 #[test]
+#[ignore = "long (over ten minutes in a debug build): cargo test -p fhir-store --release --test differential -- --ignored"]
 fn r5_examples_on_sqlite() {
     let (store, dir) = sqlite::<fhir_model::r5::Resource>("r5");
     check::<fhir_model::r5::Resource>("hl7.fhir.r5.examples", "5.0.0", &store);
