@@ -353,14 +353,19 @@ fn token_rows(key: RowKey, t: &Token<'_>, rows: &mut IndexRows) {
 
 /// Nanoseconds to microseconds, the range only widened: `low` rounded down, `high` up.
 fn date_row(key: RowKey, d: &DateValue) -> DateRow {
-    let clamp = |v: i128| v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     DateRow {
         key,
-        low: d.low.map_or(i64::MIN, |ns| clamp(ns.div_euclid(1000))),
-        high: d.high.map_or(i64::MAX, |ns| {
-            clamp(ns.div_euclid(1000) + i128::from(ns.rem_euclid(1000) != 0))
-        }),
+        low: d.low.map_or(i64::MIN, |ns| micros(ns, false)),
+        high: d.high.map_or(i64::MAX, |ns| micros(ns, true)),
     }
+}
+
+/// Nanoseconds as the microseconds the tables hold: rounded down (`ceil` false, a range's
+/// start) or up (its end), so that a range is only ever widened; clamped to 64 bits. Rows,
+/// search values and history windows all convert through it, so they agree.
+pub(crate) fn micros(ns: i128, ceil: bool) -> i64 {
+    let us = ns.div_euclid(1000) + i128::from(ceil && ns.rem_euclid(1000) != 0);
+    us.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 fn quantity_row(key: RowKey, q: &QuantityValue<'_>) -> QuantityRow {

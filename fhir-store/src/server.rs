@@ -389,12 +389,6 @@ fn delete<'r, R: ServerModel>(req: &'r Request<'_>, input: Input<R>) -> Glue<'r,
     })
 }
 
-/// Nanoseconds to microseconds.
-fn micros(ns: i128) -> i64 {
-    ns.div_euclid(1000)
-        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-}
-
 fn history<'r, R: ServerModel>(
     req: &'r Request<'_>,
     input: Input<R>,
@@ -405,15 +399,16 @@ fn history<'r, R: ServerModel>(
             Some(instant) => {
                 let (_, start, _) = fhir_rocket::search::date::date_range(instant.as_str())
                     .map_err(|e| FhirError::bad_request(format!("_since: {e}")))?;
-                Some(micros(start.0))
+                Some(crate::rows::micros(start.0, false))
             }
             None => None,
         };
-        let at = input
-            .history
-            .at
-            .as_ref()
-            .map(|d| (micros(d.range.0 .0), micros(d.range.1 .0)));
+        let at = input.history.at.as_ref().map(|d| {
+            (
+                crate::rows::micros(d.range.0 .0, false),
+                crate::rows::micros(d.range.1 .0, true),
+            )
+        });
         let window = HistoryWindow {
             since,
             at,

@@ -9,7 +9,7 @@
 use super::sql::Sql;
 use crate::catalog::{Catalog, ParamId};
 use crate::hash::stable_hash;
-use crate::rows::MAX_NORMALIZED;
+use crate::rows::{micros, MAX_NORMALIZED};
 use fhir_model::fhirpath::extract::normalize;
 use fhir_model::{SearchParamKind, SearchParameter};
 use fhir_rocket::search::escape::split_unescaped;
@@ -776,16 +776,6 @@ fn string(id: ParamId, x: &str, s: &StringParam) -> Result<Sql> {
             .bind(successor(&value));
     }
     Ok(sql)
-}
-
-/// Nanoseconds to microseconds: `floor` for a range's start, `ceil` for its end.
-fn micros(ns: i128, ceil: bool) -> i64 {
-    let us = if ceil {
-        ns.div_euclid(1000) + i128::from(ns.rem_euclid(1000) != 0)
-    } else {
-        ns.div_euclid(1000)
-    };
-    us.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// A date value against a stored range `[low, high)` (microseconds), as
