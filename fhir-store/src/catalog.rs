@@ -205,6 +205,13 @@ mod tests {
         let planner = crate::search::plan::Planner::new(&catalog, 0, 0);
         let query = fhir_rocket::search::parse_query("_in=Group/x").unwrap();
         assert!(planner.condition("Patient", "r", &query).is_err());
+        // The in-memory matcher refuses it the same way.
+        assert!(
+            fhir_rocket::search::matcher::Matcher::new::<fhir_model::r5::Resource>(
+                "Patient", &query
+            )
+            .is_err()
+        );
     }
 
     #[test]
