@@ -84,7 +84,7 @@ impl Catalog {
                     columns.push(p.code);
                     continue;
                 }
-                match Compiled::for_type(p, version, name) {
+                match fhir_rocket::search::matcher::compile_param(p, version, name) {
                     Ok(compiled) => indexed.push((params[p.url], compiled)),
                     Err(e) => not_indexed.push((p.code, e)),
                 }
@@ -191,6 +191,27 @@ mod tests {
         assert_ne!(a.param("Observation", "code"), a.param("Patient", "family"));
         // _id has a number like any other (its rows are the resource table's column).
         assert!(a.param("Patient", "_id").is_some());
+    }
+
+    #[test]
+    fn r5_in_is_not_stored() {
+        // R5's `_in` has the placeholder expression `Resource.id`: membership of a CareTeam,
+        // Group or List is not in the resource, so a search on it is refused, not answered
+        // from the resource's own id.
+        let catalog = Catalog::of::<fhir_model::r5::Resource>();
+        let patient = catalog.resource_type("Patient").unwrap();
+        assert!(patient.not_indexed.iter().any(|(c, _)| *c == "_in"));
+        assert!(!patient.indexed.iter().any(|(_, c)| c.param.code == "_in"));
+        let planner = crate::search::plan::Planner::new(&catalog, 0, 0);
+        let query = fhir_rocket::search::parse_query("_in=Group/x").unwrap();
+        assert!(planner.condition("Patient", "r", &query).is_err());
+        // The in-memory matcher refuses it the same way.
+        assert!(
+            fhir_rocket::search::matcher::Matcher::new::<fhir_model::r5::Resource>(
+                "Patient", &query
+            )
+            .is_err()
+        );
     }
 
     #[test]

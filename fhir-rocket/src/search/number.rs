@@ -75,11 +75,29 @@ fn parse_decimal(text: &str) -> Option<(f64, (f64, f64))> {
     let value: f64 = text.parse().ok()?;
     let unit_exp = (exponent - frac_len).clamp(-10_000, 10_000) as i32;
     let half = 0.5 * 10f64.powi(unit_exp);
-    let range = (value - half, value + half);
+    let mut range = (value - half, value + half);
+    // More digits than an f64 holds (`66.89999999999999`): the half unit is below the
+    // spacing of f64s there and the range would round to empty, so that not even the
+    // value itself matched. The range then holds at least the value.
+    if range.0 > value {
+        range.0 = value;
+    }
+    if range.1 <= value {
+        range.1 = next_up(value);
+    }
     if !value.is_finite() || !range.0.is_finite() || !range.1.is_finite() {
         return None;
     }
     Some((value, range))
+}
+
+/// The least f64 greater than `x` (finite `x`; `f64::next_up` is newer than the MSRV).
+fn next_up(x: f64) -> f64 {
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
 }
 
 fn compare(prefix: Prefix, number: f64, range: (f64, f64), x: f64) -> bool {
@@ -342,6 +360,12 @@ mod tests {
 
     #[test]
     fn implicit_ranges() {
+        // Finer than an f64: the range still holds the value (an official example has
+        // `66.89999999999999`).
+        let fine = np("66.89999999999999");
+        assert!(fine.matches(66.89999999999999), "{:?}", fine.range);
+        assert!(!fine.matches(66.9));
+        assert!(np("-66.89999999999999").matches(-66.89999999999999));
         assert_eq!(np("100").range, (99.5, 100.5));
         assert!(close(np("100.00").range, (99.995, 100.005)));
         assert!(close(np("0.1").range, (0.05, 0.15)));

@@ -65,7 +65,7 @@ pub(super) fn compiled(
     resource_type: &str,
     name: &str,
 ) -> Result<Compiled, SearchError> {
-    Compiled::for_type(param, version, resource_type)
+    super::compile_param(param, version, resource_type)
         .map_err(|e| SearchError::for_param(name, format!("cannot be evaluated in memory: {e}")))
 }
 

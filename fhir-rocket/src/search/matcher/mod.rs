@@ -56,6 +56,25 @@ mod tests;
 
 pub use sort::Sorter;
 
+/// The compiled expression of `param` for resources of `resource_type`, as both the
+/// in-memory matcher and the store's index evaluate it.
+///
+/// R5's `_in` (`SearchParameter/Resource-in`) is refused as having no expression: its
+/// definition gives `Resource.id`, a placeholder, while what it asks is whether the
+/// resource is an active member of a CareTeam, Group or List, which is in those resources,
+/// not in this one. Evaluating the placeholder would answer `_in=Group/x` with nothing, and
+/// `_in=abc` with the resource whose id is `abc`.
+pub fn compile_param(
+    param: &'static SearchParameter,
+    version: FhirVersion,
+    resource_type: &str,
+) -> Result<Compiled, fhir_model::fhirpath::extract::ExtractError> {
+    if param.url == "http://hl7.org/fhir/SearchParameter/Resource-in" {
+        return Err(fhir_model::fhirpath::extract::ExtractError::NoExpression);
+    }
+    Compiled::for_type(param, version, resource_type)
+}
+
 use super::{Query, SearchError};
 use fhir_model::fhirpath::extract::{Compiled, IndexValue};
 use fhir_model::fhirpath::Node;
