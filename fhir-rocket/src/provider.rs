@@ -285,6 +285,14 @@ pub trait BundleProvider<T>: Send + Sync {
         let end = start.saturating_add(count).min(size);
         Ok((self.page(start..end).await?, end < size))
     }
+    /// Whether [`BundleProvider::page_without_size`] is cheaper than
+    /// [`BundleProvider::size`], as in a database, where counting reads every match and a
+    /// page reads one row past it. When it is, a search that reports its total reads the
+    /// page first and counts only when more follow: a result that fits on its page is
+    /// counted by the page. By default, `false`: the size first.
+    fn pages_before_counting(&self) -> bool {
+        false
+    }
     /// Whether [`BundleProvider::included`] answers the request's `_include` and
     /// `_revinclude`; when it does not, a search that asks for them is a 400.
     fn answers_includes(&self) -> bool {
@@ -325,6 +333,10 @@ where
 
     async fn estimated_size(&self) -> Result<usize, FhirError> {
         self.0.estimated_size().await
+    }
+
+    fn pages_before_counting(&self) -> bool {
+        self.0.pages_before_counting()
     }
 
     async fn page_without_size(

@@ -531,7 +531,16 @@ impl<R: ServerModel> BundleProvider<Arc<R>> for Pages<R> {
         let mut rows = self.rows(start, count + 1).await?;
         let more = rows.len() > count;
         rows.truncate(count);
+        // The row past the page is not in it: nothing is included for it.
+        self.last_page
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .truncate(count);
         Ok((rows, more))
+    }
+
+    fn pages_before_counting(&self) -> bool {
+        true
     }
 
     fn answers_includes(&self) -> bool {

@@ -291,6 +291,22 @@ fn includes_sort_paging_totals_compartments_and_types() {
             .to_string();
         let second = common::send(&next, "GET", &[], None).json();
         assert_eq!(ids(&second, "match"), ["Patient/p3"], "{e}: {next}");
+        // The total is the count whether the page ends the matches (counted by the page),
+        // stops short of the end, or starts past it.
+        for query in [
+            "Patient?_count=2",
+            "Patient?_count=3",
+            "Patient?_count=50",
+            "Patient?_count=2&_offset=2",
+            "Patient?_count=2&_offset=3",
+            "Patient?_count=2&_offset=7",
+        ] {
+            assert_eq!(s.get(query).json()["total"], 3, "{e}: {query}");
+        }
+        assert_eq!(
+            s.get("Patient?_count=2&_offset=7").json().get("entry"),
+            None
+        );
         assert!(!second["link"]
             .as_array()
             .unwrap()

@@ -105,11 +105,29 @@ impl<R: ServerModel> Engine<R> {
                     Some(known)
                 }
                 _ => {
-                    let total = pages.size().await?;
-                    let start = offset.min(total);
-                    let end = start.saturating_add(count as usize).min(total);
-                    let mut page = pages.page(start..end).await?;
-                    page.truncate(end - start);
+                    let (total, page) = match pages.pages_before_counting() {
+                        true => {
+                            let (mut page, more) =
+                                pages.page_without_size(offset, count as usize).await?;
+                            page.truncate(count as usize);
+                            // A page that ends the matches, and starts within them, counts
+                            // them; otherwise they are counted beside it.
+                            let total = if !more && (offset == 0 || !page.is_empty()) {
+                                offset + page.len()
+                            } else {
+                                pages.size().await?
+                            };
+                            (total, page)
+                        }
+                        false => {
+                            let total = pages.size().await?;
+                            let start = offset.min(total);
+                            let end = start.saturating_add(count as usize).min(total);
+                            let mut page = pages.page(start..end).await?;
+                            page.truncate(end - start);
+                            (total, page)
+                        }
+                    };
                     searched.found.includes =
                         page_includes(&*pages, &page, &searched.result).await?;
                     searched.found.matches = page;

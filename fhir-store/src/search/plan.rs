@@ -126,7 +126,11 @@ impl<'c> Planner<'c> {
                     .first()
                     .is_some_and(|t| t.modifier == TokenModifier::Not);
                 let alternatives = list.iter().map(|t| token(id, "x", t)).collect();
-                let sub = self.subquery(scope, "idx_token", "x", Sql::any(alternatives));
+                let sub = if list.iter().all(hashed) {
+                    self.hashed_subquery(scope, "idx_token", "x", Sql::any(alternatives))
+                } else {
+                    self.subquery(scope, "idx_token", "x", Sql::any(alternatives))
+                };
                 Ok(membership(r, sub, negated))
             }
             SearchParamKind::String => {
@@ -267,6 +271,24 @@ impl<'c> Planner<'c> {
         .bind(scope.res_type)
         .push(&format!(" AND {x}.sp_id = "))
         .bind(scope.sp_id)
+        .push(" AND ")
+        .append(condition);
+        sql
+    }
+
+    /// [`Planner::subquery`] for conditions on a hash, which already holds the parameter:
+    /// the hashed key's index then answers alone (`idx_token_sys_code` is `partition_id,
+    /// hash_sys_code, res_type, res_pk`), without reading a table row per match. Reading
+    /// them to check `sp_id` and the exact system and code made `Observation?code=x` over a
+    /// few thousand matches slower than walking every Observation.
+    fn hashed_subquery(&self, scope: Scope<'_>, table: &str, x: &str, condition: Sql) -> Sql {
+        let mut sql = Sql::new();
+        sql.push(&format!(
+            "SELECT {x}.res_pk FROM {table} {x} WHERE {x}.partition_id = "
+        ))
+        .bind(self.partition)
+        .push(&format!(" AND {x}.res_type = "))
+        .bind(scope.res_type)
         .push(" AND ")
         .append(condition);
         sql
@@ -696,24 +718,19 @@ fn token(id: ParamId, x: &str, t: &TokenParam) -> Sql {
                     &1i16.to_be_bytes(),
                     type_system.as_bytes(),
                     value.as_bytes(),
-                ]))
-                .push(&format!(" AND {x}.kind = 1 AND {x}.code = "))
-                .bind(value);
+                ]));
         }
         _ => match (&t.system, t.code.as_deref()) {
             (TokenSystem::Any, Some(code)) => {
-                sql.push(&format!("{x}.hash_code = "))
-                    .bind(stable_hash(&[&sp, &kind0, code.as_bytes()]))
-                    .push(&format!(" AND {x}.kind = 0 AND {x}.code = "))
-                    .bind(code);
+                sql.push(&format!("{x}.hash_code = ")).bind(stable_hash(&[
+                    &sp,
+                    &kind0,
+                    code.as_bytes(),
+                ]));
             }
             (TokenSystem::NoSystem, Some(code)) => {
                 sql.push(&format!("{x}.hash_sys_code = "))
-                    .bind(stable_hash(&[&sp, &kind0, b"", code.as_bytes()]))
-                    .push(&format!(
-                        " AND {x}.kind = 0 AND {x}.system IS NULL AND {x}.code = "
-                    ))
-                    .bind(code);
+                    .bind(stable_hash(&[&sp, &kind0, b"", code.as_bytes()]));
             }
             (TokenSystem::Exactly(system), Some(code)) => {
                 sql.push(&format!("{x}.hash_sys_code = "))
@@ -722,11 +739,7 @@ fn token(id: ParamId, x: &str, t: &TokenParam) -> Sql {
                         &kind0,
                         system.as_bytes(),
                         code.as_bytes(),
-                    ]))
-                    .push(&format!(" AND {x}.kind = 0 AND {x}.system = "))
-                    .bind(system.as_str())
-                    .push(&format!(" AND {x}.code = "))
-                    .bind(code);
+                    ]));
             }
             (TokenSystem::Exactly(system), None) => {
                 sql.push(&format!(
@@ -740,6 +753,18 @@ fn token(id: ParamId, x: &str, t: &TokenParam) -> Sql {
         },
     }
     sql
+}
+
+/// Whether [`token`] matches `t` by a hash alone. The hash (the first 64 bits of a SHA-256
+/// of the parameter, the kind, the system and the code, each with its length) is the
+/// match, as in HAPI's index tables: two different values share one with a probability
+/// near 2^-64, and no search re-reads the rows to compare the text.
+fn hashed(t: &TokenParam) -> bool {
+    match t.modifier {
+        TokenModifier::OfType => true,
+        TokenModifier::Text => false,
+        _ => t.code.is_some(),
+    }
 }
 
 /// A string value on the `idx_string` row `x`.
@@ -803,13 +828,24 @@ fn date(low: &str, high: &str, d: &DateParam, now_us: i64) -> Sql {
         Prefix::Lt => {
             sql.push(&format!("{low} < ")).bind(s);
         }
+        // Each with a bound that the alternatives imply (a range within [s, e] ends at or
+        // after s and starts at or before e), so that an index on `high` (`low`) serves it
+        // as a range instead of every row of the parameter being tested.
         Prefix::Ge => {
-            sql.push(&format!("({high} > ")).bind(e).push(" OR ");
+            sql.push(&format!("{high} >= "))
+                .bind(s)
+                .push(&format!(" AND ({high} > "))
+                .bind(e)
+                .push(" OR ");
             eq(&mut sql);
             sql.push(")");
         }
         Prefix::Le => {
-            sql.push(&format!("({low} < ")).bind(s).push(" OR ");
+            sql.push(&format!("{low} <= "))
+                .bind(e)
+                .push(&format!(" AND ({low} < "))
+                .bind(s)
+                .push(" OR ");
             eq(&mut sql);
             sql.push(")");
         }
