@@ -153,18 +153,22 @@ impl Store {
     /// Opens or creates the SQLite database at `path` and brings its schema up to date. One
     /// connection writes (SQLite has one writer at a time); four read.
     pub fn open_sqlite(path: &Path, catalog: Catalog) -> Result<Store, StoreError> {
-        let opener = |path: std::path::PathBuf| -> Opener {
+        let opener = |path: std::path::PathBuf, writer: bool| -> Opener {
             Box::new(move || {
-                crate::sqlite::SqliteConnection::open(&path)
-                    .map(|c| Box::new(c) as Box<dyn Connection>)
+                let conn = if writer {
+                    crate::sqlite::SqliteConnection::open_writer(&path)
+                } else {
+                    crate::sqlite::SqliteConnection::open(&path)
+                };
+                conn.map(|c| Box::new(c) as Box<dyn Connection>)
             })
         };
         let store = Store {
             catalog,
             partition: 0,
             dialect: Dialect::Sqlite,
-            writers: Pool::new(1, opener(path.to_path_buf())),
-            readers: Pool::new(4, opener(path.to_path_buf())),
+            writers: Pool::new(1, opener(path.to_path_buf(), true)),
+            readers: Pool::new(4, opener(path.to_path_buf(), false)),
             active: Mutex::new(None),
         };
         store.migrate()?;
