@@ -12,6 +12,7 @@ use fhir_model::json::JsonValue;
 use fhir_model::FhirResource;
 use fhir_rocket::search::matcher::Searchable;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// What went wrong in the store.
@@ -147,6 +148,10 @@ pub struct Store {
     /// The connection of the transaction Bundle in progress: while it runs, the server lets
     /// no other request in, so every operation runs on it and sees its writes.
     active: Mutex<Option<Box<dyn Connection>>>,
+    /// Resources written since the store opened, and that count when PostgreSQL's
+    /// statistics were last refreshed (see [`Store::refresh_statistics`]).
+    written: AtomicU64,
+    analyzed_at: AtomicU64,
 }
 
 impl Store {
@@ -170,6 +175,8 @@ impl Store {
             writers: Pool::new(1, opener(path.to_path_buf(), true)),
             readers: Pool::new(4, opener(path.to_path_buf(), false)),
             active: Mutex::new(None),
+            written: AtomicU64::new(0),
+            analyzed_at: AtomicU64::new(0),
         };
         store.migrate()?;
         Ok(store)
@@ -189,6 +196,8 @@ impl Store {
             writers,
             readers,
             active: Mutex::new(None),
+            written: AtomicU64::new(0),
+            analyzed_at: AtomicU64::new(0),
         };
         store.migrate()?;
         Ok(store)
@@ -215,6 +224,7 @@ impl Store {
         &self,
         mut work: impl FnMut(&mut dyn Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.written.fetch_add(1, Ordering::Relaxed);
         if let Some(conn) = self.lock_active().as_deref_mut() {
             return work(conn);
         }
@@ -228,7 +238,11 @@ impl Store {
                 Ok(value)
             });
             match result {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    drop(pooled);
+                    self.refresh_statistics();
+                    return Ok(value);
+                }
                 Err(e) => {
                     conn.rollback();
                     let conflict = matches!(&e, StoreError::Database(d) if d.conflict);
@@ -299,7 +313,38 @@ impl Store {
             conn.rollback();
         }
         self.writers.put_back(conn);
-        Ok(result?)
+        result?;
+        self.refresh_statistics();
+        Ok(())
+    }
+
+    /// On PostgreSQL, `ANALYZE` each time the resources written since the store opened
+    /// reach 1,000, then double. Right after a bulk load into new tables, PostgreSQL's
+    /// statistics still describe them empty until autovacuum comes by (within a minute or
+    /// so), and its plans meanwhile walk every row: ten searches a second instead of
+    /// thousands. The doubling keeps the statistics close during a load, for a few
+    /// `ANALYZE`s in all (PostgreSQL samples a fixed number of rows per table).
+    fn refresh_statistics(&self) {
+        if self.dialect != Dialect::Postgres {
+            return;
+        }
+        let written = self.written.load(Ordering::Relaxed);
+        let last = self.analyzed_at.load(Ordering::Relaxed);
+        if written < 1000 || written < last.saturating_mul(2) {
+            return;
+        }
+        // One thread runs it; the others go on.
+        if self
+            .analyzed_at
+            .compare_exchange(last, written, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        if let Ok(mut pooled) = self.readers.get() {
+            // Statistics only steer plans: a failure here changes no answer.
+            let _ = pooled.conn().batch("ANALYZE");
+        }
     }
 
     /// Rolls back the transaction in progress.

@@ -398,3 +398,38 @@ fn type_and_system_history_since_at_and_count() {
         db.remove();
     }
 }
+
+/// PostgreSQL's planner statistics are refreshed by the store after a bulk load (1,000
+/// resources), not left to autovacuum: until then, they describe the tables empty.
+#[test]
+fn postgres_statistics_are_refreshed_after_a_bulk_load() {
+    let db = Db::Postgres(fhir_tests::postgres::server().database("statistics"));
+    let store = db.open().unwrap();
+    let analyzed = |db: &Db| {
+        let rows = db
+            .raw()
+            .query(
+                "SELECT COUNT(*) FROM pg_stat_user_tables
+                 WHERE relname = 'idx_string' AND last_analyze IS NOT NULL",
+                &[],
+            )
+            .unwrap();
+        fhir_store::db::one_i64(&rows) == Some(1)
+    };
+    let new_patient = |i: usize| {
+        Resource::from_json(&format!(
+            r#"{{"resourceType":"Patient","name":[{{"family":"Bulk{i}"}}]}}"#
+        ))
+        .unwrap()
+    };
+    store.begin().unwrap();
+    for i in 0..999 {
+        store.create(&mut new_patient(i)).unwrap();
+    }
+    store.commit().unwrap();
+    assert!(!analyzed(&db), "analyzed before 1,000 writes");
+    store.begin().unwrap();
+    store.create(&mut new_patient(999)).unwrap();
+    store.commit().unwrap();
+    assert!(analyzed(&db), "not analyzed after 1,000 writes");
+}

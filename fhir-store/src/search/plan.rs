@@ -262,17 +262,11 @@ impl<'c> Planner<'c> {
 
     /// `SELECT x.res_pk FROM table x WHERE <the parameter's rows> AND condition`.
     fn subquery(&self, scope: Scope<'_>, table: &str, x: &str, condition: Sql) -> Sql {
-        let mut sql = Sql::new();
-        sql.push(&format!(
-            "SELECT {x}.res_pk FROM {table} {x} WHERE {x}.partition_id = "
-        ))
-        .bind(self.partition)
-        .push(&format!(" AND {x}.res_type = "))
-        .bind(scope.res_type)
-        .push(&format!(" AND {x}.sp_id = "))
-        .bind(scope.sp_id)
-        .push(" AND ")
-        .append(condition);
+        let mut sql = self.rows_of_type(scope, table, x);
+        sql.push(&format!(" AND {x}.sp_id = "))
+            .bind(scope.sp_id)
+            .push(" AND ")
+            .append(condition);
         sql
     }
 
@@ -282,15 +276,20 @@ impl<'c> Planner<'c> {
     /// them to check `sp_id` and the exact system and code made `Observation?code=x` over a
     /// few thousand matches slower than walking every Observation.
     fn hashed_subquery(&self, scope: Scope<'_>, table: &str, x: &str, condition: Sql) -> Sql {
+        let mut sql = self.rows_of_type(scope, table, x);
+        sql.push(" AND ").append(condition);
+        sql
+    }
+
+    /// `SELECT x.res_pk FROM table x WHERE <the rows of the partition and type>`.
+    fn rows_of_type(&self, scope: Scope<'_>, table: &str, x: &str) -> Sql {
         let mut sql = Sql::new();
         sql.push(&format!(
             "SELECT {x}.res_pk FROM {table} {x} WHERE {x}.partition_id = "
         ))
         .bind(self.partition)
         .push(&format!(" AND {x}.res_type = "))
-        .bind(scope.res_type)
-        .push(" AND ")
-        .append(condition);
+        .bind(scope.res_type);
         sql
     }
 
