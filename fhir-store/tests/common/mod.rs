@@ -35,6 +35,17 @@ impl Reply {
 pub struct Server {
     pub base: String,
     pub engine: &'static str,
+    /// The folder of its SQLite file, removed when the test is done with it (the server
+    /// runs on until the process ends, on the unlinked file).
+    pub dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl Server {
@@ -178,10 +189,12 @@ pub fn servers(name: &str) -> Vec<Server> {
         Server {
             base: launch(sqlite),
             engine: "sqlite",
+            dir: Some(dir),
         },
         Server {
             base: launch(postgres),
             engine: "postgres",
+            dir: None,
         },
     ]
 }
