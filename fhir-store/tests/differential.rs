@@ -14,7 +14,7 @@
 use fhir_model::fhirpath::extract::IndexValue;
 use fhir_rocket::search::escape::escape;
 use fhir_rocket::search::matcher::{Matcher, Sources};
-use fhir_rocket::search::{parse_query, Query};
+use fhir_rocket::search::{Query, QueryParam};
 use fhir_rocket::ServerModel;
 use fhir_store::catalog::Catalog;
 use fhir_store::store::{Method, Store};
@@ -28,9 +28,10 @@ const QUERIES_PER_PARAM: usize = 5;
 /// How many of those queries are answered by the matcher too and compared.
 const COMPARED_PER_PARAM: usize = 3;
 
-/// A query that finds a resource with `value` for the parameter `code`, or `None` when the
-/// value cannot be written as one (a composite; a text too long for the index).
-fn query_for(code: &str, value: &IndexValue<'_>) -> Option<String> {
+/// The parameter and search value (FHIR-escaped, not URL-encoded) that find a resource with
+/// `value` for the parameter `code`, or `None` when the value cannot be written as one (a
+/// composite; a text too long for the index).
+fn query_for(code: &str, value: &IndexValue<'_>) -> Option<(String, String)> {
     let q = match value {
         IndexValue::String(s) => {
             if s.text.trim().is_empty() || s.normalized.chars().count() > 200 {
@@ -103,24 +104,8 @@ fn query_for(code: &str, value: &IndexValue<'_>) -> Option<String> {
         }
         IndexValue::Composite(_) => return None,
     };
-    // The query is a URL's query string: `parse_query` decodes `+` to a space and `%xx` to
-    // a byte, and splits at `&`. Values with `%`, `+` or `&` (`20|...|%`,
-    // `application/hl7-v3+xml`, `+1 800 ...`) are sent percent-encoded, as a client would.
     let (name, value) = q.split_once('=').expect("name=value");
-    Some(format!("{name}={}", form_encode(value)))
-}
-
-/// `text` with every byte but the unreserved ones and the readable `|\:/,$` percent-encoded.
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~|\\:/,$".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    Some((name.to_string(), value.to_string()))
 }
 
 /// The JSON of a resource without what the store sets.
@@ -262,29 +247,33 @@ fn check<R: ServerModel>(name: &str, version: &str, store: &Store) {
                 continue;
             };
             let kind = kind_of(value);
-            let Some(text) = query_for(code, value) else {
+            let Some((name, search_value)) = query_for(code, value) else {
                 skipped += 1;
                 continue;
             };
-            if !texts.insert(text.clone()) {
-                continue;
-            }
-            let sample = texts.len() <= COMPARED_PER_PARAM;
-            let query: Query = match parse_query(&text) {
-                Ok(q) => q,
+            // Made as the server makes it from a request (the decoded value, typed), and
+            // written back as a URL query for the messages.
+            let query: Query = match QueryParam::new(&name, search_value.clone()) {
+                Ok(p) => std::iter::once(p).collect(),
                 Err(e) => {
                     failures.push(
                         format!("{kind}: the query does not parse"),
-                        format!("{t}/{id}: {text}: {e}"),
+                        format!("{t}/{id}: {name}={search_value}: {e}"),
                     );
                     continue;
                 }
             };
+            let text = query.to_url_query_without(&[]);
+            if !texts.insert(text.clone()) {
+                continue;
+            }
+            let sample = texts.len() <= COMPARED_PER_PARAM;
             queries += 1;
             // Whether the resource is found, asked with its `_id` as well: the same answer,
             // without reading every match's body (a query such as `status=final` matches
             // most resources of its type, and reading them all was most of the test's time).
-            let own = parse_query(&format!("_id={}&{text}", escape(id))).unwrap();
+            let mut own = query.clone();
+            own.push(QueryParam::new("_id", escape(id)).unwrap());
             match store.count(t, &own) {
                 Ok(1) => {}
                 Ok(n) => failures.push(
@@ -356,21 +345,19 @@ fn check<R: ServerModel>(name: &str, version: &str, store: &Store) {
     assert!(pairs > 1000, "{pairs}");
 }
 
-fn sqlite<R: ServerModel>(name: &str) -> (Store, std::path::PathBuf) {
+/// The check on a fresh SQLite database of its own, removed afterwards.
+fn on_sqlite<R: ServerModel>(name: &str, package: &str, version: &str) {
     let dir = std::env::temp_dir().join(format!("fhir-store-{}-diff-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    (
-        Store::open_sqlite(&dir.join("fhir.db"), Catalog::of::<R>()).unwrap(),
-        dir,
-    )
+    let store = Store::open_sqlite(&dir.join("fhir.db"), Catalog::of::<R>()).unwrap();
+    check::<R>(package, version, &store);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn r4_examples_on_sqlite() {
-    let (store, dir) = sqlite::<fhir_model::r4::Resource>("r4");
-    check::<fhir_model::r4::Resource>("hl7.fhir.r4.examples", "4.0.1", &store);
-    let _ = std::fs::remove_dir_all(dir);
+    on_sqlite::<fhir_model::r4::Resource>("r4", "hl7.fhir.r4.examples", "4.0.1");
 }
 
 #[test]
@@ -383,14 +370,10 @@ fn r4_examples_on_postgres() {
 
 #[test]
 fn r4b_examples_on_sqlite() {
-    let (store, dir) = sqlite::<fhir_model::r4b::Resource>("r4b");
-    check::<fhir_model::r4b::Resource>("hl7.fhir.r4b.examples", "4.3.0", &store);
-    let _ = std::fs::remove_dir_all(dir);
+    on_sqlite::<fhir_model::r4b::Resource>("r4b", "hl7.fhir.r4b.examples", "4.3.0");
 }
 
 #[test]
 fn r5_examples_on_sqlite() {
-    let (store, dir) = sqlite::<fhir_model::r5::Resource>("r5");
-    check::<fhir_model::r5::Resource>("hl7.fhir.r5.examples", "5.0.0", &store);
-    let _ = std::fs::remove_dir_all(dir);
+    on_sqlite::<fhir_model::r5::Resource>("r5", "hl7.fhir.r5.examples", "5.0.0");
 }
