@@ -125,8 +125,9 @@ impl<'c> Planner<'c> {
                 let negated = list
                     .first()
                     .is_some_and(|t| t.modifier == TokenModifier::Not);
-                let alternatives = list.iter().map(|t| token(id, "x", t)).collect();
-                let sub = if list.iter().all(hashed) {
+                let (alternatives, hash_only): (Vec<Sql>, Vec<bool>) =
+                    list.iter().map(|t| token(id, "x", t)).unzip();
+                let sub = if hash_only.iter().all(|&h| h) {
                     self.hashed_subquery(scope, "idx_token", "x", Sql::any(alternatives))
                 } else {
                     self.subquery(scope, "idx_token", "x", Sql::any(alternatives))
@@ -223,7 +224,7 @@ impl<'c> Planner<'c> {
                 let identifiers: Vec<Sql> = list
                     .iter()
                     .filter_map(|p| p.identifier.as_ref())
-                    .map(|t| token(id, "x", t))
+                    .map(|t| token(id, "x", t).0)
                     .collect();
                 if !identifiers.is_empty() {
                     pieces.push(membership(
@@ -571,7 +572,7 @@ impl<'c> Planner<'c> {
                 let c = self.alias("c");
                 let (table, condition) = match component.kind {
                     SearchParamKind::Token => {
-                        ("idx_token", token(id, &c, &one::<TokenParam>(part)?))
+                        ("idx_token", token(id, &c, &one::<TokenParam>(part)?).0)
                     }
                     SearchParamKind::String => {
                         ("idx_string", string(id, &c, &one::<StringParam>(part)?)?)
@@ -688,13 +689,19 @@ fn successor(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-/// A token value on the `idx_token` row `x` (`:not` is the caller's negation).
-fn token(id: ParamId, x: &str, t: &TokenParam) -> Sql {
+/// A token value on the `idx_token` row `x` (`:not` is the caller's negation), and whether
+/// it is a condition on a hash alone. The hash (the first 64 bits of a SHA-256 of the
+/// parameter, the kind, the system and the code, each with its length) is the match, as in
+/// HAPI's index tables: two different values share one with a probability near 2^-64, and
+/// no search re-reads the rows to compare the text.
+fn token(id: ParamId, x: &str, t: &TokenParam) -> (Sql, bool) {
     let sp = id.sp_id.to_be_bytes();
     let kind0 = 0i16.to_be_bytes();
     let mut sql = Sql::new();
+    let mut hash_only = true;
     match t.modifier {
         TokenModifier::Text => {
+            hash_only = false;
             let text = normalize(t.code.as_deref().unwrap_or_default());
             sql.push(&format!("{x}.text_norm >= "))
                 .bind(text.as_str())
@@ -741,29 +748,19 @@ fn token(id: ParamId, x: &str, t: &TokenParam) -> Sql {
                     ]));
             }
             (TokenSystem::Exactly(system), None) => {
+                hash_only = false;
                 sql.push(&format!(
                     "{x}.kind = 0 AND {x}.code IS NOT NULL AND {x}.system = "
                 ))
                 .bind(system.as_str());
             }
             (_, None) => {
+                hash_only = false;
                 sql.push(&format!("{x}.kind = 0 AND {x}.code IS NOT NULL"));
             }
         },
     }
-    sql
-}
-
-/// Whether [`token`] matches `t` by a hash alone. The hash (the first 64 bits of a SHA-256
-/// of the parameter, the kind, the system and the code, each with its length) is the
-/// match, as in HAPI's index tables: two different values share one with a probability
-/// near 2^-64, and no search re-reads the rows to compare the text.
-fn hashed(t: &TokenParam) -> bool {
-    match t.modifier {
-        TokenModifier::OfType => true,
-        TokenModifier::Text => false,
-        _ => t.code.is_some(),
-    }
+    (sql, hash_only)
 }
 
 /// A string value on the `idx_string` row `x`.
