@@ -25,8 +25,8 @@ impl SqliteConnection {
             .map_err(error)?;
         // 16 MiB of page cache (the default is 2 MiB): a write touches a page of every
         // index it adds rows to, and reading those pages back from the OS showed in the
-        // profile of a bulk load. Per connection, so seventeen of them stay well under the
-        // server's memory budget.
+        // profile of a bulk load. Per connection: the four readers stay well under the server's
+        // memory budget.
         conn.pragma_update(None, "cache_size", -16384)
             .map_err(error)?;
         conn.set_prepared_statement_cache_capacity(256);

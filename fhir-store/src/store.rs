@@ -987,8 +987,8 @@ fn insert_all<T>(
     }
     let width = 6 + columns.split(',').count();
     let tuple = format!("({})", vec!["?"; width].join(", "));
-    // Several rows per statement: a resource has a dozen token rows, and one statement
-    // per row was a tenth of the time of a bulk load. A few fixed sizes keep the number of
+    // Several rows per statement: a resource has a dozen token rows, and a statement per
+    // row binds and steps SQLite's machine once per row. A few fixed sizes keep the number of
     // distinct statements (each prepared once and cached) small.
     let mut rest = rows;
     while !rest.is_empty() {

@@ -105,7 +105,8 @@ impl<R: ServerModel> Engine<R> {
                     Some(known)
                 }
                 _ => {
-                    let (total, page) = match pages.pages_before_counting() {
+                    // `_summary=count` (no page) asks for the count alone.
+                    let (total, page) = match pages.pages_before_counting() && count > 0 {
                         true => {
                             let (mut page, more) =
                                 pages.page_without_size(offset, count as usize).await?;
