@@ -326,7 +326,8 @@ fn token_rows(key: RowKey, t: &Token<'_>, rows: &mut IndexRows) {
         kind,
         system: t.system.map(str::to_string),
         code: t.code.as_deref().map(str::to_string),
-        text_norm: t.text.map(normalize),
+        // `:text` is not a modifier a composite's component takes.
+        text_norm: t.text.filter(|_| key.composite.is_none()).map(normalize),
         hash_sys_code: stable_hash(&[&sp, &kind.to_be_bytes(), system.as_bytes(), code.as_bytes()]),
         hash_code: stable_hash(&[&sp, &kind.to_be_bytes(), code.as_bytes()]),
     });

@@ -11,9 +11,10 @@ use crate::schema::{Dialect, MIGRATIONS, SCHEMA_VERSION_TABLE};
 use fhir_model::json::JsonValue;
 use fhir_model::FhirResource;
 use fhir_rocket::search::matcher::Searchable;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// What went wrong in the store.
 #[derive(Debug)]
@@ -274,6 +275,11 @@ impl Store {
             Err(_) => conn.rollback(),
         }
         result
+    }
+
+    /// Whether a transaction started by [`Store::begin`] is in progress.
+    pub fn in_transaction(&self) -> bool {
+        self.lock_active().is_some()
     }
 
     fn lock_active(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn Connection>>> {
@@ -976,8 +982,8 @@ const ROWS_PER_INSERT: [usize; 3] = [16, 4, 1];
 /// Inserts rows of one table, `values` more columns after the head each.
 fn insert_all<T>(
     conn: &mut dyn Connection,
-    table: &str,
-    columns: &str,
+    table: &'static str,
+    columns: &'static str,
     rows: &[T],
     head_of: impl Fn(&T) -> Vec<Value>,
     values: impl Fn(&T) -> Vec<Value>,
@@ -986,7 +992,7 @@ fn insert_all<T>(
         return Ok(());
     }
     let width = 6 + columns.split(',').count();
-    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let dialect = conn.dialect();
     // Several rows per statement: a resource has a dozen token rows, and a statement per
     // row binds and steps SQLite's machine once per row. A few fixed sizes keep the number of
     // distinct statements (each prepared once and cached) small.
@@ -997,19 +1003,50 @@ fn insert_all<T>(
             .find(|&n| n <= rest.len())
             .unwrap_or(1);
         let (now, later) = rest.split_at(n);
-        let sql = format!(
-            "INSERT INTO {table} ({HEAD}, {columns}) VALUES {}",
-            vec![tuple.as_str(); n].join(", ")
-        );
         let mut params = Vec::with_capacity(n * width);
         for row in now {
             params.extend(head_of(row));
             params.extend(values(row));
         }
-        conn.execute(&sql, &params)?;
+        conn.execute(&insert_sql(dialect, table, columns, width, n), &params)?;
         rest = later;
     }
     Ok(())
+}
+
+/// The `INSERT` of `n` rows of `width` columns into an index table, written once per shape.
+///
+/// On SQLite it is `INSERT OR FAIL`: a plain multi-row `INSERT` into a table with `NOT NULL`
+/// columns may abort half-way, so SQLite copies every page the statement touches into a
+/// statement journal first, to undo just that statement. That journal was most of the
+/// load's writes (52 pages per resource, twice the write-ahead log's). With `OR FAIL` there
+/// is nothing to undo: the rows are never NULL, and a failed write rolls back the whole
+/// transaction anyway.
+fn insert_sql(
+    dialect: Dialect,
+    table: &'static str,
+    columns: &'static str,
+    width: usize,
+    n: usize,
+) -> Arc<str> {
+    type Shapes = HashMap<(Dialect, &'static str, usize), Arc<str>>;
+    static SHAPES: LazyLock<Mutex<Shapes>> = LazyLock::new(Default::default);
+    let mut shapes = SHAPES.lock().unwrap_or_else(|e| e.into_inner());
+    shapes
+        .entry((dialect, table, n))
+        .or_insert_with(|| {
+            let verb = match dialect {
+                Dialect::Sqlite => "INSERT OR FAIL",
+                Dialect::Postgres => "INSERT",
+            };
+            let tuple = format!("({})", vec!["?"; width].join(", "));
+            format!(
+                "{verb} INTO {table} ({HEAD}, {columns}) VALUES {}",
+                vec![tuple.as_str(); n].join(", ")
+            )
+            .into()
+        })
+        .clone()
 }
 
 /// Every index row of one resource.

@@ -43,7 +43,8 @@ pub enum IndexValue<'a> {
     Reference(ReferenceValue<'a>),
     /// `uri`
     Uri(&'a str),
-    /// `composite`: for one value of the composite's expression, each component's values.
+    /// `composite`: for one value of the composite's expression with a value in every
+    /// component, each component's values.
     Composite(Vec<Vec<IndexValue<'a>>>),
 }
 
@@ -250,7 +251,11 @@ impl Compiled {
             scratch: Default::default(),
         };
         if self.param.kind == SearchParamKind::Composite {
-            for item in &items {
+            // A composite value is a tuple with a value in every component: a search names
+            // one for each, so a tuple missing one could never match (an Observation gives no
+            // `code-value-date` without a `valueDateTime`). Such items give no value, which is
+            // also what `:missing` sees.
+            'items: for item in &items {
                 let mut parts = Vec::with_capacity(self.components.len());
                 for (component, e) in self.param.components.iter().zip(&self.components) {
                     let values = e
@@ -259,6 +264,9 @@ impl Compiled {
                     let mut entries = Vec::new();
                     for v in &values {
                         ctx.values(component.kind, v, &mut entries);
+                    }
+                    if entries.is_empty() {
+                        continue 'items;
                     }
                     parts.push(entries);
                 }

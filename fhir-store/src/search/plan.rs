@@ -264,10 +264,13 @@ impl<'c> Planner<'c> {
     /// `SELECT x.res_pk FROM table x WHERE <the parameter's rows> AND condition`.
     fn subquery(&self, scope: Scope<'_>, table: &str, x: &str, condition: Sql) -> Sql {
         let mut sql = self.rows_of_type(scope, table, x);
-        sql.push(&format!(" AND {x}.sp_id = "))
-            .bind(scope.sp_id)
-            .push(" AND ")
-            .append(condition);
+        sql.push(&format!(" AND {x}.sp_id = ")).bind(scope.sp_id);
+        if crate::schema::PLAIN_ONLY.contains(&table) {
+            // Always true of a plain parameter's rows; said so that the engine may use the
+            // value indexes, which hold no composite's rows (schema migration 3).
+            sql.push(&format!(" AND {x}.comp_group IS NULL"));
+        }
+        sql.push(" AND ").append(condition);
         sql
     }
 
