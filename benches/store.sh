@@ -98,7 +98,8 @@ run_engine() {
   pids+=("$server")
   wait_up "$base"
   local line
-  line=$(target/release/fhir load --quiet --server "$base" "$work/data" | tail -n 1)
+  # Two Bundles in flight: the server reads one while it writes the other.
+  line=$(target/release/fhir load --quiet --concurrency 2 --server "$base" "$work/data" | tail -n 1)
   echo "$engine load: $line"
   result[$engine-load]=$(sed -E 's/.*\(([0-9.]+) resources\/s\).*/\1/' <<<"$line")
   result[$engine-failures]=$(sed -E 's/.* ([0-9]+) failures.*/\1/' <<<"$line")

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8000/fhir";
@@ -22,6 +24,7 @@ struct Options {
     target: Target,
     version: fhir_model::FhirVersion,
     batch_size: usize,
+    concurrency: usize,
     quiet: bool,
     inputs: Vec<PathBuf>,
 }
@@ -36,6 +39,7 @@ fn parse(args: &[String], usage: &str) -> Result<Options, String> {
         target: Target::Server(DEFAULT_SERVER.into()),
         version: fhir_model::FhirVersion::R4,
         batch_size: 500,
+        concurrency: 1,
         quiet: false,
         inputs: Vec::new(),
     };
@@ -65,6 +69,13 @@ fn parse(args: &[String], usage: &str) -> Result<Options, String> {
                     _ => return Err(format!("'{text}' is not a positive batch size")),
                 };
             }
+            "--concurrency" => {
+                let text = value()?;
+                o.concurrency = match text.parse() {
+                    Ok(n) if (1..=64).contains(&n) => n,
+                    _ => return Err(format!("'{text}' is not a concurrency from 1 to 64")),
+                };
+            }
             "--quiet" | "-q" => o.quiet = true,
             "--help" | "-h" => return Err(usage.into()),
             a if a.starts_with("--") => return Err(format!("unknown option {a}\n{usage}")),
@@ -92,14 +103,50 @@ pub fn load(args: &[String], usage: &str) -> Result<ExitCode, String> {
         Target::Database(db) => start_server(db, o.version)?,
     };
     let mut loader = Loader::new(base, o.batch_size, files.len() as u64, o.quiet);
-    let mut aborted = None;
-    for file in &files {
-        if let Err(message) = loader.file(file) {
-            aborted = Some(message);
-            break;
+    // The next files are read and parsed on another thread while others are sent: the
+    // server then never waits for the loader between two Bundles.
+    let (ahead, prepared) = std::sync::mpsc::sync_channel(o.concurrency);
+    let reading = files.clone();
+    std::thread::spawn(move || {
+        for file in reading {
+            let read = prepare(&file);
+            if ahead.send((file, read)).is_err() {
+                break;
+            }
         }
-        loader.progress.inc(1);
-        loader.files += 1;
+    });
+    // With --concurrency N, N senders share the files: while the server writes one Bundle
+    // (and waits for the disk to confirm it), it reads the next.
+    let prepared = Arc::new(Mutex::new(prepared));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..o.concurrency)
+        .map(|_| {
+            let mut worker = loader.worker();
+            let (prepared, stop) = (prepared.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut aborted = None;
+                while !stop.load(Ordering::Relaxed) {
+                    let next = prepared.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((file, read)) = next else { break };
+                    if let Err(message) = worker.file(&file, read) {
+                        aborted = Some(message);
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    worker.progress.inc(1);
+                    worker.files += 1;
+                }
+                (worker, aborted)
+            })
+        })
+        .collect();
+    let mut aborted = None;
+    for handle in workers {
+        let (worker, stopped) = handle.join().map_err(|_| "a sender failed".to_string())?;
+        loader.files += worker.files;
+        loader.bundles += worker.bundles;
+        loader.failures.extend(worker.failures);
+        aborted = aborted.or(stopped);
     }
     loader.progress.finish_and_clear();
     if let Some(message) = &aborted {
@@ -111,6 +158,30 @@ pub fn load(args: &[String], usage: &str) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A file as read ahead of sending it.
+enum Prepared {
+    /// NDJSON, read as it is sent.
+    NdJson,
+    /// Its text and JSON.
+    Json(String, Value),
+    /// Why it could not be read.
+    Failed(String),
+}
+
+fn prepare(file: &Path) -> Prepared {
+    if extension(file).as_deref() == Some("ndjson") {
+        return Prepared::NdJson;
+    }
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => return Prepared::Failed(e.to_string()),
+    };
+    match serde_json::from_str(text.trim_start_matches('\u{feff}')) {
+        Ok(value) => Prepared::Json(text, value),
+        Err(e) => Prepared::Failed(format!("not JSON: {e}")),
+    }
 }
 
 /// The input files: the files named, and the `.json` and `.ndjson` files under the
@@ -234,7 +305,8 @@ struct Loader {
     start: Instant,
     files: usize,
     bundles: usize,
-    loaded: usize,
+    /// Resources loaded, by every worker.
+    loaded: Arc<AtomicUsize>,
     failures: Vec<Failure>,
 }
 
@@ -271,17 +343,33 @@ impl Loader {
             start: Instant::now(),
             files: 0,
             bundles: 0,
-            loaded: 0,
+            loaded: Arc::new(AtomicUsize::new(0)),
             failures: Vec::new(),
         };
         loader.show();
         loader
     }
 
+    /// Another sender with this one's connection pool, progress and count of resources,
+    /// and its own list of failures.
+    fn worker(&self) -> Loader {
+        Loader {
+            agent: self.agent.clone(),
+            base: self.base.clone(),
+            batch_size: self.batch_size,
+            progress: self.progress.clone(),
+            start: self.start,
+            files: 0,
+            bundles: 0,
+            loaded: self.loaded.clone(),
+            failures: Vec::new(),
+        }
+    }
+
     fn rate(&self) -> f64 {
         let seconds = self.start.elapsed().as_secs_f64();
         if seconds > 0.0 {
-            self.loaded as f64 / seconds
+            self.loaded.load(Ordering::Relaxed) as f64 / seconds
         } else {
             0.0
         }
@@ -290,7 +378,7 @@ impl Loader {
     fn show(&self) {
         self.progress.set_message(format!(
             "{} resources, {:.0} resources/s",
-            self.loaded,
+            self.loaded.load(Ordering::Relaxed),
             self.rate()
         ));
     }
@@ -305,23 +393,14 @@ impl Loader {
 
     /// Loads one file. An error is a transport failure, which ends the load: every later
     /// request would fail the same way.
-    fn file(&mut self, file: &Path) -> Result<(), String> {
-        if extension(file).as_deref() == Some("ndjson") {
-            return self.ndjson(file);
-        }
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(e) => {
-                self.fail(file, Origin::File, e.to_string());
+    fn file(&mut self, file: &Path, read: Prepared) -> Result<(), String> {
+        let (text, value) = match read {
+            Prepared::NdJson => return self.ndjson(file),
+            Prepared::Failed(message) => {
+                self.fail(file, Origin::File, message);
                 return Ok(());
             }
-        };
-        let value: Value = match serde_json::from_str(text.trim_start_matches('\u{feff}')) {
-            Ok(value) => value,
-            Err(e) => {
-                self.fail(file, Origin::File, format!("not JSON: {e}"));
-                return Ok(());
-            }
+            Prepared::Json(text, value) => (text, value),
         };
         if value["resourceType"] != "Bundle" {
             return self.batches(file, vec![(Origin::Entry(0), value)]);
@@ -451,7 +530,7 @@ impl Loader {
                     .and_then(|s| s.parse::<u16>().ok())
                     .unwrap_or(0);
                 if (200..300).contains(&entry_status) {
-                    self.loaded += 1;
+                    self.loaded.fetch_add(1, Ordering::Relaxed);
                 } else {
                     let status = response["status"].as_str().unwrap_or("no status");
                     let message = match diagnostics(&response["outcome"]) {
@@ -469,7 +548,8 @@ impl Loader {
     fn transaction(&mut self, file: &Path, body: String, bundle: &Value) -> Result<(), String> {
         let (status, reply) = self.post(body)?;
         if (200..300).contains(&status) {
-            self.loaded += entries(bundle).len();
+            self.loaded
+                .fetch_add(entries(bundle).len(), Ordering::Relaxed);
         } else {
             self.fail(file, Origin::File, reply_message(status, &reply));
         }
@@ -485,6 +565,9 @@ impl Loader {
             .post(&self.base)
             .header("Content-Type", "application/fhir+json")
             .header("Accept", "application/fhir+json")
+            // Each entry's status is all a load reads back: the server need not write every
+            // resource into its answer again.
+            .header("Prefer", "return=minimal")
             .send(body)
             .map_err(fail)?;
         self.bundles += 1;
@@ -508,7 +591,7 @@ impl Loader {
             "{} files, {} bundles sent, {} resources loaded, {} failures in {seconds:.2} s ({:.1} resources/s)",
             self.files,
             self.bundles,
-            self.loaded,
+            self.loaded.load(Ordering::Relaxed),
             self.failures.len(),
             self.rate()
         );

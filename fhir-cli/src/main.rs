@@ -35,14 +35,15 @@ usage:
       the working directory, created when missing) or in PostgreSQL.
 
   fhir load [--server URL | --db FILE|postgres://...] [--fhir-version r4|r4b|r5]
-            [--batch-size N] [--quiet] FILE|DIR...
+            [--batch-size N] [--concurrency N] [--quiet] FILE|DIR...
       Send resources to a FHIR server (default --server http://127.0.0.1:8000/fhir), or
       with --db to the complete server started in-process on that database. Directories
       are read recursively for *.json and *.ndjson files. Transaction and batch Bundles
       are sent as they are; the resources of other Bundles, single resources and NDJSON
       lines go in batch Bundles of --batch-size entries (default 500), by PUT when they
-      have an id, else by POST. Prints a summary and every failure; exits with 1 when
-      anything failed.
+      have an id, else by POST. --concurrency N sends N files at once (default 1: one
+      after another, in order; with more, a file may be stored before an earlier one).
+      Prints a summary and every failure; exits with 1 when anything failed.
 
 The input format is --from, else the file's extension (.json, .xml), else its first
 character ('<' is XML). The FHIR version defaults to r4.";

@@ -153,8 +153,11 @@ fn loads_the_synthea_bundles_into_a_database() {
         .map(|f| read_json(f)["entry"].as_array().unwrap().len())
         .sum();
     let db = dir.join("x.db");
+    // Both files at once: the senders' counts and failures add up to the summary.
     let out = fhir(&[
         "load",
+        "--concurrency",
+        "2",
         "--db",
         db.to_str().unwrap(),
         synthea_dir().to_str().unwrap(),

@@ -472,15 +472,10 @@ fn search<'r, R: ServerModel>(req: &'r Request<'_>, input: Input<R>) -> Glue<'r,
             version: PhantomData,
         };
         // Planned once before the first page, so that what the store does not evaluate is a
-        // 400 before anything is counted.
-        {
-            let (t, q, s) = (
-                pages.resource_type.clone(),
-                pages.query.clone(),
-                pages.sort.clone(),
-            );
-            blocking(store, move |store| store.check_search(&t, &q, &s)).await?;
-        }
+        // 400 before anything is counted. Planning reads no database: it runs here.
+        store
+            .check_search(&pages.resource_type, &pages.query, &pages.sort)
+            .map_err(to_fhir)?;
         let mut found = Found::empty();
         found.paged = Some(Box::new(pages));
         Ok(found)
@@ -560,6 +555,9 @@ impl<R: ServerModel> BundleProvider<Arc<R>> for Pages<R> {
 
     async fn included(&self, _page: &[Arc<R>]) -> Result<Vec<Arc<R>>, FhirError> {
         let rows = std::mem::take(&mut *self.last_page.lock().unwrap_or_else(|e| e.into_inner()));
+        if self.include.is_empty() && self.revinclude.is_empty() {
+            return Ok(Vec::new());
+        }
         let (store, include, revinclude) = (
             self.store.clone(),
             self.include.clone(),

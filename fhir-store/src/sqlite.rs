@@ -33,19 +33,21 @@ impl SqliteConnection {
         Ok(SqliteConnection { conn })
     }
 
-    /// Opens the connection that writes: 128 MiB of page cache, and the write-ahead log
-    /// copied into the database every 64 MiB instead of every 4 MiB. A bulk load adds rows
+    /// Opens the connection that writes: 256 MiB of page cache, and the write-ahead log
+    /// copied into the database every 256 MiB instead of every 4 MiB. A bulk load adds rows
     /// at scattered places of every hashed index; the larger cache keeps more of those
-    /// pages, and the rarer checkpoints write a page changed by many transactions once.
+    /// pages, and the rarer checkpoints write a page changed by many transactions once
+    /// (loading Synthea: 4,229 to 4,536 resources/s against 128 and 64 MiB; peak memory
+    /// 315 to 478 MB).
     pub fn open_writer(path: &Path) -> Result<SqliteConnection, DbError> {
         let writer = SqliteConnection::open(path)?;
         writer
             .conn
-            .pragma_update(None, "cache_size", -131072)
+            .pragma_update(None, "cache_size", -262144)
             .map_err(error)?;
         writer
             .conn
-            .pragma_update(None, "wal_autocheckpoint", 16384)
+            .pragma_update(None, "wal_autocheckpoint", 65536)
             .map_err(error)?;
         Ok(writer)
     }

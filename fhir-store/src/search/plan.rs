@@ -29,6 +29,11 @@ pub struct Planner<'c> {
     /// For `ap` on dates: now, in microseconds.
     pub(crate) now_us: i64,
     aliases: std::cell::Cell<usize>,
+    /// Whether the parameters after the one that drives a search are probes (see
+    /// [`Planner::probing`]).
+    probes: bool,
+    /// Whether the clause being built is a probe.
+    probe: std::cell::Cell<bool>,
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -41,6 +46,69 @@ impl<'c> Planner<'c> {
             partition,
             now_us,
             aliases: std::cell::Cell::new(0),
+            probes: false,
+            probe: std::cell::Cell::new(false),
+        }
+    }
+
+    /// With `true`, of the parameters ANDed on one resource, one drives the search (a
+    /// reference to one resource, else `_id`, a chain, a token, ..., the kinds that usually
+    /// match fewest first) and each other is a probe: its subquery also says `res_pk =
+    /// r.res_pk`, so that it is asked once per candidate, through its index, instead of
+    /// listed in full. SQLite lists every uncorrelated `IN (subquery)` in a temporary
+    /// B-tree before it starts: `Observation?patient=x&code=y` built the list of every
+    /// Observation with the code, thousands of rows, to keep the ten of one patient.
+    /// PostgreSQL joins the lists by hash and needs none of this.
+    ///
+    /// ```
+    /// use fhir_store::catalog::Catalog;
+    /// use fhir_store::search::plan::Planner;
+    /// use fhir_rocket::search::parse_query;
+    /// use fhir_model::r4::Resource;
+    ///
+    /// let catalog = Catalog::of::<Resource>();
+    /// let query = parse_query("code=http://loinc.org|8302-2&patient=Patient/p1").unwrap();
+    /// let sql = Planner::new(&catalog, 0, 0).probing(true).condition("Observation", "r", &query).unwrap();
+    /// // The code is the probe; the reference to one patient drives.
+    /// assert_eq!(sql.text.matches(".res_pk = r.res_pk").count(), 1);
+    /// let token = sql.text.find("idx_token").unwrap();
+    /// assert!(sql.text[token..].contains(".res_pk = r.res_pk"));
+    /// ```
+    pub fn probing(mut self, probes: bool) -> Planner<'c> {
+        self.probes = probes;
+        self
+    }
+
+    /// How many matches a parameter usually has, as a rank (lower: fewer), for choosing
+    /// the one that drives a search.
+    fn drive_rank(&self, resource_type: &str, qp: &QueryParam) -> u8 {
+        let modifier = qp.modifier.as_deref();
+        if matches!(
+            modifier,
+            Some("not" | "missing" | "text" | "contains" | "above" | "below")
+        ) {
+            return 9;
+        }
+        if modifier.is_some_and(|m| m.contains('.')) {
+            return 2;
+        }
+        match qp.name.as_str() {
+            "_id" => 0,
+            "_has" => 5,
+            "_lastUpdated" => 6,
+            name => match self.catalog.definition(resource_type, name) {
+                Some((_, p)) if p.kind == SearchParamKind::Reference => 1,
+                Some((_, p)) if p.kind == SearchParamKind::Token => 3,
+                Some((_, p)) if p.kind == SearchParamKind::String => 4,
+                _ => 6,
+            },
+        }
+    }
+
+    /// ` AND {x}.{column} = {r}.{outer}` when the clause being built is a probe.
+    fn correlate(&self, sql: &mut Sql, x: &str, column: &str, r: &str, outer: &str) {
+        if self.probe.get() {
+            sql.push(&format!(" AND {x}.{column} = {r}.{outer}"));
         }
     }
 
@@ -68,15 +136,22 @@ impl<'c> Planner<'c> {
                 "chains and _has nest at most {MAX_DEPTH} deep here"
             ));
         }
+        let driver = query
+            .into_iter()
+            .enumerate()
+            .filter(|(_, qp)| !qp.value.is_empty())
+            .min_by_key(|(_, qp)| self.drive_rank(resource_type, qp))
+            .map(|(i, _)| i);
+        let outer = self.probe.get();
         let mut parts = Vec::new();
-        for qp in query {
+        for (i, qp) in query.into_iter().enumerate() {
             if qp.value.is_empty() {
                 continue;
             }
-            parts.push(
-                self.clause(resource_type, r, qp, depth)
-                    .map_err(|e| format!("{}: {e}", display_name(qp)))?,
-            );
+            self.probe.set(self.probes && Some(i) != driver);
+            let clause = self.clause(resource_type, r, qp, depth);
+            self.probe.set(outer);
+            parts.push(clause.map_err(|e| format!("{}: {e}", display_name(qp)))?);
         }
         Ok(Sql::all(parts))
     }
@@ -264,6 +339,7 @@ impl<'c> Planner<'c> {
     /// `SELECT x.res_pk FROM table x WHERE <the parameter's rows> AND condition`.
     fn subquery(&self, scope: Scope<'_>, table: &str, x: &str, condition: Sql) -> Sql {
         let mut sql = self.rows_of_type(scope, table, x);
+        self.correlate(&mut sql, x, "res_pk", scope.r, "res_pk");
         sql.push(&format!(" AND {x}.sp_id = ")).bind(scope.sp_id);
         if crate::schema::PLAIN_ONLY.contains(&table) {
             // Always true of a plain parameter's rows; said so that the engine may use the
@@ -281,6 +357,7 @@ impl<'c> Planner<'c> {
     /// few thousand matches slower than walking every Observation.
     fn hashed_subquery(&self, scope: Scope<'_>, table: &str, x: &str, condition: Sql) -> Sql {
         let mut sql = self.rows_of_type(scope, table, x);
+        self.correlate(&mut sql, x, "res_pk", scope.r, "res_pk");
         sql.push(" AND ").append(condition);
         sql
     }
@@ -474,10 +551,11 @@ impl<'c> Planner<'c> {
                 .push(&format!(" AND {x}.sp_id = "))
                 .bind(scope.sp_id)
                 .push(&format!(" AND {x}.target_type = "))
-                .bind(target)
-                .push(&format!(" AND {tr}.deleted = 0 AND "))
-                .append(inner)
-                .push(")");
+                .bind(target);
+                self.correlate(&mut sql, &x, "res_pk", scope.r, "res_pk");
+                sql.push(&format!(" AND {tr}.deleted = 0 AND "))
+                    .append(inner)
+                    .push(")");
                 alternatives.push(sql);
             }
         }
@@ -522,10 +600,11 @@ impl<'c> Planner<'c> {
         .push(&format!(" AND {f}.sp_id = "))
         .bind(source_id.sp_id)
         .push(&format!(" AND {f}.res_type = "))
-        .bind(source_type)
-        .push(&format!(" AND {s}.deleted = 0 AND "))
-        .append(inner)
-        .push(")");
+        .bind(source_type);
+        self.correlate(&mut sql, &f, "target_id", r, "fhir_id");
+        sql.push(&format!(" AND {s}.deleted = 0 AND "))
+            .append(inner)
+            .push(")");
         Ok(sql)
     }
 
@@ -625,6 +704,7 @@ impl<'c> Planner<'c> {
                 .bind(scope.res_type)
                 .push(&format!(" AND {c0}.sp_id = "))
                 .bind(scope.sp_id);
+            self.correlate(&mut sql, c0, "res_pk", scope.r, "res_pk");
             for (c, _, part, condition) in tables {
                 sql.push(&format!(" AND {c}.comp_part = "))
                     .bind(part)
