@@ -14,7 +14,7 @@ use fhir_tests::{json_resources, package};
 use std::collections::HashSet;
 
 /// A database of its own for one test, on one engine.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 enum Db {
     Sqlite(std::path::PathBuf),
     Postgres(String),
@@ -432,4 +432,52 @@ fn postgres_statistics_are_refreshed_after_a_bulk_load() {
     store.create(&mut new_patient(999)).unwrap();
     store.commit().unwrap();
     assert!(analyzed(&db), "not analyzed after 1,000 writes");
+}
+
+/// In a transaction, index rows are inserted together before anything reads and at the
+/// commit: what the transaction wrote is found within it and after it, and nothing of a
+/// rolled-back transaction is left to be inserted by the next.
+#[test]
+fn a_transaction_finds_what_it_wrote_and_a_rollback_leaves_nothing() {
+    let query =
+        |family: &str| fhir_rocket::search::parse_query(&format!("family={family}")).unwrap();
+    for db in databases("pending") {
+        let store = db.open().unwrap();
+        let mut first =
+            Resource::from_json(r#"{"resourceType":"Patient","name":[{"family":"Pending"}]}"#)
+                .unwrap();
+        store.begin().unwrap();
+        store.create(&mut first).unwrap();
+        assert_eq!(
+            store.count("Patient", &query("Pending")).unwrap(),
+            1,
+            "{db:?}"
+        );
+        let mut second = first.clone();
+        second.set_id(None);
+        store.create(&mut second).unwrap();
+        store.commit().unwrap();
+        assert_eq!(
+            store.count("Patient", &query("Pending")).unwrap(),
+            2,
+            "{db:?}"
+        );
+
+        let mut gone =
+            Resource::from_json(r#"{"resourceType":"Patient","name":[{"family":"Rolledback"}]}"#)
+                .unwrap();
+        store.begin().unwrap();
+        store.create(&mut gone).unwrap();
+        store.rollback();
+        store.begin().unwrap();
+        store.commit().unwrap();
+        assert_eq!(
+            store.count("Patient", &query("Rolledback")).unwrap(),
+            0,
+            "{db:?}"
+        );
+        let id = gone.id().unwrap().to_string();
+        assert_eq!(store.index_row_count("Patient", &id).unwrap(), 0, "{db:?}");
+        db.remove();
+    }
 }
