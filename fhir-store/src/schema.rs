@@ -327,6 +327,22 @@ mod tests {
         assert_eq!(versions, (1..=MIGRATIONS.len() as i32).collect::<Vec<_>>());
     }
 
+    /// The tables whose searches say `comp_group IS NULL` are those whose value indexes
+    /// migration 3 remade with it, and each of those indexes has it.
+    #[test]
+    fn plain_only_tables_are_those_of_migration_3() {
+        let mut tables: Vec<&str> = PLAIN_VALUE_INDEXES
+            .lines()
+            .filter_map(|line| line.strip_prefix("CREATE INDEX "))
+            .map(|rest| {
+                assert!(rest.ends_with("WHERE comp_group IS NULL;"), "{rest}");
+                rest.split_whitespace().nth(2).unwrap()
+            })
+            .collect();
+        tables.dedup();
+        assert_eq!(tables, PLAIN_ONLY);
+    }
+
     #[test]
     fn every_index_has_planner_statistics() {
         let mut indexes = 0;

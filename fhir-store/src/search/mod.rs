@@ -46,17 +46,8 @@ const MAX_INCLUDED: usize = 1000;
 const MAX_ROUNDS: usize = 4;
 
 impl Store {
+    /// The type's number and the condition `query` puts on its resource row `r`.
     fn planned(&self, resource_type: &str, query: &Query) -> Result<(i16, Sql), StoreError> {
-        self.planned_with_condition(resource_type, query)
-            .map(|(res_type, from, _)| (res_type, from))
-    }
-
-    /// [`Store::planned`], and the condition on `r` alone.
-    fn planned_with_condition(
-        &self,
-        resource_type: &str,
-        query: &Query,
-    ) -> Result<(i16, Sql, Sql), StoreError> {
         let res_type = self
             .catalog()
             .resource_type(resource_type)
@@ -69,14 +60,19 @@ impl Store {
         let condition = planner
             .condition(resource_type, "r", query)
             .map_err(StoreError::Search)?;
+        Ok((res_type, condition))
+    }
+
+    /// ` FROM resource r WHERE ...`: the live resources of the type that meet `condition`.
+    fn matching(&self, res_type: i16, condition: Sql) -> Sql {
         let mut sql = Sql::new();
         sql.push(" FROM resource r WHERE r.partition_id = ")
             .bind(self.partition())
             .push(" AND r.res_type = ")
             .bind(res_type)
             .push(" AND r.deleted = 0 AND ")
-            .append(condition.clone());
-        Ok((res_type, sql, condition))
+            .append(condition);
+        sql
     }
 
     /// Checks that the store evaluates every parameter of `query` and each `_sort` key; the
@@ -94,8 +90,8 @@ impl Store {
 
     /// How many resources of a type match `query`.
     pub fn count(&self, resource_type: &str, query: &Query) -> Result<usize, StoreError> {
-        let (_, from, condition) = self.planned_with_condition(resource_type, query)?;
-        let sql = match only_list(&condition) {
+        let (res_type, condition) = self.planned(resource_type, query)?;
+        let sql = match plan::list_of(&condition) {
             // Index rows are of live resources of their partition and type only (a deletion
             // removes them), so one list of matches is counted without reading each
             // resource's row: for 1,529 Encounters, 0.3 ms instead of 1.5.
@@ -107,7 +103,7 @@ impl Store {
             }
             None => {
                 let mut sql = Sql::text("SELECT COUNT(*)");
-                sql.append(from);
+                sql.append(self.matching(res_type, condition));
                 sql
             }
         };
@@ -125,7 +121,8 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<Found>, StoreError> {
-        let (_, from) = self.planned(resource_type, query)?;
+        let (res_type, condition) = self.planned(resource_type, query)?;
+        let from = self.matching(res_type, condition);
         let order = self.order_by(resource_type, sort)?;
         let mut sql = Sql::text("SELECT r.res_pk, r.res_type, r.fhir_id, r.body");
         sql.append(from)
@@ -348,70 +345,5 @@ fn push_list<T: Into<Value>>(sql: &mut Sql, values: Vec<T>) {
             sql.push(", ");
         }
         sql.bind(v);
-    }
-}
-
-/// The subquery of a condition that is one list of matches, `r.res_pk IN (subquery)` in
-/// parentheses or none; else `None`.
-fn only_list(condition: &Sql) -> Option<Sql> {
-    let mut text = condition.text.as_str();
-    while text.starts_with('(') && closing(text, 0) == Some(text.len() - 1) {
-        text = &text[1..text.len() - 1];
-    }
-    let head = "r.res_pk IN ";
-    let rest = text.strip_prefix(head)?;
-    if !rest.starts_with('(') || closing(rest, 0) != Some(rest.len() - 1) {
-        return None;
-    }
-    // Values are always bound, never in the text, so parentheses are the SQL's own.
-    Some(Sql {
-        text: rest[1..rest.len() - 1].to_string(),
-        params: condition.params.clone(),
-    })
-}
-
-/// Where the parenthesis opened at byte `open` of `text` closes.
-fn closing(text: &str, open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    for (i, b) in text.bytes().enumerate().skip(open) {
-        match b {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_list_is_counted_alone() {
-        let sql = |text: &str| Sql {
-            text: text.into(),
-            params: vec![Value::from(1i64)],
-        };
-        let list = only_list(&sql(
-            "((r.res_pk IN (SELECT x.res_pk FROM t x WHERE (x.a = ?))))",
-        ));
-        assert_eq!(
-            list.map(|l| l.text).as_deref(),
-            Some("SELECT x.res_pk FROM t x WHERE (x.a = ?)")
-        );
-        for other in [
-            "(r.res_pk NOT IN (SELECT x.res_pk FROM t x WHERE x.a = ?))",
-            "(r.res_pk IN (SELECT x.res_pk FROM t x) AND r.res_pk IN (SELECT y.res_pk FROM u y WHERE y.a = ?))",
-            "((r.res_pk IN (SELECT x.res_pk FROM t x)) OR (r.res_pk IN (SELECT y.res_pk FROM u y WHERE y.a = ?)))",
-            "(r.fhir_id IN (SELECT h.target_id FROM t h WHERE h.a = ?))",
-        ] {
-            assert!(only_list(&sql(other)).is_none(), "{other}");
-        }
     }
 }

@@ -737,6 +737,43 @@ fn membership(r: &str, sub: Sql, negated: bool) -> Sql {
     sql
 }
 
+/// The subquery of a condition that is exactly one [`membership`] of `r` (in parentheses or
+/// none, not negated): its inverse, for counting a list of matches alone. The text is the
+/// whole evidence, and it is exact: values are always bound, never in the text, so every
+/// parenthesis is the SQL's own.
+pub(crate) fn list_of(condition: &Sql) -> Option<Sql> {
+    let mut text = condition.text.as_str();
+    while text.starts_with('(') && closing(text) == Some(text.len() - 1) {
+        text = &text[1..text.len() - 1];
+    }
+    let rest = text.strip_prefix("r.res_pk IN ")?;
+    if !rest.starts_with('(') || closing(rest) != Some(rest.len() - 1) {
+        return None;
+    }
+    Some(Sql {
+        text: rest[1..rest.len() - 1].to_string(),
+        params: condition.params.clone(),
+    })
+}
+
+/// Where the parenthesis that opens `text` closes.
+fn closing(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn display_name(qp: &QueryParam) -> String {
     match qp.modifier.as_deref() {
         Some(m) if m.starts_with('.') => format!("{}{m}", qp.name),
@@ -1111,4 +1148,35 @@ fn uri(column: &str, u: &UriParam) -> Sql {
         }
     }
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Value;
+
+    /// `list_of` undoes `membership` for `r`, through any parentheses, and only then.
+    #[test]
+    fn a_list_is_found_only_in_one_membership() {
+        let sub = || Sql {
+            text: "SELECT x.res_pk FROM t x WHERE (x.a = ?)".into(),
+            params: vec![Value::from(1i64)],
+        };
+        let one = Sql::all(vec![Sql::any(vec![membership("r", sub(), false)])]);
+        assert_eq!(list_of(&one), Some(sub()));
+        for other in [
+            Sql::all(vec![membership("r", sub(), true)]),
+            Sql::all(vec![
+                membership("r", sub(), false),
+                membership("r", sub(), false),
+            ]),
+            Sql::any(vec![
+                membership("r", sub(), false),
+                membership("r", sub(), false),
+            ]),
+            Sql::all(vec![membership("t0", sub(), false)]),
+        ] {
+            assert_eq!(list_of(&other), None, "{}", other.text);
+        }
+    }
 }
