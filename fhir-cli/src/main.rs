@@ -364,6 +364,6 @@ fn serve(args: &[String]) -> Result<ExitCode, String> {
         };
         Database::Sqlite(format!("fhir-{name}.db").into())
     });
-    fhir_rocket::rocket::execute(fhir_store::serve::serve(options))?;
+    fhir_store::serve::serve(options)?;
     Ok(ExitCode::SUCCESS)
 }

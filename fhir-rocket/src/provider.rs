@@ -285,6 +285,33 @@ pub trait BundleProvider<T>: Send + Sync {
         let end = start.saturating_add(count).min(size);
         Ok((self.page(start..end).await?, end < size))
     }
+    /// At most `count` matches from position `start` on, and how many there are, for a
+    /// search that reports its total. A store overrides it to read both in one transaction,
+    /// so that they agree and the round trips are shared. By default, with
+    /// [`BundleProvider::pages_before_counting`], the page first (one past it says whether
+    /// more follow) and the size only when they do, or when the page starts past the end;
+    /// otherwise the size, then the page within it.
+    async fn page_and_size(&self, start: usize, count: usize) -> Result<(Vec<T>, usize), FhirError>
+    where
+        T: Send,
+    {
+        if self.pages_before_counting() {
+            let (mut page, more) = self.page_without_size(start, count).await?;
+            page.truncate(count);
+            let total = if !more && (start == 0 || !page.is_empty()) {
+                start + page.len()
+            } else {
+                self.size().await?
+            };
+            return Ok((page, total));
+        }
+        let total = self.size().await?;
+        let start = start.min(total);
+        let end = start.saturating_add(count).min(total);
+        let mut page = self.page(start..end).await?;
+        page.truncate(end - start);
+        Ok((page, total))
+    }
     /// Whether [`BundleProvider::page_without_size`] is cheaper than
     /// [`BundleProvider::size`], as in a database, where counting reads every match and a
     /// page reads one row past it. When it is, a search that reports its total reads the
@@ -337,6 +364,18 @@ where
 
     fn pages_before_counting(&self) -> bool {
         self.0.pages_before_counting()
+    }
+
+    async fn page_and_size(
+        &self,
+        start: usize,
+        count: usize,
+    ) -> Result<(Vec<Arc<R>>, usize), FhirError> {
+        let (page, total) = self.0.page_and_size(start, count).await?;
+        Ok((
+            page.into_iter().map(IntoShared::into_shared).collect(),
+            total,
+        ))
     }
 
     async fn page_without_size(

@@ -19,6 +19,8 @@ pub enum Value {
     Real(f64),
     /// Text.
     Text(String),
+    /// Bytes (a packed body, [`crate::body`]).
+    Blob(Vec<u8>),
 }
 
 impl Value {

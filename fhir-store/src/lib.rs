@@ -22,6 +22,7 @@
 //! assert_eq!(found, ["chalmers"]);
 //! ```
 
+pub mod body;
 pub mod catalog;
 pub mod db;
 pub mod hash;

@@ -82,6 +82,11 @@ impl Pool {
         }
     }
 
+    /// The most connections it opens.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// Returns a connection taken with [`Pooled::take`].
     pub fn put_back(&self, conn: Box<dyn Connection>) {
         drop(Pooled {

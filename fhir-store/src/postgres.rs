@@ -106,6 +106,7 @@ impl ToSql for Param<'_> {
                 _ => r.to_sql(ty, out),
             },
             Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
         }
     }
 
@@ -131,6 +132,9 @@ fn row_values(row: &postgres::Row) -> Result<Row, DbError> {
             Type::BOOL => row
                 .try_get::<_, Option<bool>>(i)
                 .map(|v| v.map(i64::from).into()),
+            Type::BYTEA => row
+                .try_get::<_, Option<Vec<u8>>>(i)
+                .map(|v| v.map_or(Value::Null, Value::Blob)),
             _ => row.try_get::<_, Option<String>>(i).map(Into::into),
         };
         values.push(value.map_err(error)?);

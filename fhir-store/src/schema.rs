@@ -96,7 +96,22 @@ pub const MIGRATIONS: &[Migration] = &[
         template: PLANNER_STATISTICS,
         only: Some(Dialect::Sqlite),
     },
+    Migration {
+        version: 5,
+        description: "SQLite: resource bodies packed (deflate with a preset dictionary)",
+        template: BODY_FORMATS,
+        // PostgreSQL keeps bodies as text and compresses large ones itself.
+        only: Some(Dialect::Sqlite),
+    },
 ];
+
+/// The formats a packed body may have (`crate::body`), by the tag of its first byte. Rows
+/// written before it keep their text, which stays readable: this migration is what makes
+/// an older release, which would read a packed body as text, refuse the database instead.
+const BODY_FORMATS: &str = "
+CREATE TABLE body_format (format SMALLINT PRIMARY KEY, description TEXT NOT NULL);
+INSERT INTO body_format VALUES (1, 'raw deflate with the preset dictionary DICTIONARY_1');
+";
 
 /// The indexes on the values of strings, dates, numbers, quantities and URIs, remade to
 /// hold only plain parameters' rows (`comp_group IS NULL`; the search of a plain parameter

@@ -19,11 +19,11 @@
 //! # let _ = rocket;
 //! ```
 
-use crate::search::Found as FoundRow;
+use crate::search::{Found as FoundRow, PlannedSearch};
 use crate::store::{HistoryWindow, Method, Store, StoreError};
 use fhir_model::SearchParamKind;
 use fhir_rocket::rocket::{self, Request};
-use fhir_rocket::search::{Include, Query, SortKey};
+use fhir_rocket::search::Include;
 use fhir_rocket::{
     BundleProvider, DeclaredParam, FhirError, FhirServer, Found, Glue, Handler, HistoryEntry,
     HistoryMethod, Input, Interaction, ParamRole, Provider, Scope, ServerModel, TransactionHook,
@@ -90,6 +90,12 @@ fn store_of(req: &Request<'_>) -> Result<Arc<Store>, FhirError> {
 /// being served, except in a transaction Bundle. There the kit lets no other request in and
 /// the entries come one after another, so each runs on the thread that awaits it: handing
 /// every entry to another thread and back was a fifth of the time of loading Synthea.
+///
+/// Tokio's blocking threads are best kept to about as many as the store has connections
+/// ([`Store::connections`]; `fhir serve` does it): a thread that finishes takes the next
+/// work from the queue at once. With Rocket's default of 512, 16 concurrent searches kept
+/// 16 threads waking and sleeping by turns for SQLite's 4 readers, and on 2 cores a third
+/// of a search's CPU was the scheduler's.
 async fn blocking<T: Send + 'static>(
     store: Arc<Store>,
     work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
@@ -461,21 +467,19 @@ fn history<'r, R: ServerModel>(
 fn search<'r, R: ServerModel>(req: &'r Request<'_>, input: Input<R>) -> Glue<'r, Found<R>> {
     Box::pin(async move {
         let store = store_of(req)?;
+        // Planned once, before the first page, so that what the store does not evaluate is
+        // a 400 before anything is counted. Planning reads no database: it runs here.
+        let planned = store
+            .plan_search(&input.resource_type, &input.query, &input.result.sort)
+            .map_err(to_fhir)?;
         let pages = Pages {
             store: store.clone(),
-            resource_type: input.resource_type.clone(),
-            query: input.query,
-            sort: input.result.sort,
+            planned: Arc::new(planned),
             include: input.result.include,
             revinclude: input.result.revinclude,
             last_page: Mutex::new(Vec::new()),
             version: PhantomData,
         };
-        // Planned once before the first page, so that what the store does not evaluate is a
-        // 400 before anything is counted. Planning reads no database: it runs here.
-        store
-            .check_search(&pages.resource_type, &pages.query, &pages.sort)
-            .map_err(to_fhir)?;
         let mut found = Found::empty();
         found.paged = Some(Box::new(pages));
         Ok(found)
@@ -485,9 +489,7 @@ fn search<'r, R: ServerModel>(req: &'r Request<'_>, input: Input<R>) -> Glue<'r,
 /// A search's matches, counted and loaded page by page in SQL.
 struct Pages<R> {
     store: Arc<Store>,
-    resource_type: String,
-    query: Query,
-    sort: Vec<SortKey>,
+    planned: Arc<PlannedSearch>,
     include: Vec<Include>,
     revinclude: Vec<Include>,
     /// The rows of the page last loaded, for its includes.
@@ -496,14 +498,8 @@ struct Pages<R> {
 }
 
 impl<R: ServerModel> Pages<R> {
-    async fn rows(&self, start: usize, count: usize) -> Result<Vec<Arc<R>>, FhirError> {
-        let (store, t, q, s) = (
-            self.store.clone(),
-            self.resource_type.clone(),
-            self.query.clone(),
-            self.sort.clone(),
-        );
-        let rows = blocking(store, move |store| store.page(&t, &q, &s, start, count)).await?;
+    /// Parses a page's rows and keeps them for its includes.
+    fn keep(&self, rows: Vec<FoundRow>) -> Result<Vec<Arc<R>>, FhirError> {
         let resources = rows
             .iter()
             .map(|row| parse::<R>(&row.body))
@@ -516,16 +512,17 @@ impl<R: ServerModel> Pages<R> {
 #[rocket::async_trait]
 impl<R: ServerModel> BundleProvider<Arc<R>> for Pages<R> {
     async fn size(&self) -> Result<usize, FhirError> {
-        let (store, t, q) = (
-            self.store.clone(),
-            self.resource_type.clone(),
-            self.query.clone(),
-        );
-        blocking(store, move |store| store.count(&t, &q)).await
+        let planned = self.planned.clone();
+        blocking(self.store.clone(), move |store| store.count_of(&planned)).await
     }
 
     async fn page(&self, range: std::ops::Range<usize>) -> Result<Vec<Arc<R>>, FhirError> {
-        self.rows(range.start, range.len()).await
+        let planned = self.planned.clone();
+        let rows = blocking(self.store.clone(), move |store| {
+            store.page_of(&planned, range.start, range.len())
+        })
+        .await?;
+        self.keep(rows)
     }
 
     async fn page_without_size(
@@ -533,16 +530,29 @@ impl<R: ServerModel> BundleProvider<Arc<R>> for Pages<R> {
         start: usize,
         count: usize,
     ) -> Result<(Vec<Arc<R>>, bool), FhirError> {
+        let planned = self.planned.clone();
         // One row more than the page says whether another follows.
-        let mut rows = self.rows(start, count + 1).await?;
+        let mut rows = blocking(self.store.clone(), move |store| {
+            store.page_of(&planned, start, count + 1)
+        })
+        .await?;
         let more = rows.len() > count;
-        rows.truncate(count);
         // The row past the page is not in it: nothing is included for it.
-        self.last_page
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .truncate(count);
-        Ok((rows, more))
+        rows.truncate(count);
+        Ok((self.keep(rows)?, more))
+    }
+
+    async fn page_and_size(
+        &self,
+        start: usize,
+        count: usize,
+    ) -> Result<(Vec<Arc<R>>, usize), FhirError> {
+        let planned = self.planned.clone();
+        let (rows, total) = blocking(self.store.clone(), move |store| {
+            store.page_and_count(&planned, start, count)
+        })
+        .await?;
+        Ok((self.keep(rows)?, total))
     }
 
     fn pages_before_counting(&self) -> bool {
@@ -588,6 +598,12 @@ impl TransactionHook for StoreTransactions {
 
     async fn rollback(&self) {
         let store = self.0.clone();
-        let _ = rocket::tokio::task::spawn_blocking(move || store.rollback()).await;
+        // Like the entries, on this thread: every blocking thread may be waiting for the
+        // connection this transaction holds.
+        let _ = blocking(store, move |store| {
+            store.rollback();
+            Ok(())
+        })
+        .await;
     }
 }

@@ -73,6 +73,7 @@ impl rusqlite::ToSql for Param<'_> {
             Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
             Value::Real(r) => ToSqlOutput::Borrowed(ValueRef::Real(*r)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
@@ -106,9 +107,8 @@ impl Connection for SqliteConnection {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(i) => Value::Int(i),
                     ValueRef::Real(r) => Value::Real(r),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => {
-                        Value::Text(String::from_utf8_lossy(t).into_owned())
-                    }
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
                 });
             }
             out.push(values);

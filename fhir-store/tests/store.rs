@@ -478,6 +478,130 @@ fn a_transaction_finds_what_it_wrote_and_a_rollback_leaves_nothing() {
         );
         let id = gone.id().unwrap().to_string();
         assert_eq!(store.index_row_count("Patient", &id).unwrap(), 0, "{db:?}");
+
+        // A resource written twice in one transaction keeps the rows of its last version
+        // only: the first version's rows, kept back, never go in.
+        let version = |family: &str| {
+            Resource::from_json(&format!(
+                r#"{{"resourceType":"Patient","id":"twice","name":[{{"family":"{family}"}}]}}"#
+            ))
+            .unwrap()
+        };
+        store.begin().unwrap();
+        store
+            .update(&mut version("Firstly"), None, Method::Update)
+            .unwrap();
+        store
+            .update(&mut version("Secondly"), None, Method::Update)
+            .unwrap();
+        store.commit().unwrap();
+        assert_eq!(
+            store.count("Patient", &query("Firstly")).unwrap(),
+            0,
+            "{db:?}"
+        );
+        assert_eq!(
+            store.count("Patient", &query("Secondly")).unwrap(),
+            1,
+            "{db:?}"
+        );
+        let expected = index_rows(&version("Secondly"), store.catalog(), None)
+            .unwrap()
+            .len();
+        assert_eq!(
+            store.index_row_count("Patient", "twice").unwrap(),
+            expected,
+            "{db:?}"
+        );
+        store.begin().unwrap();
+        store
+            .update(&mut version("Thirdly"), None, Method::Update)
+            .unwrap();
+        store.delete("Patient", "twice", None).unwrap();
+        store.commit().unwrap();
+        assert_eq!(
+            store.count("Patient", &query("Thirdly")).unwrap(),
+            0,
+            "{db:?}"
+        );
+        assert_eq!(
+            store.index_row_count("Patient", "twice").unwrap(),
+            0,
+            "{db:?}"
+        );
+        db.remove();
+    }
+}
+
+#[test]
+fn a_page_and_its_total_agree_whether_listed_or_counted_apart() {
+    // Given names make a resource match `given=ann` through two rows: the list of index
+    // rows has it twice, and the total counts it once.
+    let people = [
+        ("Chalmers", "female", r#"["Ann","Anna"]"#),
+        ("Chalmerson", "male", r#"["Peter"]"#),
+        ("Annaberg", "female", r#"["Anne"]"#),
+        ("Windsor", "female", r#"["Eve","Annette"]"#),
+        ("Abbott", "male", r#"["Ann"]"#),
+        ("Zed", "female", r#"["Zoe"]"#),
+        ("Chalk", "other", r#"["Annika","Ann"]"#),
+    ];
+    for db in databases("listing") {
+        let store = db.open().unwrap();
+        for (family, gender, given) in people {
+            let mut p = Resource::from_json(&format!(
+                r#"{{"resourceType":"Patient","gender":"{gender}","name":[{{"family":"{family}","given":{given}}}]}}"#
+            ))
+            .unwrap();
+            store.create(&mut p).unwrap();
+        }
+        for (query, sort) in [
+            ("given=ann", vec![]),
+            ("given=ann", vec!["-family"]),
+            ("family=chalm", vec![]),
+            ("gender=female&given=ann", vec![]),
+            ("gender=female,other", vec!["family"]),
+            ("family=nobody", vec![]),
+            ("", vec!["-_id"]),
+        ] {
+            let q = fhir_rocket::search::parse_query(query).unwrap();
+            let sort: Vec<fhir_rocket::search::SortKey> = sort
+                .iter()
+                .map(|k| fhir_rocket::search::SortKey {
+                    name: k.trim_start_matches('-').to_string(),
+                    descending: k.starts_with('-'),
+                })
+                .collect();
+            let planned = store.plan_search("Patient", &q, &sort).unwrap();
+            let all = store.page_of(&planned, 0, 100).unwrap();
+            let total = store.count_of(&planned).unwrap();
+            assert_eq!(all.len(), total, "{db:?} {query}");
+            let ids = |found: &[fhir_store::search::Found]| {
+                found.iter().map(|f| f.id.clone()).collect::<Vec<_>>()
+            };
+            for max in [
+                fhir_store::search::LISTED_MAX,
+                total,
+                total.saturating_sub(1),
+                0,
+            ] {
+                store.set_listing_max(max);
+                for (offset, count) in [(0, 2), (0, 3), (1, 2), (2, 10), (0, 100), (5, 1), (9, 3)] {
+                    let (page, counted) = store.page_and_count(&planned, offset, count).unwrap();
+                    assert_eq!(
+                        counted, total,
+                        "{db:?} {query} max {max} at {offset}+{count}"
+                    );
+                    let end = (offset + count).min(total);
+                    let expected = ids(&all[offset.min(total)..end]);
+                    assert_eq!(
+                        ids(&page),
+                        expected,
+                        "{db:?} {query} max {max} at {offset}+{count}"
+                    );
+                }
+            }
+        }
         db.remove();
     }
 }

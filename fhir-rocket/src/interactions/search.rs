@@ -106,28 +106,9 @@ impl<R: ServerModel> Engine<R> {
                 }
                 _ => {
                     // `_summary=count` (no page) asks for the count alone.
-                    let (total, page) = match pages.pages_before_counting() && count > 0 {
-                        true => {
-                            let (mut page, more) =
-                                pages.page_without_size(offset, count as usize).await?;
-                            page.truncate(count as usize);
-                            // A page that ends the matches, and starts within them, counts
-                            // them; otherwise they are counted beside it.
-                            let total = if !more && (offset == 0 || !page.is_empty()) {
-                                offset + page.len()
-                            } else {
-                                pages.size().await?
-                            };
-                            (total, page)
-                        }
-                        false => {
-                            let total = pages.size().await?;
-                            let start = offset.min(total);
-                            let end = start.saturating_add(count as usize).min(total);
-                            let mut page = pages.page(start..end).await?;
-                            page.truncate(end - start);
-                            (total, page)
-                        }
+                    let (page, total) = match count > 0 {
+                        true => pages.page_and_size(offset, count as usize).await?,
+                        false => (Vec::new(), pages.size().await?),
                     };
                     searched.found.includes =
                         page_includes(&*pages, &page, &searched.result).await?;

@@ -21,7 +21,7 @@ pub mod plan;
 pub mod sql;
 
 use crate::db::{Connection, Value};
-use crate::store::{int, now_us, take_text, Store, StoreError};
+use crate::store::{int, now_us, take_body, take_text, Store, StoreError};
 use fhir_model::SearchParamKind;
 use fhir_rocket::search::{Include, Query, SortKey};
 use plan::Planner;
@@ -38,6 +38,27 @@ pub struct Found {
     pub id: String,
     /// Its JSON.
     pub body: String,
+}
+
+/// A search planned by [`Store::plan_search`]: its SQL, built once for its page and count.
+#[derive(Debug, Clone)]
+pub struct PlannedSearch {
+    res_type: i16,
+    /// The condition on the resource row `r`.
+    condition: Sql,
+    /// Its `ORDER BY`.
+    order: Sql,
+    /// Whether `_sort` orders it (otherwise, the order the resources were stored in).
+    sorted: bool,
+}
+
+/// The most matches [`Store::page_and_count`] lists to count and page them at once, unless
+/// [`Store::set_listing_max`] says otherwise.
+pub const LISTED_MAX: usize = 10_000;
+
+/// The first column of each row, as integers.
+fn numbers(rows: Vec<Vec<Value>>) -> Vec<i64> {
+    rows.iter().map(|row| int(row, 0)).collect()
 }
 
 /// The most resources `_include:iterate` and `_revinclude:iterate` add to one page, and how
@@ -75,6 +96,25 @@ impl Store {
         sql
     }
 
+    /// Plans a search: checks that the store evaluates every parameter of `query` and each
+    /// `_sort` key (the error names the first it does not) and builds its SQL once, for
+    /// [`Store::page_of`], [`Store::count_of`] and [`Store::page_and_count`].
+    pub fn plan_search(
+        &self,
+        resource_type: &str,
+        query: &Query,
+        sort: &[SortKey],
+    ) -> Result<PlannedSearch, StoreError> {
+        let (res_type, condition) = self.planned(resource_type, query)?;
+        let order = self.order_by(resource_type, sort)?;
+        Ok(PlannedSearch {
+            res_type,
+            condition,
+            order,
+            sorted: !sort.is_empty(),
+        })
+    }
+
     /// Checks that the store evaluates every parameter of `query` and each `_sort` key; the
     /// error names the first it does not.
     pub fn check_search(
@@ -83,15 +123,33 @@ impl Store {
         query: &Query,
         sort: &[SortKey],
     ) -> Result<(), StoreError> {
-        self.planned(resource_type, query)?;
-        self.order_by(resource_type, sort)?;
-        Ok(())
+        self.plan_search(resource_type, query, sort).map(|_| ())
     }
 
     /// How many resources of a type match `query`.
     pub fn count(&self, resource_type: &str, query: &Query) -> Result<usize, StoreError> {
-        let (res_type, condition) = self.planned(resource_type, query)?;
-        let sql = match plan::list_of(&condition) {
+        self.count_of(&self.plan_search(resource_type, query, &[])?)
+    }
+
+    /// How many resources a planned search matches.
+    pub fn count_of(&self, search: &PlannedSearch) -> Result<usize, StoreError> {
+        let sql = self.count_sql(search);
+        let rows = self.read_alone(&sql.text, &sql.params)?;
+        Ok(crate::db::one_i64(&rows).unwrap_or(0) as usize)
+    }
+
+    fn count_in(
+        &self,
+        conn: &mut dyn Connection,
+        search: &PlannedSearch,
+    ) -> Result<usize, StoreError> {
+        let sql = self.count_sql(search);
+        let rows = conn.query(&sql.text, &sql.params)?;
+        Ok(crate::db::one_i64(&rows).unwrap_or(0) as usize)
+    }
+
+    fn count_sql(&self, search: &PlannedSearch) -> Sql {
+        match plan::list_of(&search.condition) {
             // Index rows are of live resources of their partition and type only (a deletion
             // removes them), so one list of matches is counted without reading each
             // resource's row: for 1,529 Encounters, 0.3 ms instead of 1.5.
@@ -103,12 +161,10 @@ impl Store {
             }
             None => {
                 let mut sql = Sql::text("SELECT COUNT(*)");
-                sql.append(self.matching(res_type, condition));
+                sql.append(self.matching(search.res_type, search.condition.clone()));
                 sql
             }
-        };
-        let rows = self.read(|conn| Ok(conn.query(&sql.text, &sql.params)?))?;
-        Ok(crate::db::one_i64(&rows).unwrap_or(0) as usize)
+        }
     }
 
     /// The matches at positions `offset..offset + count` in `_sort` order (then the order
@@ -121,16 +177,131 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<Found>, StoreError> {
-        let (res_type, condition) = self.planned(resource_type, query)?;
-        let from = self.matching(res_type, condition);
-        let order = self.order_by(resource_type, sort)?;
+        self.page_of(
+            &self.plan_search(resource_type, query, sort)?,
+            offset,
+            count,
+        )
+    }
+
+    /// A planned search's matches at positions `offset..offset + count`.
+    pub fn page_of(
+        &self,
+        search: &PlannedSearch,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<Found>, StoreError> {
+        let sql = self.page_sql(search, offset, count);
+        self.found(self.read_alone(&sql.text, &sql.params)?)
+    }
+
+    /// A planned search's matches at positions `offset..offset + count` and how many it
+    /// matches in all, read in one transaction, so that the two agree.
+    ///
+    /// Up to [`LISTED_MAX`] matches (see [`Store::set_listing_max`]), one statement lists them all, in order, by row number
+    /// alone: the count is its length and the page a slice of it, whose rows are then read
+    /// by number. Counting and paging apart each built the same list of matches in a
+    /// temporary B-tree (for `Encounter?date=ge...`, 1,529 entries twice: half of the
+    /// request's CPU). Past that, the page is read with one row more than asked, which says
+    /// whether more follow, and the matches are counted beside it only when they do.
+    pub fn page_and_count(
+        &self,
+        search: &PlannedSearch,
+        offset: usize,
+        count: usize,
+    ) -> Result<(Vec<Found>, usize), StoreError> {
+        self.read(|conn| {
+            if let Some(listed) = self.list_in(conn, search)? {
+                let start = offset.min(listed.len());
+                let end = offset.saturating_add(count).min(listed.len());
+                let page = self.rows_numbered(conn, &listed[start..end])?;
+                return Ok((page, listed.len()));
+            }
+            let mut page = self.page_in(conn, search, offset, count + 1)?;
+            let total = if page.len() <= count && (offset == 0 || !page.is_empty()) {
+                offset + page.len()
+            } else {
+                self.count_in(conn, search)?
+            };
+            page.truncate(count);
+            Ok((page, total))
+        })
+    }
+
+    /// The row numbers of every match in order, or `None` past the listing maximum.
+    fn list_in(
+        &self,
+        conn: &mut dyn Connection,
+        search: &PlannedSearch,
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        let max = self.listing_max();
+        let limit = format!(" LIMIT {}", max.saturating_add(1));
+        let listed = match (search.sorted, plan::list_of(&search.condition)) {
+            // In the order they were stored, from one list of index rows, without reading
+            // resource rows (see `count_in`); a resource may be on the list more than once.
+            (false, Some(list)) => {
+                let mut sql = Sql::text("SELECT res_pk FROM (");
+                sql.append(list).push(") AS matches").push(&limit);
+                let mut listed = numbers(conn.query(&sql.text, &sql.params)?);
+                // Cut short before duplicates are removed: the list is not all of it.
+                if listed.len() > max {
+                    return Ok(None);
+                }
+                listed.sort_unstable();
+                listed.dedup();
+                listed
+            }
+            _ => {
+                let mut sql = Sql::text("SELECT r.res_pk");
+                sql.append(self.matching(search.res_type, search.condition.clone()))
+                    .push(" ORDER BY ")
+                    .append(search.order.clone())
+                    .push(&limit);
+                numbers(conn.query(&sql.text, &sql.params)?)
+            }
+        };
+        Ok((listed.len() <= max).then_some(listed))
+    }
+
+    /// The resources of row numbers `numbers`, in that order.
+    fn rows_numbered(
+        &self,
+        conn: &mut dyn Connection,
+        numbers: &[i64],
+    ) -> Result<Vec<Found>, StoreError> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::text(
+            "SELECT r.res_pk, r.res_type, r.fhir_id, r.body FROM resource r WHERE r.partition_id = ",
+        );
+        sql.bind(self.partition()).push(" AND r.res_pk IN (");
+        push_list(&mut sql, numbers.to_vec());
+        sql.push(")");
+        let found = self.found(conn.query(&sql.text, &sql.params)?)?;
+        let mut by_number: std::collections::HashMap<i64, Found> =
+            found.into_iter().map(|f| (f.res_pk, f)).collect();
+        Ok(numbers.iter().filter_map(|n| by_number.remove(n)).collect())
+    }
+
+    fn page_in(
+        &self,
+        conn: &mut dyn Connection,
+        search: &PlannedSearch,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<Found>, StoreError> {
+        let sql = self.page_sql(search, offset, count);
+        self.found(conn.query(&sql.text, &sql.params)?)
+    }
+
+    fn page_sql(&self, search: &PlannedSearch, offset: usize, count: usize) -> Sql {
         let mut sql = Sql::text("SELECT r.res_pk, r.res_type, r.fhir_id, r.body");
-        sql.append(from)
+        sql.append(self.matching(search.res_type, search.condition.clone()))
             .push(" ORDER BY ")
-            .append(order)
+            .append(search.order.clone())
             .push(&format!(" LIMIT {count} OFFSET {offset}"));
-        let rows = self.read(|conn| Ok(conn.query(&sql.text, &sql.params)?))?;
-        self.found(rows)
+        sql
     }
 
     fn found(&self, rows: Vec<Vec<Value>>) -> Result<Vec<Found>, StoreError> {
@@ -143,7 +314,7 @@ impl Store {
                         StoreError::Schema(format!("resource type {t} is unknown"))
                     })?,
                     id: take_text(&mut row, 2),
-                    body: take_text(&mut row, 3),
+                    body: take_body(&mut row, 3)?,
                 })
             })
             .collect()
@@ -333,8 +504,7 @@ impl Store {
                 sql.push(" AND f.target_type = ").bind(t);
             }
         }
-        let rows =
-            self.read(|conn: &mut dyn Connection| Ok(conn.query(&sql.text, &sql.params)?))?;
+        let rows = self.read_alone(&sql.text, &sql.params)?;
         self.found(rows)
     }
 }
