@@ -25,6 +25,7 @@ pub mod table;
 mod writer;
 
 pub use error::XmlError;
+#[cfg(feature = "validate")]
 pub(crate) use writer::check_div;
 
 use crate::json::{self, bytes_to_string, JsonValue, ReadOptions};
@@ -108,6 +109,7 @@ pub fn to_json_form(
 
 /// The line and column (from 1) in `xml` of the element that the JSON form has at `segments`
 /// (below the root object), or of the deepest element found on the way.
+#[cfg(feature = "validate")]
 pub(crate) fn locate_position(
     xml: &str,
     table: &XmlTable,
