@@ -41,9 +41,9 @@ pub use extract::{FromInput, LogicalId, ParamRole, ServedType, Taken, VersionId}
 pub use extras::ResponseExtras;
 pub use interceptor::{Interceptor, Resolved};
 pub use provider::{
-    guard, history_of, maybe_shared, shared, BundleProvider, Candidates, DeclaredParam, Found,
-    Glue, Handler, HandlerFn, HistoryEntry, HistoryMethod, HistoryParams, Input, Interaction,
-    OperationInfo, Paged, Provider, ProviderInfo, Scope, SearchResults,
+    guard, history_of, maybe_shared, shared, total_from_page, BundleProvider, Candidates,
+    DeclaredParam, Found, Glue, Handler, HandlerFn, HistoryEntry, HistoryMethod, HistoryParams,
+    Input, Interaction, OperationInfo, Paged, Provider, ProviderInfo, Scope, SearchResults,
 };
 pub use server::FhirServer;
 pub use shared::{IntoShared, Shared};

@@ -298,10 +298,9 @@ pub trait BundleProvider<T>: Send + Sync {
         if self.pages_before_counting() {
             let (mut page, more) = self.page_without_size(start, count).await?;
             page.truncate(count);
-            let total = if !more && (start == 0 || !page.is_empty()) {
-                start + page.len()
-            } else {
-                self.size().await?
+            let total = match total_from_page(start, page.len(), more) {
+                Some(total) => total,
+                None => self.size().await?,
             };
             return Ok((page, total));
         }
@@ -332,6 +331,22 @@ pub trait BundleProvider<T>: Send + Sync {
     }
 }
 
+/// The number of matches, when a page says it: one that starts at `start` with `len`
+/// matches and no more after it (`more`, known from one row read past it) ends them, if it
+/// starts within them (`start` is 0 or the page is not empty). `None`: they must be counted.
+///
+/// ```
+/// use fhir_rocket::total_from_page;
+/// assert_eq!(total_from_page(40, 7, false), Some(47));
+/// assert_eq!(total_from_page(40, 20, true), None);
+/// // Past the end, the page cannot say where the end was.
+/// assert_eq!(total_from_page(40, 0, false), None);
+/// assert_eq!(total_from_page(0, 0, false), Some(0));
+/// ```
+pub fn total_from_page(start: usize, len: usize, more: bool) -> Option<usize> {
+    (!more && (start == 0 || len > 0)).then_some(start + len)
+}
+
 /// What a paging search provider returns.
 pub type Paged<T> = Box<dyn BundleProvider<T>>;
 
@@ -349,13 +364,7 @@ where
     }
 
     async fn page(&self, range: std::ops::Range<usize>) -> Result<Vec<Arc<R>>, FhirError> {
-        Ok(self
-            .0
-            .page(range)
-            .await?
-            .into_iter()
-            .map(IntoShared::into_shared)
-            .collect())
+        Ok(shared_all(self.0.page(range).await?))
     }
 
     async fn estimated_size(&self) -> Result<usize, FhirError> {
@@ -372,10 +381,7 @@ where
         count: usize,
     ) -> Result<(Vec<Arc<R>>, usize), FhirError> {
         let (page, total) = self.0.page_and_size(start, count).await?;
-        Ok((
-            page.into_iter().map(IntoShared::into_shared).collect(),
-            total,
-        ))
+        Ok((shared_all(page), total))
     }
 
     async fn page_without_size(
@@ -384,11 +390,13 @@ where
         count: usize,
     ) -> Result<(Vec<Arc<R>>, bool), FhirError> {
         let (page, more) = self.0.page_without_size(start, count).await?;
-        Ok((
-            page.into_iter().map(IntoShared::into_shared).collect(),
-            more,
-        ))
+        Ok((shared_all(page), more))
     }
+}
+
+/// A provider's page, as the server holds resources.
+fn shared_all<T: IntoShared>(page: Vec<T>) -> Vec<Arc<T::Resource>> {
+    page.into_iter().map(IntoShared::into_shared).collect()
 }
 
 /// A provider returned a resource (`T` or [`Shared<T>`](crate::Shared)).

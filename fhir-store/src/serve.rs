@@ -115,9 +115,20 @@ fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
     let served = runtime.block_on(fhir_rocket::connection::launch(rocket_for::<R>(
         store, options,
     )));
-    // As Rocket's own runtime does: tasks still running do not hold the process up.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    // As Rocket's own runtime does with `shutdown.force` (its default): tasks still
+    // running do not hold the process up; without it, dropping the runtime waits for them.
+    if force_shutdown()? {
+        runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    }
     served.map_err(|e| e.to_string())
+}
+
+/// Rocket's `shutdown.force` setting.
+fn force_shutdown() -> Result<bool, String> {
+    let config: rocket::Config = rocket::Config::figment()
+        .extract()
+        .map_err(|e| e.to_string())?;
+    Ok(config.shutdown.force)
 }
 
 /// The runtime Rocket would make from its configuration (`ROCKET_WORKERS`,

@@ -498,6 +498,15 @@ struct Pages<R> {
 }
 
 impl<R: ServerModel> Pages<R> {
+    /// The rows at positions `start..start + count`.
+    async fn rows(&self, start: usize, count: usize) -> Result<Vec<FoundRow>, FhirError> {
+        let planned = self.planned.clone();
+        blocking(self.store.clone(), move |store| {
+            store.page_of(&planned, start, count)
+        })
+        .await
+    }
+
     /// Parses a page's rows and keeps them for its includes.
     fn keep(&self, rows: Vec<FoundRow>) -> Result<Vec<Arc<R>>, FhirError> {
         let resources = rows
@@ -517,11 +526,7 @@ impl<R: ServerModel> BundleProvider<Arc<R>> for Pages<R> {
     }
 
     async fn page(&self, range: std::ops::Range<usize>) -> Result<Vec<Arc<R>>, FhirError> {
-        let planned = self.planned.clone();
-        let rows = blocking(self.store.clone(), move |store| {
-            store.page_of(&planned, range.start, range.len())
-        })
-        .await?;
+        let rows = self.rows(range.start, range.len()).await?;
         self.keep(rows)
     }
 
@@ -530,12 +535,8 @@ impl<R: ServerModel> BundleProvider<Arc<R>> for Pages<R> {
         start: usize,
         count: usize,
     ) -> Result<(Vec<Arc<R>>, bool), FhirError> {
-        let planned = self.planned.clone();
         // One row more than the page says whether another follows.
-        let mut rows = blocking(self.store.clone(), move |store| {
-            store.page_of(&planned, start, count + 1)
-        })
-        .await?;
+        let mut rows = self.rows(start, count + 1).await?;
         let more = rows.len() > count;
         // The row past the page is not in it: nothing is included for it.
         rows.truncate(count);

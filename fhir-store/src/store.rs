@@ -313,16 +313,20 @@ impl Store {
         result
     }
 
-    /// Runs one statement that reads: in its own snapshot, without a transaction around it
-    /// (on PostgreSQL, two round trips fewer than [`Store::read`]: a read by id answered
-    /// 1.7 times as many requests), or in the transaction Bundle in progress.
-    pub(crate) fn read_alone(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+    /// Runs `work`, which reads with one statement: in its own snapshot, without a
+    /// transaction around it (on PostgreSQL, two round trips fewer than [`Store::read`]: a
+    /// read by id answered 1.7 times as many requests), or in the transaction Bundle in
+    /// progress.
+    pub(crate) fn read_alone<T>(
+        &self,
+        work: impl FnOnce(&mut dyn Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if let Some(conn) = self.lock_active().as_deref_mut() {
             self.flush(conn)?;
-            return Ok(conn.query(sql, params)?);
+            return work(conn);
         }
         let mut pooled = self.readers.get()?;
-        Ok(pooled.conn().query(sql, params)?)
+        work(pooled.conn())
     }
 
     /// Whether a transaction started by [`Store::begin`] is in progress.
@@ -752,11 +756,13 @@ impl Store {
             return Ok(None);
         };
         let partition = self.partition;
-        let rows = self.read_alone(
-            "SELECT version, last_updated, body FROM resource
+        let rows = self.read_alone(|conn| {
+            Ok(conn.query(
+                "SELECT version, last_updated, body FROM resource
              WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 0",
-            &[partition.into(), res_type.into(), id.into()],
-        )?;
+                &[partition.into(), res_type.into(), id.into()],
+            )?)
+        })?;
         rows.into_iter()
             .next()
             .map(|mut r| {
@@ -781,11 +787,13 @@ impl Store {
             return Ok(None);
         };
         let partition = self.partition;
-        let rows = self.read_alone(
-            "SELECT version FROM resource
+        let rows = self.read_alone(|conn| {
+            Ok(conn.query(
+                "SELECT version FROM resource
              WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 1",
-            &[partition.into(), res_type.into(), id.into()],
-        )?;
+                &[partition.into(), res_type.into(), id.into()],
+            )?)
+        })?;
         Ok(one_i64(&rows))
     }
 
@@ -824,7 +832,7 @@ impl Store {
              ORDER BY h.version DESC{}",
             limit(window.count)
         );
-        let rows = self.read_alone(&sql, &all)?;
+        let rows = self.read_alone(|conn| Ok(conn.query(&sql, &all)?))?;
         self.history_entries(rows)
     }
 
@@ -853,7 +861,7 @@ impl Store {
              ORDER BY h.last_updated DESC, h.res_pk DESC, h.version DESC{}",
             limit(window.count)
         );
-        let rows = self.read_alone(&sql, &all)?;
+        let rows = self.read_alone(|conn| Ok(conn.query(&sql, &all)?))?;
         self.history_entries(rows)
     }
 
