@@ -1,7 +1,8 @@
 //! The 64-bit hashes the index tables key equality on: the first eight bytes of SHA-256 over
 //! the parts, each preceded by its length, read as a signed big-endian integer (a `BIGINT`).
-//! Stable across releases and platforms, unlike Rust's `DefaultHasher`; a query still
-//! compares the stored text after the hash lookup, so a collision never gives a wrong match.
+//! Stable across releases and platforms, unlike Rust's `DefaultHasher`. A token's hashes are
+//! its match, as in HAPI's index tables (two values share one with a probability near
+//! 2^-64); an exact string and a quantity's units are compared as text after the lookup.
 
 use sha2::{Digest, Sha256};
 

@@ -46,8 +46,8 @@ pub struct TokenRow {
     pub key: RowKey,
     /// 0: a code; 1: an identifier's type and value (for `:of-type`, `code` = `type|value`).
     pub kind: i16,
-    /// The system.
-    pub system: Option<String>,
+    /// `hash(system)`, for `system|` (any code of the system); none without a system.
+    pub hash_system: Option<i64>,
     /// The code.
     pub code: Option<String>,
     /// The display or text, normalized, for `:text`.
@@ -324,7 +324,7 @@ fn token_rows(key: RowKey, t: &Token<'_>, rows: &mut IndexRows) {
     rows.tokens.push(TokenRow {
         key,
         kind,
-        system: t.system.map(str::to_string),
+        hash_system: t.system.map(|s| stable_hash(&[s.as_bytes()])),
         code: t.code.as_deref().map(str::to_string),
         // `:text` is not a modifier a composite's component takes.
         text_norm: t.text.filter(|_| key.composite.is_none()).map(normalize),
@@ -338,7 +338,7 @@ fn token_rows(key: RowKey, t: &Token<'_>, rows: &mut IndexRows) {
         rows.tokens.push(TokenRow {
             key,
             kind,
-            system: type_system.map(str::to_string),
+            hash_system: type_system.map(|s| stable_hash(&[s.as_bytes()])),
             code: Some(value.clone()),
             text_norm: None,
             hash_sys_code: stable_hash(&[

@@ -5,9 +5,10 @@
 
 use crate::catalog::Catalog;
 use crate::db::{one_i64, Connection, DbError, Row, Value};
+use crate::hash::stable_hash;
 use crate::pool::{Opener, Pool};
 use crate::rows::{index_rows, IndexRows, RowError, RowKey};
-use crate::schema::{Dialect, MIGRATIONS, SCHEMA_VERSION_TABLE};
+use crate::schema::{Dialect, INDEX_TABLES, MIGRATIONS, SCHEMA_VERSION_TABLE};
 use fhir_model::json::JsonValue;
 use fhir_model::FhirResource;
 use fhir_rocket::search::matcher::Searchable;
@@ -509,6 +510,9 @@ impl Store {
                     return Ok(());
                 }
                 conn.batch(&m.sql(dialect))?;
+                if m.version == crate::schema::FILLS_SYSTEM_HASHES {
+                    fill_system_hashes(conn)?;
+                }
                 if m.version == 1 {
                     for (name, res_type) in self.catalog.types() {
                         conn.execute(
@@ -903,7 +907,7 @@ impl Store {
                 return Ok(0);
             };
             let mut count = 0;
-            for table in TABLES {
+            for table in INDEX_TABLES {
                 let n = conn.query(
                     &format!(
                         "SELECT COUNT(*) FROM {table} WHERE partition_id = ? AND res_pk = ?"
@@ -998,16 +1002,6 @@ pub(crate) fn take_text(row: &mut Row, i: usize) -> String {
         .unwrap_or_default()
 }
 
-pub(crate) const TABLES: [&str; 7] = [
-    "idx_string",
-    "idx_token",
-    "idx_date",
-    "idx_number",
-    "idx_quantity",
-    "idx_uri",
-    "idx_reference",
-];
-
 /// Now, in microseconds since the epoch.
 pub(crate) fn now_us() -> i64 {
     std::time::SystemTime::now()
@@ -1073,9 +1067,37 @@ fn keep_in_history(
     Ok(())
 }
 
+/// `idx_token.hash_system` of the rows written before schema migration 6, from their
+/// system's text: a statement per 500 systems (a database has a few dozen), each one pass.
+fn fill_system_hashes(conn: &mut dyn Connection) -> Result<(), StoreError> {
+    let systems: Vec<String> = conn
+        .query(
+            "SELECT DISTINCT system FROM idx_token WHERE system IS NOT NULL",
+            &[],
+        )?
+        .into_iter()
+        .map(|row| text(&row, 0))
+        .collect();
+    for chunk in systems.chunks(500) {
+        let mut sql = String::from("UPDATE idx_token SET hash_system = CASE system");
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+        for system in chunk {
+            sql.push_str(" WHEN ? THEN CAST(? AS BIGINT)");
+            params.push(system.as_str().into());
+            params.push(stable_hash(&[system.as_bytes()]).into());
+        }
+        sql.push_str(" END WHERE system IN (");
+        sql.push_str(&vec!["?"; chunk.len()].join(", "));
+        sql.push(')');
+        params.extend(chunk.iter().map(|s| Value::from(s.as_str())));
+        conn.execute(&sql, &params)?;
+    }
+    Ok(())
+}
+
 /// Removes every index row of one resource.
 fn delete_rows(conn: &mut dyn Connection, partition: i32, res_pk: i64) -> Result<(), StoreError> {
-    for table in TABLES {
+    for table in INDEX_TABLES {
         conn.execute(
             &format!("DELETE FROM {table} WHERE partition_id = ? AND res_pk = ?"),
             &[partition.into(), res_pk.into()],
@@ -1085,9 +1107,11 @@ fn delete_rows(conn: &mut dyn Connection, partition: i32, res_pk: i64) -> Result
 }
 
 /// The columns every index row starts with, and their values for one row.
-const HEAD: &str = "partition_id, res_type, res_pk, sp_id, comp_group, comp_part";
+/// `seq` is the row's position among its resource's rows of the table: with the partition
+/// and the resource, the table's key (schema migration 6).
+const HEAD: &str = "partition_id, res_type, res_pk, sp_id, comp_group, comp_part, seq";
 
-fn head(partition: i32, res_type: i16, res_pk: i64, key: RowKey) -> Vec<Value> {
+fn head(partition: i32, res_type: i16, res_pk: i64, seq: usize, key: RowKey) -> Vec<Value> {
     let (group, part) = match key.composite {
         Some((g, p)) => (Some(g), Some(p)),
         None => (None, None),
@@ -1099,6 +1123,7 @@ fn head(partition: i32, res_type: i16, res_pk: i64, key: RowKey) -> Vec<Value> {
         key.sp_id.into(),
         group.into(),
         part.into(),
+        (seq as i64).into(),
     ]
 }
 
@@ -1119,7 +1144,7 @@ fn insert_all<T>(
     if rows.is_empty() {
         return Ok(());
     }
-    let width = 6 + columns.split(',').count();
+    let width = 7 + columns.split(',').count();
     let dialect = conn.dialect();
     // Several rows per statement: a resource has a dozen token rows, and a statement per
     // row binds and steps SQLite's machine once per row. A few fixed sizes keep the number of
@@ -1195,24 +1220,29 @@ fn insert_rows(
     partition: i32,
     resources: &[Pending],
 ) -> Result<(), StoreError> {
-    // Each row with its resource's head.
+    // Each row with its resource and its position among the resource's rows.
     fn of<'a, T>(
         resources: &'a [Pending],
         table: impl Fn(&'a IndexRows) -> &'a Vec<T>,
-    ) -> Vec<(&'a Pending, &'a T)> {
+    ) -> Vec<(&'a Pending, usize, &'a T)> {
         resources
             .iter()
-            .flat_map(|p| table(&p.rows).iter().map(move |row| (p, row)))
+            .flat_map(|p| {
+                table(&p.rows)
+                    .iter()
+                    .enumerate()
+                    .map(move |(seq, row)| (p, seq, row))
+            })
             .collect()
     }
-    let h = |p: &Pending, key: RowKey| head(partition, p.res_type, p.res_pk, key);
+    let h = |p: &Pending, seq: usize, key: RowKey| head(partition, p.res_type, p.res_pk, seq, key);
     insert_all(
         conn,
         "idx_string",
         "normalized, exact, hash_exact",
         &of(resources, |r| &r.strings),
-        |(p, r)| h(p, r.key),
-        |(_, r)| {
+        |(p, seq, r)| h(p, *seq, r.key),
+        |(_, _, r)| {
             vec![
                 r.normalized.as_str().into(),
                 r.exact.as_str().into(),
@@ -1223,13 +1253,13 @@ fn insert_rows(
     insert_all(
         conn,
         "idx_token",
-        "kind, system, code, text_norm, hash_sys_code, hash_code",
+        "kind, hash_system, code, text_norm, hash_sys_code, hash_code",
         &of(resources, |r| &r.tokens),
-        |(p, r)| h(p, r.key),
-        |(_, r)| {
+        |(p, seq, r)| h(p, *seq, r.key),
+        |(_, _, r)| {
             vec![
                 r.kind.into(),
-                r.system.as_deref().into(),
+                r.hash_system.into(),
                 r.code.as_deref().into(),
                 r.text_norm.as_deref().into(),
                 r.hash_sys_code.into(),
@@ -1242,24 +1272,24 @@ fn insert_rows(
         "idx_date",
         "low, high",
         &of(resources, |r| &r.dates),
-        |(p, r)| h(p, r.key),
-        |(_, r)| vec![r.low.into(), r.high.into()],
+        |(p, seq, r)| h(p, *seq, r.key),
+        |(_, _, r)| vec![r.low.into(), r.high.into()],
     )?;
     insert_all(
         conn,
         "idx_number",
         "low, high, value",
         &of(resources, |r| &r.numbers),
-        |(p, r)| h(p, r.key),
-        |(_, r)| vec![r.low.into(), r.high.into(), r.value.into()],
+        |(p, seq, r)| h(p, *seq, r.key),
+        |(_, _, r)| vec![r.low.into(), r.high.into(), r.value.into()],
     )?;
     insert_all(
         conn,
         "idx_quantity",
         "low, high, system, code, unit, hash_units",
         &of(resources, |r| &r.quantities),
-        |(p, r)| h(p, r.key),
-        |(_, r)| {
+        |(p, seq, r)| h(p, *seq, r.key),
+        |(_, _, r)| {
             vec![
                 r.low.into(),
                 r.high.into(),
@@ -1275,16 +1305,16 @@ fn insert_rows(
         "idx_uri",
         "uri",
         &of(resources, |r| &r.uris),
-        |(p, r)| h(p, r.key),
-        |(_, r)| vec![r.uri.as_str().into()],
+        |(p, seq, r)| h(p, *seq, r.key),
+        |(_, _, r)| vec![r.uri.as_str().into()],
     )?;
     insert_all(
         conn,
         "idx_reference",
         "target_type, target_id, target_version, target_url",
         &of(resources, |r| &r.references),
-        |(p, r)| h(p, r.key),
-        |(_, r)| {
+        |(p, seq, r)| h(p, *seq, r.key),
+        |(_, _, r)| {
             vec![
                 r.target_type.into(),
                 r.target_id.as_deref().into(),

@@ -605,3 +605,113 @@ fn a_page_and_its_total_agree_whether_listed_or_counted_apart() {
         db.remove();
     }
 }
+
+/// A database that the release before migration 6 made and filled (its five migrations,
+/// an Observation with a token row that keeps its system's text), opened by this one:
+/// the systems are hashed, the rows keyed by their position, and every search on them,
+/// by system alone included, answers as before; the rows are then replaced by an update.
+#[test]
+fn a_database_of_migration_5_is_upgraded_and_its_rows_still_match() {
+    use fhir_store::hash::stable_hash;
+    use fhir_store::schema::{Dialect, MIGRATIONS, SCHEMA_VERSION_TABLE};
+    let catalog = Catalog::of::<Resource>();
+    let res_type = catalog.resource_type("Observation").unwrap().res_type;
+    let sp = catalog.definition("Observation", "code").unwrap().0.sp_id;
+    let count = |store: &Store, q: &str| {
+        store
+            .count("Observation", &fhir_rocket::search::parse_query(q).unwrap())
+            .unwrap()
+    };
+    for db in databases("upgrade") {
+        let dialect = match db {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        };
+        let mut conn = db.raw();
+        conn.batch(SCHEMA_VERSION_TABLE).unwrap();
+        for m in &MIGRATIONS[..5] {
+            conn.batch(&m.sql(dialect)).unwrap();
+            if m.version == 1 {
+                for (name, t) in catalog.types() {
+                    conn.execute(
+                        "INSERT INTO resource_type (res_type, name) VALUES (?, ?)",
+                        &[t.into(), name.into()],
+                    )
+                    .unwrap();
+                }
+                for (url, id) in catalog.params() {
+                    conn.execute(
+                        "INSERT INTO search_param (sp_id, url, kind) VALUES (?, ?, ?)",
+                        &[id.sp_id.into(), url.into(), (id.kind as i16).into()],
+                    )
+                    .unwrap();
+                }
+            }
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?, 0, ?, ?)",
+                &[
+                    m.version.into(),
+                    m.description.into(),
+                    m.checksum(dialect).into(),
+                ],
+            )
+            .unwrap();
+        }
+        let body = r#"{"resourceType":"Observation","id":"o1","meta":{"versionId":"1","lastUpdated":"2024-01-01T00:00:00Z"},"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]}}"#;
+        let pk = conn
+            .query(
+                "INSERT INTO resource (partition_id, res_type, fhir_id, version, last_updated, index_hash, body)
+                 VALUES (0, ?, 'o1', 1, 1704067200000000, 0, ?) RETURNING res_pk",
+                &[res_type.into(), body.into()],
+            )
+            .unwrap()[0][0]
+            .as_i64()
+            .unwrap();
+        conn.execute(
+            "INSERT INTO resource_history (partition_id, res_pk, version, res_type, fhir_id, last_updated, method)
+             VALUES (0, ?, 1, ?, 'o1', 1704067200000000, 0)",
+            &[pk.into(), res_type.into()],
+        )
+        .unwrap();
+        let (system, code) = ("http://loinc.org", "8867-4");
+        conn.execute(
+            "INSERT INTO idx_token (partition_id, res_type, res_pk, sp_id, comp_group, comp_part, kind, system, code, text_norm, hash_sys_code, hash_code)
+             VALUES (0, ?, ?, ?, NULL, NULL, 0, ?, ?, 'heart rate', ?, ?)",
+            &[
+                res_type.into(),
+                pk.into(),
+                sp.into(),
+                system.into(),
+                code.into(),
+                stable_hash(&[&sp.to_be_bytes(), &0i16.to_be_bytes(), system.as_bytes(), code.as_bytes()]).into(),
+                stable_hash(&[&sp.to_be_bytes(), &0i16.to_be_bytes(), code.as_bytes()]).into(),
+            ],
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = db.open().unwrap();
+        assert_eq!(count(&store, "code=http://loinc.org|"), 1, "{db:?}");
+        assert_eq!(count(&store, "code=http://snomed.info/sct|"), 0);
+        assert_eq!(count(&store, "code=http://loinc.org|8867-4"), 1);
+        assert_eq!(count(&store, "code=8867-4"), 1);
+        assert_eq!(count(&store, "code:text=heart"), 1);
+        let read = store.read_current("Observation", "o1").unwrap().unwrap();
+        assert!(read.body.contains("8867-4"));
+        // Its rows replaced whole by an update, in the new format.
+        let mut second = Resource::from_json(
+            r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"coding":[{"system":"http://snomed.info/sct","code":"364075005"},{"system":"http://loinc.org","code":"8867-4"}]}}"#,
+        )
+        .unwrap();
+        store.update(&mut second, Some(1), Method::Update).unwrap();
+        assert_eq!(count(&store, "code=http://snomed.info/sct|"), 1);
+        assert_eq!(count(&store, "code=http://loinc.org|"), 1);
+        assert_eq!(count(&store, "code:text=heart"), 0);
+        assert_eq!(
+            store.index_row_count("Observation", "o1").unwrap(),
+            index_rows(&second, &catalog, None).unwrap().len()
+        );
+        drop(store);
+        db.remove();
+    }
+}

@@ -193,6 +193,13 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<(Vec<Found>, usize), StoreError> {
+        if self.dialect() == crate::schema::Dialect::Postgres {
+            if let Some(answer) =
+                self.read_alone(|conn| self.listed_at_once(conn, search, offset, count))?
+            {
+                return Ok(answer);
+            }
+        }
         self.read(|conn| {
             if let Some(listed) = self.list_in(conn, search)? {
                 let start = offset.min(listed.len());
@@ -209,6 +216,67 @@ impl Store {
             };
             Ok((page, total))
         })
+    }
+
+    /// PostgreSQL: what [`Store::page_and_count`] does with a listing, in one statement, so
+    /// in one snapshot without a transaction: the list is an array kept in the server, the
+    /// page its slice joined to the resource rows, and the count its length. A client-server
+    /// database pays for each round trip (the transaction's `BEGIN` and `COMMIT`, the list,
+    /// then the rows): four became one. `None` past the listing maximum.
+    fn listed_at_once(
+        &self,
+        conn: &mut dyn Connection,
+        search: &PlannedSearch,
+        offset: usize,
+        count: usize,
+    ) -> Result<Option<(Vec<Found>, usize)>, StoreError> {
+        let max = self.listing_max();
+        let limit = format!(" LIMIT {}", max.saturating_add(1));
+        // `ARRAY(subquery)` keeps the order of the subquery's rows. `MATERIALIZED`: inlined,
+        // the list was built twice, once for its length and once for the page.
+        let mut sql = Sql::text("WITH listed AS MATERIALIZED (SELECT ARRAY(");
+        match (search.sorted, plan::list_of(&search.condition)) {
+            // A resource may be on the list of index rows more than once.
+            (false, Some(list)) => {
+                sql.push("SELECT DISTINCT res_pk FROM (")
+                    .append(list)
+                    .push(") AS matches ORDER BY res_pk");
+            }
+            _ => {
+                sql.push("SELECT r.res_pk")
+                    .append(self.matching(search.res_type, search.condition.clone()))
+                    .push(" ORDER BY ")
+                    .append(search.order.clone());
+            }
+        }
+        // Array subscripts count from 1, and a slice past the end is empty.
+        let (first, last) = (
+            offset.saturating_add(1),
+            offset.saturating_add(count).min(i32::MAX as usize),
+        );
+        sql.push(&limit)
+            .push(&format!(
+                ") AS pks) SELECT cardinality(l.pks), r.res_pk, r.res_type, r.fhir_id, r.body \
+                 FROM listed l LEFT JOIN LATERAL unnest(l.pks[{first}:{last}]) WITH ORDINALITY AS p(res_pk, pos) ON true \
+                 LEFT JOIN resource r ON r.partition_id = "
+            ))
+            .bind(self.partition())
+            .push(" AND r.res_pk = p.res_pk ORDER BY p.pos");
+        let mut rows = conn.query(&sql.text, &sql.params)?;
+        let total = rows.first().map_or(0, |row| int(row, 0)) as usize;
+        if total > max {
+            return Ok(None);
+        }
+        let page = rows
+            .iter_mut()
+            // The one row of an empty page has no resource.
+            .filter(|row| !matches!(row[1], Value::Null))
+            .map(|row| {
+                row.remove(0);
+                std::mem::take(row)
+            })
+            .collect();
+        Ok(Some((self.found(page)?, total)))
     }
 
     /// The row numbers of every match in order, or `None` past the listing maximum.

@@ -627,7 +627,7 @@ impl<'c> Planner<'c> {
                         return Err(format!("':missing' takes 'true' or 'false', not '{other}'"))
                     }
                 };
-                return Ok(self.missing(scope, &crate::store::TABLES, m));
+                return Ok(self.missing(scope, &crate::schema::INDEX_TABLES, m));
             }
             Some(m) => {
                 return Err(format!(
@@ -870,9 +870,9 @@ fn token(id: ParamId, x: &str, t: &TokenParam) -> (Sql, bool) {
             (TokenSystem::Exactly(system), None) => {
                 hash_only = false;
                 sql.push(&format!(
-                    "{x}.kind = 0 AND {x}.code IS NOT NULL AND {x}.system = "
+                    "{x}.kind = 0 AND {x}.code IS NOT NULL AND {x}.hash_system = "
                 ))
-                .bind(system.as_str());
+                .bind(stable_hash(&[system.as_bytes()]));
             }
             (_, None) => {
                 hash_only = false;
