@@ -300,13 +300,17 @@ fn includes_sort_paging_totals_compartments_and_types() {
             "Patient?_count=2&_offset=2",
             "Patient?_count=2&_offset=3",
             "Patient?_count=2&_offset=7",
+            // Past what a PostgreSQL array subscript holds.
+            "Patient?_count=2&_offset=4000000000",
         ] {
             assert_eq!(s.get(query).json()["total"], 3, "{e}: {query}");
         }
-        assert_eq!(
-            s.get("Patient?_count=2&_offset=7").json().get("entry"),
-            None
-        );
+        for past in [
+            "Patient?_count=2&_offset=7",
+            "Patient?_count=2&_offset=4000000000",
+        ] {
+            assert_eq!(s.get(past).json().get("entry"), None, "{e}: {past}");
+        }
         assert!(!second["link"]
             .as_array()
             .unwrap()

@@ -249,10 +249,12 @@ impl Store {
                     .append(search.order.clone());
             }
         }
-        // Array subscripts count from 1, and a slice past the end is empty.
+        // Array subscripts count from 1 and are `integer`s (an `_offset` may be larger:
+        // past the list's end either way, where a slice is empty).
+        let subscript = |n: usize| n.min(i32::MAX as usize);
         let (first, last) = (
-            offset.saturating_add(1),
-            offset.saturating_add(count).min(i32::MAX as usize),
+            subscript(offset.saturating_add(1)),
+            subscript(offset.saturating_add(count)),
         );
         sql.push(&limit)
             .push(&format!(
