@@ -39,6 +39,32 @@ pub struct StringRow {
     pub hash_exact: i64,
 }
 
+/// A row of one of the index tables, which all start with its [`RowKey`].
+pub trait IndexRow {
+    /// Its parameter and its place in a composite value.
+    fn key(&self) -> RowKey;
+}
+
+macro_rules! index_rows_have_keys {
+    ($($row:ty),*) => {
+        $(impl IndexRow for $row {
+            fn key(&self) -> RowKey {
+                self.key
+            }
+        })*
+    };
+}
+
+index_rows_have_keys!(
+    StringRow,
+    TokenRow,
+    DateRow,
+    NumberRow,
+    QuantityRow,
+    UriRow,
+    ReferenceRow
+);
+
 /// An `idx_token` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRow {

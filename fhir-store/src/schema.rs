@@ -523,6 +523,7 @@ pub const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_versio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{Connection, Value};
 
     #[test]
     fn both_dialects_differ_only_where_they_must() {
@@ -638,14 +639,8 @@ mod tests {
     /// by key per match, three quarters of `Encounter?date=ge...`.
     #[test]
     fn value_searches_read_their_index_alone() {
-        use crate::db::{Connection, Value};
-        let path = std::env::temp_dir().join(format!("fhir-store-cover-{}.db", std::process::id()));
-        let mut conn = crate::sqlite::SqliteConnection::open(&path).unwrap();
-        for m in MIGRATIONS {
-            conn.batch(&m.sql(Dialect::Sqlite)).unwrap();
-        }
         let head = "SELECT x.res_pk FROM {t} x WHERE x.partition_id = ? AND x.res_type = ? AND x.sp_id = ? AND x.comp_group IS NULL AND ";
-        for (table, condition, index) in [
+        let queries = [
             ("idx_date", "x.high >= ? AND x.low <= ?", "idx_date_high"),
             ("idx_date", "x.low < ?", "idx_date_low"),
             (
@@ -655,29 +650,23 @@ mod tests {
             ),
             ("idx_number", "x.low > ?", "idx_number_value"),
             ("idx_uri", "x.uri = ?", "idx_uri_value"),
-        ] {
-            let sql = format!(
-                "EXPLAIN QUERY PLAN {}{condition}",
-                head.replace("{t}", table)
-            );
-            let params: Vec<Value> = (0..3 + condition.matches('?').count() as i64)
-                .map(Value::from)
-                .collect();
-            let plan: Vec<String> = conn
-                .query(&sql, &params)
-                .unwrap()
-                .into_iter()
-                .map(|mut row| row.swap_remove(3).into_string().unwrap_or_default())
-                .collect();
+        ];
+        let plans = plans_on_a_new_database(
+            "cover",
+            queries.iter().map(|(table, condition, _)| {
+                let sql = format!("{}{condition}", head.replace("{t}", table));
+                let params = (0..3 + condition.matches('?').count() as i64)
+                    .map(Value::from)
+                    .collect();
+                (sql, params)
+            }),
+        );
+        for ((table, _, index), plan) in queries.iter().zip(plans) {
             assert!(
                 plan.iter()
                     .any(|step| step.contains(&format!("COVERING INDEX {index}"))),
                 "{table}: {plan:#?}"
             );
-        }
-        drop(conn);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 
@@ -685,12 +674,6 @@ mod tests {
     /// statistics, the count reads the parameters' lists of matches.
     #[test]
     fn a_count_reads_the_lists_of_matches() {
-        use crate::db::{Connection, Value};
-        let path = std::env::temp_dir().join(format!("fhir-store-plan-{}.db", std::process::id()));
-        let mut conn = crate::sqlite::SqliteConnection::open(&path).unwrap();
-        for m in MIGRATIONS {
-            conn.batch(&m.sql(Dialect::Sqlite)).unwrap();
-        }
         let count = "SELECT COUNT(*) FROM resource r WHERE r.partition_id = ? AND r.res_type = ? AND r.deleted = 0
              AND r.res_pk IN (SELECT x.res_pk FROM idx_reference x WHERE x.partition_id = ? AND x.res_type = ? AND x.sp_id = ? AND x.target_type IN (?, ?) AND x.target_id = ?)
              AND r.res_pk IN (SELECT x.res_pk FROM idx_token x WHERE x.partition_id = ? AND x.res_type = ? AND x.sp_id = ? AND x.hash_sys_code = ?)";
@@ -700,12 +683,7 @@ mod tests {
             .chain([Value::from("p1")])
             .chain([0i64, 96, 1336, 42].into_iter().map(Value::from))
             .collect();
-        let plan: Vec<String> = conn
-            .query(&format!("EXPLAIN QUERY PLAN {count}"), &params)
-            .unwrap()
-            .into_iter()
-            .map(|mut row| row.swap_remove(3).into_string().unwrap_or_default())
-            .collect();
+        let plan = plans_on_a_new_database("plan", [(count.to_string(), params)]).remove(0);
         assert!(
             plan.iter()
                 .any(|step| step.contains("SEARCH r USING INTEGER PRIMARY KEY")
@@ -716,9 +694,34 @@ mod tests {
             !plan.iter().any(|step| step.contains("resource_by_updated")),
             "{plan:#?}"
         );
+    }
+
+    /// SQLite's plan (the steps of `EXPLAIN QUERY PLAN`) of each query, on a new database
+    /// with every migration and its statistics.
+    fn plans_on_a_new_database(
+        name: &str,
+        queries: impl IntoIterator<Item = (String, Vec<Value>)>,
+    ) -> Vec<Vec<String>> {
+        let path =
+            std::env::temp_dir().join(format!("fhir-store-{name}-{}.db", std::process::id()));
+        let mut conn = crate::sqlite::SqliteConnection::open(&path).unwrap();
+        for m in MIGRATIONS {
+            conn.batch(&m.sql(Dialect::Sqlite)).unwrap();
+        }
+        let plans = queries
+            .into_iter()
+            .map(|(sql, params)| {
+                conn.query(&format!("EXPLAIN QUERY PLAN {sql}"), &params)
+                    .unwrap()
+                    .into_iter()
+                    .map(|mut row| row.swap_remove(3).into_string().unwrap_or_default())
+                    .collect()
+            })
+            .collect();
         drop(conn);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
+        plans
     }
 }

@@ -111,24 +111,18 @@ fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
         options.version.number(),
         options.base_path
     );
-    let runtime = runtime(store.connections())?;
+    let figment = rocket::Config::figment();
+    let config: rocket::Config = figment.extract().map_err(|e| e.to_string())?;
+    let runtime = runtime(&figment, &config, store.connections())?;
     let served = runtime.block_on(fhir_rocket::connection::launch(rocket_for::<R>(
         store, options,
     )));
     // As Rocket's own runtime does with `shutdown.force` (its default): tasks still
     // running do not hold the process up; without it, dropping the runtime waits for them.
-    if force_shutdown()? {
+    if config.shutdown.force {
         runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     }
     served.map_err(|e| e.to_string())
-}
-
-/// Rocket's `shutdown.force` setting.
-fn force_shutdown() -> Result<bool, String> {
-    let config: rocket::Config = rocket::Config::figment()
-        .extract()
-        .map_err(|e| e.to_string())?;
-    Ok(config.shutdown.force)
 }
 
 /// The runtime Rocket would make from its configuration (`ROCKET_WORKERS`,
@@ -137,9 +131,11 @@ fn force_shutdown() -> Result<bool, String> {
 /// queue of a few threads that each take the next at once, rather than on many threads
 /// woken by turns (see `server::blocking`). Searches under 16 concurrent requests ran 40%
 /// faster.
-fn runtime(connections: usize) -> Result<rocket::tokio::runtime::Runtime, String> {
-    let figment = rocket::Config::figment();
-    let config: rocket::Config = figment.extract().map_err(|e| e.to_string())?;
+fn runtime(
+    figment: &rocket::figment::Figment,
+    config: &rocket::Config,
+    connections: usize,
+) -> Result<rocket::tokio::runtime::Runtime, String> {
     let configured = figment
         .find_metadata(rocket::Config::MAX_BLOCKING)
         .is_some_and(|m| m.name != "rocket::Config::default()");

@@ -7,7 +7,7 @@ use crate::catalog::Catalog;
 use crate::db::{one_i64, Connection, DbError, Row, Value};
 use crate::hash::stable_hash;
 use crate::pool::{Opener, Pool};
-use crate::rows::{index_rows, IndexRows, RowError, RowKey};
+use crate::rows::{index_rows, IndexRow, IndexRows, RowError, RowKey};
 use crate::schema::{Dialect, INDEX_TABLES, MIGRATIONS, SCHEMA_VERSION_TABLE};
 use fhir_model::json::JsonValue;
 use fhir_model::FhirResource;
@@ -299,19 +299,18 @@ impl Store {
         &self,
         work: impl FnOnce(&mut dyn Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if let Some(conn) = self.lock_active().as_deref_mut() {
-            self.flush(conn)?;
-            return work(conn);
-        }
-        let mut pooled = self.readers.get()?;
-        let conn = pooled.conn();
-        conn.begin_read()?;
-        let result = work(conn);
-        match &result {
-            Ok(_) => conn.commit()?,
-            Err(_) => conn.rollback(),
-        }
-        result
+        self.on_reader(|conn, in_transaction| {
+            if in_transaction {
+                return work(conn);
+            }
+            conn.begin_read()?;
+            let result = work(conn);
+            match &result {
+                Ok(_) => conn.commit()?,
+                Err(_) => conn.rollback(),
+            }
+            result
+        })
     }
 
     /// Runs `work`, which reads with one statement: in its own snapshot, without a
@@ -322,12 +321,21 @@ impl Store {
         &self,
         work: impl FnOnce(&mut dyn Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.on_reader(|conn, _| work(conn))
+    }
+
+    /// Runs `work` on the connection of the transaction Bundle in progress, its kept-back
+    /// rows inserted first (`true`), or else on a pooled reader (`false`).
+    fn on_reader<T>(
+        &self,
+        work: impl FnOnce(&mut dyn Connection, bool) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if let Some(conn) = self.lock_active().as_deref_mut() {
             self.flush(conn)?;
-            return work(conn);
+            return work(conn, true);
         }
         let mut pooled = self.readers.get()?;
-        work(pooled.conn())
+        work(pooled.conn(), false)
     }
 
     /// Whether a transaction started by [`Store::begin`] is in progress.
@@ -763,7 +771,7 @@ impl Store {
         let rows = self.read_alone(|conn| {
             Ok(conn.query(
                 "SELECT version, last_updated, body FROM resource
-             WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 0",
+                 WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 0",
                 &[partition.into(), res_type.into(), id.into()],
             )?)
         })?;
@@ -794,7 +802,7 @@ impl Store {
         let rows = self.read_alone(|conn| {
             Ok(conn.query(
                 "SELECT version FROM resource
-             WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 1",
+                 WHERE partition_id = ? AND res_type = ? AND fhir_id = ? AND deleted = 1",
                 &[partition.into(), res_type.into(), id.into()],
             )?)
         })?;
@@ -987,7 +995,6 @@ fn text(row: &Row, i: usize) -> String {
         .to_string()
 }
 
-/// The text in column `i`, taken out of the row.
 /// A body column, unpacked when it is packed ([`crate::body`]).
 pub(crate) fn take_body(row: &mut Row, i: usize) -> Result<String, StoreError> {
     match std::mem::replace(&mut row[i], Value::Null) {
@@ -996,6 +1003,7 @@ pub(crate) fn take_body(row: &mut Row, i: usize) -> Result<String, StoreError> {
     }
 }
 
+/// The text in column `i`, taken out of the row.
 pub(crate) fn take_text(row: &mut Row, i: usize) -> String {
     std::mem::replace(&mut row[i], Value::Null)
         .into_string()
@@ -1108,7 +1116,7 @@ fn delete_rows(conn: &mut dyn Connection, partition: i32, res_pk: i64) -> Result
 
 /// The columns every index row starts with, and their values for one row.
 /// `seq` is the row's position among its resource's rows of the table: with the partition
-/// and the resource, the table's key (schema migration 6).
+/// and the resource, the table's key on SQLite (schema migrations 7 and 8).
 const HEAD: &str = "partition_id, res_type, res_pk, sp_id, comp_group, comp_part, seq";
 
 fn head(partition: i32, res_type: i16, res_pk: i64, seq: usize, key: RowKey) -> Vec<Value> {
@@ -1132,29 +1140,38 @@ const ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 /// On PostgreSQL, where every statement is a round trip, more.
 const ROWS_PER_INSERT_PG: [usize; 5] = [256, 64, 16, 4, 1];
 
-/// Inserts rows of one table, `values` more columns after the head each.
-fn insert_all<T>(
+/// Inserts one table's rows of `resources` (`rows_of` each): each row's head (its resource,
+/// its position among the resource's rows and its key), then `values`, the table's own
+/// `columns`.
+fn insert_all<T: IndexRow>(
     conn: &mut dyn Connection,
+    partition: i32,
+    resources: &[Pending],
     table: &'static str,
     columns: &'static str,
-    rows: &[T],
-    head_of: impl Fn(&T) -> Vec<Value>,
+    rows_of: impl Fn(&IndexRows) -> &Vec<T>,
     values: impl Fn(&T) -> Vec<Value>,
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let width = 7 + columns.split(',').count();
+    let rows: Vec<(&Pending, usize, &T)> = resources
+        .iter()
+        .flat_map(|p| {
+            rows_of(&p.rows)
+                .iter()
+                .enumerate()
+                .map(move |(seq, row)| (p, seq, row))
+        })
+        .collect();
+    let width = HEAD.split(',').count() + columns.split(',').count();
     let dialect = conn.dialect();
     // Several rows per statement: a resource has a dozen token rows, and a statement per
     // row binds and steps SQLite's machine once per row. A few fixed sizes keep the number of
     // distinct statements (each prepared once and cached) small.
-    let mut rest = rows;
+    let sizes: &[usize] = match dialect {
+        Dialect::Sqlite => &ROWS_PER_INSERT,
+        Dialect::Postgres => &ROWS_PER_INSERT_PG,
+    };
+    let mut rest = rows.as_slice();
     while !rest.is_empty() {
-        let sizes: &[usize] = match dialect {
-            Dialect::Sqlite => &ROWS_PER_INSERT,
-            Dialect::Postgres => &ROWS_PER_INSERT_PG,
-        };
         let n = sizes
             .iter()
             .copied()
@@ -1162,8 +1179,8 @@ fn insert_all<T>(
             .unwrap_or(1);
         let (now, later) = rest.split_at(n);
         let mut params = Vec::with_capacity(n * width);
-        for row in now {
-            params.extend(head_of(row));
+        for (p, seq, row) in now {
+            params.extend(head(partition, p.res_type, p.res_pk, *seq, row.key()));
             params.extend(values(row));
         }
         conn.execute(&insert_sql(dialect, table, columns, width, n), &params)?;
@@ -1220,29 +1237,14 @@ fn insert_rows(
     partition: i32,
     resources: &[Pending],
 ) -> Result<(), StoreError> {
-    // Each row with its resource and its position among the resource's rows.
-    fn of<'a, T>(
-        resources: &'a [Pending],
-        table: impl Fn(&'a IndexRows) -> &'a Vec<T>,
-    ) -> Vec<(&'a Pending, usize, &'a T)> {
-        resources
-            .iter()
-            .flat_map(|p| {
-                table(&p.rows)
-                    .iter()
-                    .enumerate()
-                    .map(move |(seq, row)| (p, seq, row))
-            })
-            .collect()
-    }
-    let h = |p: &Pending, seq: usize, key: RowKey| head(partition, p.res_type, p.res_pk, seq, key);
     insert_all(
         conn,
+        partition,
+        resources,
         "idx_string",
         "normalized, exact, hash_exact",
-        &of(resources, |r| &r.strings),
-        |(p, seq, r)| h(p, *seq, r.key),
-        |(_, _, r)| {
+        |r| &r.strings,
+        |r| {
             vec![
                 r.normalized.as_str().into(),
                 r.exact.as_str().into(),
@@ -1252,11 +1254,12 @@ fn insert_rows(
     )?;
     insert_all(
         conn,
+        partition,
+        resources,
         "idx_token",
         "kind, hash_system, code, text_norm, hash_sys_code, hash_code",
-        &of(resources, |r| &r.tokens),
-        |(p, seq, r)| h(p, *seq, r.key),
-        |(_, _, r)| {
+        |r| &r.tokens,
+        |r| {
             vec![
                 r.kind.into(),
                 r.hash_system.into(),
@@ -1269,27 +1272,30 @@ fn insert_rows(
     )?;
     insert_all(
         conn,
+        partition,
+        resources,
         "idx_date",
         "low, high",
-        &of(resources, |r| &r.dates),
-        |(p, seq, r)| h(p, *seq, r.key),
-        |(_, _, r)| vec![r.low.into(), r.high.into()],
+        |r| &r.dates,
+        |r| vec![r.low.into(), r.high.into()],
     )?;
     insert_all(
         conn,
+        partition,
+        resources,
         "idx_number",
         "low, high, value",
-        &of(resources, |r| &r.numbers),
-        |(p, seq, r)| h(p, *seq, r.key),
-        |(_, _, r)| vec![r.low.into(), r.high.into(), r.value.into()],
+        |r| &r.numbers,
+        |r| vec![r.low.into(), r.high.into(), r.value.into()],
     )?;
     insert_all(
         conn,
+        partition,
+        resources,
         "idx_quantity",
         "low, high, system, code, unit, hash_units",
-        &of(resources, |r| &r.quantities),
-        |(p, seq, r)| h(p, *seq, r.key),
-        |(_, _, r)| {
+        |r| &r.quantities,
+        |r| {
             vec![
                 r.low.into(),
                 r.high.into(),
@@ -1302,19 +1308,21 @@ fn insert_rows(
     )?;
     insert_all(
         conn,
+        partition,
+        resources,
         "idx_uri",
         "uri",
-        &of(resources, |r| &r.uris),
-        |(p, seq, r)| h(p, *seq, r.key),
-        |(_, _, r)| vec![r.uri.as_str().into()],
+        |r| &r.uris,
+        |r| vec![r.uri.as_str().into()],
     )?;
     insert_all(
         conn,
+        partition,
+        resources,
         "idx_reference",
         "target_type, target_id, target_version, target_url",
-        &of(resources, |r| &r.references),
-        |(p, seq, r)| h(p, *seq, r.key),
-        |(_, _, r)| {
+        |r| &r.references,
+        |r| {
             vec![
                 r.target_type.into(),
                 r.target_id.as_deref().into(),

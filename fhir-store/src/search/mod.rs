@@ -97,6 +97,17 @@ impl Store {
         sql
     }
 
+    /// `SELECT columns FROM resource r WHERE ... ORDER BY ...`: a planned search's matches,
+    /// in order.
+    fn ordered(&self, columns: &str, search: &PlannedSearch) -> Sql {
+        let mut sql = Sql::text("SELECT ");
+        sql.push(columns)
+            .append(self.matching(search.res_type, search.condition.clone()))
+            .push(" ORDER BY ")
+            .append(search.order.clone());
+        sql
+    }
+
     /// Plans a search: checks that the store evaluates every parameter of `query` and each
     /// `_sort` key (the error names the first it does not) and builds its SQL once, for
     /// [`Store::page_of`], [`Store::count_of`] and [`Store::page_and_count`].
@@ -181,9 +192,10 @@ impl Store {
     /// A planned search's matches at positions `offset..offset + count` and how many it
     /// matches in all, read in one transaction, so that the two agree.
     ///
-    /// Up to [`LISTED_MAX`] matches (see [`Store::set_listing_max`]), one statement lists them all, in order, by row number
-    /// alone: the count is its length and the page a slice of it, whose rows are then read
-    /// by number. Counting and paging apart each built the same list of matches in a
+    /// Up to [`LISTED_MAX`] matches (see [`Store::set_listing_max`]), one statement lists
+    /// them all, in order, by row number alone: the count is its length and the page a slice
+    /// of it, whose rows are then read by number (on PostgreSQL, all in one statement:
+    /// `listed_at_once`). Counting and paging apart each built the same list of matches in a
     /// temporary B-tree (for `Encounter?date=ge...`, 1,529 entries twice: half of the
     /// request's CPU). Past that, the page is read with one row more than asked, which says
     /// whether more follow, and the matches are counted beside it only when they do.
@@ -193,7 +205,10 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<(Vec<Found>, usize), StoreError> {
-        if self.dialect() == crate::schema::Dialect::Postgres {
+        // On PostgreSQL the listing is one statement; when it finds more than the maximum,
+        // the page and the count are read apart, without listing again.
+        let at_once = self.dialect() == crate::schema::Dialect::Postgres;
+        if at_once {
             if let Some(answer) =
                 self.read_alone(|conn| self.listed_at_once(conn, search, offset, count))?
             {
@@ -201,7 +216,11 @@ impl Store {
             }
         }
         self.read(|conn| {
-            if let Some(listed) = self.list_in(conn, search)? {
+            let listed = match at_once {
+                true => None,
+                false => self.list_in(conn, search)?,
+            };
+            if let Some(listed) = listed {
                 let start = offset.min(listed.len());
                 let end = offset.saturating_add(count).min(listed.len());
                 let page = self.rows_numbered(conn, &listed[start..end])?;
@@ -243,10 +262,7 @@ impl Store {
                     .push(") AS matches ORDER BY res_pk");
             }
             _ => {
-                sql.push("SELECT r.res_pk")
-                    .append(self.matching(search.res_type, search.condition.clone()))
-                    .push(" ORDER BY ")
-                    .append(search.order.clone());
+                sql.append(self.ordered("r.res_pk", search));
             }
         }
         // Array subscripts count from 1 and are `integer`s (an `_offset` may be larger:
@@ -264,18 +280,18 @@ impl Store {
             ))
             .bind(self.partition())
             .push(" AND r.res_pk = p.res_pk ORDER BY p.pos");
-        let mut rows = conn.query(&sql.text, &sql.params)?;
+        let rows = conn.query(&sql.text, &sql.params)?;
         let total = rows.first().map_or(0, |row| int(row, 0)) as usize;
         if total > max {
             return Ok(None);
         }
         let page = rows
-            .iter_mut()
+            .into_iter()
             // The one row of an empty page has no resource.
             .filter(|row| !matches!(row[1], Value::Null))
-            .map(|row| {
+            .map(|mut row| {
                 row.remove(0);
-                std::mem::take(row)
+                row
             })
             .collect();
         Ok(Some((self.found(page)?, total)))
@@ -305,11 +321,8 @@ impl Store {
                 listed
             }
             _ => {
-                let mut sql = Sql::text("SELECT r.res_pk");
-                sql.append(self.matching(search.res_type, search.condition.clone()))
-                    .push(" ORDER BY ")
-                    .append(search.order.clone())
-                    .push(&limit);
+                let mut sql = self.ordered("r.res_pk", search);
+                sql.push(&limit);
                 numbers(conn.query(&sql.text, &sql.params)?)
             }
         };
@@ -344,11 +357,8 @@ impl Store {
         offset: usize,
         count: usize,
     ) -> Result<Vec<Found>, StoreError> {
-        let mut sql = Sql::text("SELECT r.res_pk, r.res_type, r.fhir_id, r.body");
-        sql.append(self.matching(search.res_type, search.condition.clone()))
-            .push(" ORDER BY ")
-            .append(search.order.clone())
-            .push(&format!(" LIMIT {count} OFFSET {offset}"));
+        let mut sql = self.ordered("r.res_pk, r.res_type, r.fhir_id, r.body", search);
+        sql.push(&format!(" LIMIT {count} OFFSET {offset}"));
         self.found(conn.query(&sql.text, &sql.params)?)
     }
 
