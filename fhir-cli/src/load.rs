@@ -239,17 +239,16 @@ fn start_server(database: &Database, version: fhir_model::FhirVersion) -> Result
     options.port = Some(port);
     let built = match version {
         FhirVersion::R4 => {
-            fhir_store::serve::open::<fhir_model::r4::Resource>(database).map(|store| {
+            fhir_store::serve::open::<fhir_model::r4::Resource>(database, None).map(|store| {
                 fhir_store::serve::rocket_for::<fhir_model::r4::Resource>(store, &options)
             })
         }
-        FhirVersion::R4B => {
-            fhir_store::serve::open::<fhir_model::r4b::Resource>(database).map(|store| {
+        FhirVersion::R4B => fhir_store::serve::open::<fhir_model::r4b::Resource>(database, None)
+            .map(|store| {
                 fhir_store::serve::rocket_for::<fhir_model::r4b::Resource>(store, &options)
-            })
-        }
+            }),
         FhirVersion::R5 => {
-            fhir_store::serve::open::<fhir_model::r5::Resource>(database).map(|store| {
+            fhir_store::serve::open::<fhir_model::r5::Resource>(database, None).map(|store| {
                 fhir_store::serve::rocket_for::<fhir_model::r5::Resource>(store, &options)
             })
         }

@@ -28,11 +28,12 @@ usage:
       error fails, warnings are printed only.
 
   fhir serve [--db FILE|postgres://...] [--fhir-version r4|r4b|r5] [--address IP]
-             [--port N]
+             [--port N] [--db-connections N]
       Run the complete FHIR server at http://127.0.0.1:8000/fhir (Rocket's ROCKET_ADDRESS,
       ROCKET_PORT and Rocket.toml apply; the options win): every resource type and search
       parameter of the version, stored in an SQLite file (default: fhir-<version>.db in
-      the working directory, created when missing) or in PostgreSQL.
+      the working directory, created when missing) or in PostgreSQL, with at most N
+      connections reading and N writing (default: twice the cores, from 2 to 16).
 
   fhir load [--server URL | --db FILE|postgres://...] [--fhir-version r4|r4b|r5]
             [--batch-size N] [--concurrency N] [--quiet] FILE|DIR...
@@ -350,6 +351,15 @@ fn serve(args: &[String]) -> Result<ExitCode, String> {
                 options.port = Some(
                     text.parse()
                         .map_err(|_| format!("'{text}' is not a port"))?,
+                );
+            }
+            "--db-connections" => {
+                let text = value()?;
+                options.connections = Some(
+                    text.parse()
+                        .ok()
+                        .filter(|&n: &usize| n > 0)
+                        .ok_or_else(|| format!("'{text}' is not a number of connections"))?,
                 );
             }
             "--help" | "-h" => return Err(USAGE.into()),

@@ -185,6 +185,7 @@ impl<R: ServerModel> Dispatcher<R> {
             conditions,
             body,
             context,
+            validated: false,
         };
         let answer = self.engine.execute(req, call, format.pretty_json()).await?;
         let extras = crate::extras::take_collected(req);

@@ -193,6 +193,15 @@ pub trait Interceptor<R>: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether [`Interceptor::resource_incoming`] may change a resource: `true` unless the
+    /// interceptor says otherwise. The kit validates the resources of a transaction Bundle
+    /// before it takes the transaction's lock, so that other transactions go on meanwhile;
+    /// when an interceptor may change them, they are validated after it, inside the lock.
+    /// Say `false` only if `resource_incoming` never changes a resource.
+    fn changes_incoming(&self) -> bool {
+        true
+    }
+
     /// A resource is about to be sent: returned as is, changed (masking), or dropped
     /// (`None`, for consent). Called for read and written resources, each search match and
     /// included resource, and each version of a history.
@@ -260,6 +269,11 @@ impl<R> Default for Interceptors<R> {
 impl<R: Send + Sync + 'static> Interceptors<R> {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether any interceptor may change an incoming resource.
+    pub(crate) fn change_incoming(&self) -> bool {
+        self.0.iter().any(|i| i.changes_incoming())
     }
 
     pub(crate) async fn request_received(&self, req: &Request<'_>) -> Result<(), FhirError> {

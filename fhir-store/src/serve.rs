@@ -48,6 +48,10 @@ pub struct ServeOptions {
     pub port: Option<u16>,
     /// The base path (`/fhir`).
     pub base_path: String,
+    /// PostgreSQL connections per pool (readers, and as many writers), over
+    /// [`crate::postgres::default_connections`]; SQLite has its own (one writer, four
+    /// readers).
+    pub connections: Option<usize>,
 }
 
 impl ServeOptions {
@@ -59,6 +63,7 @@ impl ServeOptions {
             address: None,
             port: None,
             base_path: "/fhir".into(),
+            connections: None,
         }
     }
 }
@@ -69,14 +74,23 @@ impl Default for ServeOptions {
     }
 }
 
-/// Opens the store of `R`'s version on `database`.
-pub fn open<R: ServerModel>(database: &Database) -> Result<Store, String> {
+/// Opens the store of `R`'s version on `database`, with `connections` per PostgreSQL pool
+/// (or [`crate::postgres::default_connections`]).
+pub fn open<R: ServerModel>(
+    database: &Database,
+    connections: Option<usize>,
+) -> Result<Store, String> {
     let catalog = Catalog::of::<R>();
     match database {
         Database::Sqlite(path) => {
             Store::open_sqlite(path, catalog).map_err(|e| format!("{}: {e}", path.display()))
         }
-        Database::Postgres(url) => crate::postgres::open(url, catalog).map_err(|e| format!("{e}")),
+        Database::Postgres(url) => crate::postgres::open_with_connections(
+            url,
+            catalog,
+            connections.unwrap_or_else(crate::postgres::default_connections),
+        )
+        .map_err(|e| format!("{e}")),
     }
 }
 
@@ -101,7 +115,7 @@ pub fn rocket_for<R: ServerModel>(
 }
 
 fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
-    let store = open::<R>(&options.database)?;
+    let store = open::<R>(&options.database, options.connections)?;
     let where_ = match &options.database {
         Database::Sqlite(path) => format!("SQLite file {}", path.display()),
         Database::Postgres(url) => format!("PostgreSQL at {}", redact(url)),

@@ -243,6 +243,73 @@ fn concurrent_conditional_creates_make_one_resource_and_if_match_one_winner() {
     }
 }
 
+/// A transaction's resources are validated before its lock is taken, as they will be
+/// written: a reference to another entry is seen as a reference to a resource of that
+/// entry's type. CareTeam's ctm-1 allows `onBehalfOf` only when the member is a
+/// Practitioner, which it tells from the reference: through `urn:uuid:` alone it cannot.
+#[test]
+fn transaction_entries_are_validated_with_their_references_as_written() {
+    for s in servers("validated") {
+        let e = s.engine;
+        let transaction = |member_type: &str, family: &str| {
+            json!({
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [
+                    {
+                        "fullUrl": "urn:uuid:4b8e1a3c-0000-4000-8000-00000000000a",
+                        "resource": {"resourceType": "Organization", "name": "Ward 3"},
+                        "request": {"method": "POST", "url": "Organization"}
+                    },
+                    {
+                        "fullUrl": "urn:uuid:4b8e1a3c-0000-4000-8000-00000000000b",
+                        "resource": {"resourceType": member_type, "name": [{"family": family}]},
+                        "request": {"method": "POST", "url": member_type}
+                    },
+                    {
+                        "resource": {
+                            "resourceType": "CareTeam",
+                            "identifier": [{"system": "urn:test:team", "value": family}],
+                            "participant": [{
+                                "member": {"reference": "urn:uuid:4b8e1a3c-0000-4000-8000-00000000000b"},
+                                "onBehalfOf": {"reference": "urn:uuid:4b8e1a3c-0000-4000-8000-00000000000a"}
+                            }]
+                        },
+                        "request": {"method": "POST", "url": "CareTeam"}
+                    }
+                ]
+            })
+            .to_string()
+        };
+        // The member is a Practitioner: valid, and stored.
+        let reply = s.post("", &transaction("Practitioner", "Osler"));
+        assert_eq!(reply.status, 200, "{e}: {}", reply.body);
+        let teams = s.search_ids("CareTeam?identifier=urn:test:team|Osler");
+        assert_eq!(teams.len(), 1, "{e}");
+        let team = s.get(&teams[0]).json();
+        let practitioners = s.search_ids("Practitioner?family=Osler");
+        assert_eq!(
+            team["participant"][0]["member"]["reference"],
+            practitioners[0].as_str(),
+            "{e}"
+        );
+        // The member is a Patient: ctm-1 refuses the CareTeam, and nothing is stored.
+        let reply = s.post("", &transaction("Patient", "Addison"));
+        assert_eq!(reply.status, 422, "{e}: {}", reply.body);
+        assert!(
+            reply.body.contains("Bundle.entry[2]") && reply.body.contains("ctm-1"),
+            "{e}: {}",
+            reply.body
+        );
+        assert!(s.search_ids("Patient?family=Addison").is_empty(), "{e}");
+        assert!(
+            s.search_ids("CareTeam?identifier=urn:test:team|Addison")
+                .is_empty(),
+            "{e}"
+        );
+    }
+}
+
 #[test]
 fn transactions_are_atomic_and_batches_are_not() {
     for s in servers("transactions") {

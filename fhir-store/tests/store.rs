@@ -529,6 +529,76 @@ fn a_transaction_finds_what_it_wrote_and_a_rollback_leaves_nothing() {
             0,
             "{db:?}"
         );
+
+        // A resource created with a server-assigned id is kept back with its history row;
+        // updated and then deleted in the same transaction, every version is in its
+        // history afterwards, each with its own body.
+        let mut made =
+            Resource::from_json(r#"{"resourceType":"Patient","name":[{"family":"Kept"}]}"#)
+                .unwrap();
+        let mut other = made.clone();
+        store.begin().unwrap();
+        store.create(&mut made).unwrap();
+        store.create(&mut other).unwrap();
+        let id = made.id().unwrap().to_string();
+        let mut changed = Resource::from_json(&format!(
+            r#"{{"resourceType":"Patient","id":"{id}","name":[{{"family":"Changed"}}]}}"#
+        ))
+        .unwrap();
+        let (stored, created) = store.update(&mut changed, Some(1), Method::Update).unwrap();
+        assert_eq!((stored.version, created), (2, false), "{db:?}");
+        assert_eq!(
+            store
+                .delete("Patient", other.id().unwrap(), Some(1))
+                .unwrap(),
+            Some(2),
+            "{db:?}"
+        );
+        store.commit().unwrap();
+        let history = store
+            .history("Patient", &id, HistoryWindow::default())
+            .unwrap();
+        let families: Vec<Option<String>> = history
+            .iter()
+            .map(|h| {
+                h.body.as_deref().map(|b| {
+                    let v: serde_json::Value = serde_json::from_str(b).unwrap();
+                    v["name"][0]["family"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        assert_eq!(
+            families,
+            [Some("Changed".to_string()), Some("Kept".to_string())],
+            "{db:?}"
+        );
+        let gone = store
+            .history("Patient", other.id().unwrap(), HistoryWindow::default())
+            .unwrap();
+        assert_eq!(
+            gone.iter()
+                .map(|h| (h.version, h.method, h.body.is_some()))
+                .collect::<Vec<_>>(),
+            [(2, Method::Delete, false), (1, Method::Create, true)],
+            "{db:?}"
+        );
+        assert_eq!(store.count("Patient", &query("Kept")).unwrap(), 0, "{db:?}");
+        assert_eq!(
+            store.count("Patient", &query("Changed")).unwrap(),
+            1,
+            "{db:?}"
+        );
+        // The rows kept back took numbers of their own: a resource created afterwards,
+        // outside a transaction, is stored beside them and found.
+        let mut after =
+            Resource::from_json(r#"{"resourceType":"Patient","name":[{"family":"After"}]}"#)
+                .unwrap();
+        store.create(&mut after).unwrap();
+        assert_eq!(
+            store.count("Patient", &query("After")).unwrap(),
+            1,
+            "{db:?}"
+        );
         db.remove();
     }
 }

@@ -121,6 +121,10 @@ impl BrowserView {
 }
 
 impl<R: Send + Sync + 'static> Interceptor<R> for BrowserView {
+    fn changes_incoming(&self) -> bool {
+        false
+    }
+
     fn writes_reply(&self, req: &Request<'_>) -> bool {
         let raw_query = req.uri().query().map(|q| q.as_str()).unwrap_or("");
         Self::is_browser_request(req.headers().get_one("Accept"), raw_query)

@@ -72,6 +72,8 @@ pub(crate) struct Call<R> {
     pub(crate) conditions: Conditions,
     pub(crate) body: Body<R>,
     pub(crate) context: RequestContext,
+    /// The body was validated already (a transaction's entries are, before its lock).
+    pub(crate) validated: bool,
 }
 
 impl<R> Call<R> {
@@ -205,6 +207,7 @@ impl<R: ServerModel> Engine<R> {
             conditions,
             body,
             context,
+            validated,
         } = call;
         match request {
             FhirRequest::Capabilities => self.metadata(&context.base_url, pretty),
@@ -228,15 +231,23 @@ impl<R: ServerModel> Engine<R> {
                 self.search(req, scope, query, context, pretty).await
             }
             FhirRequest::Create { resource_type } => {
-                self.create(req, &resource_type, body, &conditions, context)
+                self.create(req, &resource_type, body, &conditions, context, validated)
                     .await
             }
             FhirRequest::Update {
                 resource_type,
                 target,
             } => {
-                self.update(req, &resource_type, target, body, &conditions, context)
-                    .await
+                self.update(
+                    req,
+                    &resource_type,
+                    target,
+                    body,
+                    &conditions,
+                    context,
+                    validated,
+                )
+                .await
             }
             FhirRequest::Patch {
                 resource_type,

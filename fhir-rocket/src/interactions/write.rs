@@ -40,11 +40,14 @@ impl<R: ServerModel> Engine<R> {
         body: Body<R>,
         conditions: &Conditions,
         context: RequestContext,
+        validated: bool,
     ) -> Result<Answer<R>, FhirError> {
         let provider = self.registry.find(resource_type, Interaction::Create)?;
         let resource = body_resource(body)?;
         check_type(&resource, resource_type)?;
-        self.check_valid(&resource)?;
+        if !validated {
+            self.check_valid(&resource)?;
+        }
         if let Some(condition) = &conditions.if_none_exist {
             let condition = parse_query(condition.trim_start_matches('?'))
                 .map_err(|e| FhirError::bad_request(format!("If-None-Exist: {e}")))?;
@@ -69,6 +72,7 @@ impl<R: ServerModel> Engine<R> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn update(
         &self,
         req: &Request<'_>,
@@ -77,11 +81,14 @@ impl<R: ServerModel> Engine<R> {
         body: Body<R>,
         conditions: &Conditions,
         context: RequestContext,
+        validated: bool,
     ) -> Result<Answer<R>, FhirError> {
         let provider = self.registry.find(resource_type, Interaction::Update)?;
         let mut resource = body_resource(body)?;
         check_type(&resource, resource_type)?;
-        self.check_valid(&resource)?;
+        if !validated {
+            self.check_valid(&resource)?;
+        }
         let id = match target {
             Target::Id(id) => {
                 if resource.id() != Some(id.as_str()) {
@@ -119,8 +126,10 @@ impl<R: ServerModel> Engine<R> {
                                     Body::Resource(resource),
                                     &Conditions::default(),
                                     context,
+                                    // Validated above.
+                                    true,
                                 )
-                                .await
+                                .await;
                         }
                     },
                 }
