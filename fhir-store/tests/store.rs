@@ -603,6 +603,69 @@ fn a_transaction_finds_what_it_wrote_and_a_rollback_leaves_nothing() {
     }
 }
 
+/// A transaction's new resources take row numbers reserved in blocks of 64: three blocks in
+/// one transaction, a write outside any transaction between two transactions, and every
+/// resource is stored once, read back and found.
+#[test]
+fn row_numbers_reserved_for_a_transaction_are_its_own() {
+    let query = |text: &str| fhir_rocket::search::parse_query(text).unwrap();
+    for db in databases("reserved") {
+        let store = db.open().unwrap();
+        let patient = |family: &str| {
+            Resource::from_json(&format!(
+                r#"{{"resourceType":"Patient","name":[{{"family":"{family}"}}]}}"#
+            ))
+            .unwrap()
+        };
+        let mut ids = Vec::new();
+        for (round, size) in [(0, 150), (1, 70)] {
+            store.begin().unwrap();
+            for _ in 0..size {
+                let mut p = patient(&format!("Block{round}"));
+                store.create(&mut p).unwrap();
+                ids.push(p.id().unwrap().to_string());
+            }
+            store.commit().unwrap();
+            // Between the transactions, a create that takes its number from the database.
+            store.create(&mut patient("Between")).unwrap();
+        }
+        assert_eq!(
+            store.count("Patient", &query("family=Block0")).unwrap(),
+            150,
+            "{db:?}"
+        );
+        assert_eq!(
+            store.count("Patient", &query("family=Block1")).unwrap(),
+            70,
+            "{db:?}"
+        );
+        assert_eq!(
+            store.count("Patient", &query("family=Between")).unwrap(),
+            2,
+            "{db:?}"
+        );
+        for id in &ids {
+            let read = store.read_current("Patient", id).unwrap();
+            assert!(read.is_some_and(|r| r.version == 1), "{db:?}: {id}");
+            assert_eq!(
+                store
+                    .history("Patient", id, HistoryWindow::default())
+                    .unwrap()
+                    .len(),
+                1,
+                "{db:?}: {id}"
+            );
+        }
+        let mut raw = db.raw();
+        let rows = raw
+            .query("SELECT COUNT(*), COUNT(DISTINCT res_pk) FROM resource", &[])
+            .unwrap();
+        assert_eq!(rows[0][0], rows[0][1], "{db:?}");
+        assert_eq!(rows[0][0].as_i64(), Some(222), "{db:?}");
+        db.remove();
+    }
+}
+
 #[test]
 fn a_page_and_its_total_agree_whether_listed_or_counted_apart() {
     // Given names make a resource match `given=ann` through two rows: the list of index
