@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod address;
+pub mod auth;
 mod browser;
 mod capability;
 pub mod checks;
