@@ -1,0 +1,313 @@
+//! Bearer tokens checked as an OAuth 2.0 resource server does: a signed JWT (RS256, RS384,
+//! ES256 or ES384) whose key is in its issuer's JWKS, with its `iss`, `aud`, `exp` and `nbf`
+//! checked (a small clock skew allowed). The JWKS is found through the issuer's discovery
+//! document, kept, and fetched again when a token names a key it does not have (a key
+//! rotation), at most once per [`IssuerConfig::refetch_after`]. Signatures are checked by
+//! `jsonwebtoken` (ring underneath), never by hand.
+//!
+//! [`TokenValidator::validate`] blocks while it fetches: call it from a blocking context.
+
+use super::scope::{ScopeError, Scopes};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::fmt;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// Whose tokens a server takes.
+#[derive(Clone, Debug)]
+pub struct IssuerConfig {
+    /// The issuer, exactly as tokens name it in `iss` (`https://auth.example.org/realm`).
+    /// Its discovery document is `{issuer}/.well-known/openid-configuration`, else
+    /// `{issuer}/.well-known/oauth-authorization-server` (RFC 8414).
+    pub issuer: String,
+    /// The audience tokens must name in `aud`: usually the server's base URL.
+    pub audience: String,
+    /// The clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// How long after a fetch of the JWKS a token with an unknown key may cause another.
+    pub refetch_after: Duration,
+}
+
+impl IssuerConfig {
+    /// `issuer` and `audience`, with 60 seconds of clock skew and a JWKS fetched again at
+    /// most every 30 seconds.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> IssuerConfig {
+        IssuerConfig {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: Duration::from_secs(60),
+            refetch_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a token was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    /// The token is not valid (an answer of 401 with `error="invalid_token"`).
+    Invalid(String),
+    /// The issuer's keys could not be had: the token could not be checked (503).
+    IssuerUnavailable(String),
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::Invalid(why) => write!(f, "invalid token: {why}"),
+            TokenError::IssuerUnavailable(why) => {
+                write!(f, "the token's issuer could not be reached: {why}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl From<ScopeError> for TokenError {
+    fn from(e: ScopeError) -> Self {
+        TokenError::Invalid(e.to_string())
+    }
+}
+
+/// What a valid token says.
+#[derive(Clone, Debug)]
+pub struct Claims {
+    /// `sub`.
+    pub subject: Option<String>,
+    /// `scope` (space-separated, or an array in `scp`), read.
+    pub scopes: Scopes,
+    /// `patient`: the patient in context of a SMART launch.
+    pub patient: Option<String>,
+    /// `fhirUser`: the user's own resource (`Practitioner/123`).
+    pub fhir_user: Option<String>,
+    /// Every claim, for what the server maps to roles.
+    pub all: serde_json::Value,
+}
+
+/// Checks bearer tokens of one issuer.
+pub struct TokenValidator {
+    config: IssuerConfig,
+    keys: RwLock<Keys>,
+    agent: ureq::Agent,
+}
+
+#[derive(Default)]
+struct Keys {
+    set: Option<JwkSet>,
+    fetched_at: Option<Instant>,
+}
+
+/// The algorithms taken, those SMART's backend services name. Never `none`, nor the HMAC
+/// ones, whose secret would be the issuer's public key.
+const ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+
+impl TokenValidator {
+    /// A validator for `config`'s issuer; nothing is fetched until the first token.
+    pub fn new(config: IssuerConfig) -> TokenValidator {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        TokenValidator {
+            config,
+            keys: RwLock::new(Keys::default()),
+            agent,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IssuerConfig {
+        &self.config
+    }
+
+    /// Checks `token` (the text after `Bearer `) and reads its claims.
+    pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenError::Invalid(format!("not a signed JWT: {e}")))?;
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(TokenError::Invalid(format!(
+                "algorithm {:?} is not taken (RS256, RS384, ES256, ES384)",
+                header.alg
+            )));
+        }
+        let jwk = self.key(header.kid.as_deref(), header.alg)?;
+        let key = DecodingKey::from_jwk(&jwk)
+            .map_err(|e| TokenError::Invalid(format!("the issuer's key is unusable: {e}")))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.config.leeway.as_secs();
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        claims(data.claims)
+    }
+
+    /// The key `kid` names (or the only key of the algorithm's kind, for a token without a
+    /// `kid`), fetching the JWKS when it is not known yet.
+    fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Jwk, TokenError> {
+        {
+            let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(found) = keys.set.as_ref().and_then(|set| find(set, kid, alg)) {
+                return Ok(found);
+            }
+            let recent = keys
+                .fetched_at
+                .is_some_and(|at| at.elapsed() < self.config.refetch_after);
+            if recent {
+                return Err(unknown_key(kid));
+            }
+        }
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        // Another thread may have fetched meanwhile.
+        if let Some(found) = keys.set.as_ref().and_then(|set| find(set, kid, alg)) {
+            return Ok(found);
+        }
+        if keys
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.config.refetch_after)
+        {
+            return Err(unknown_key(kid));
+        }
+        keys.fetched_at = Some(Instant::now());
+        let set = self.fetch_jwks()?;
+        let found = find(&set, kid, alg);
+        keys.set = Some(set);
+        found.ok_or_else(|| unknown_key(kid))
+    }
+
+    fn fetch_jwks(&self) -> Result<JwkSet, TokenError> {
+        let issuer = self.config.issuer.trim_end_matches('/');
+        let mut last = String::new();
+        for well_known in ["openid-configuration", "oauth-authorization-server"] {
+            let url = format!("{issuer}/.well-known/{well_known}");
+            match self.get_json(&url) {
+                Ok(discovery) => {
+                    let Some(jwks_uri) = discovery["jwks_uri"].as_str() else {
+                        return Err(TokenError::IssuerUnavailable(format!(
+                            "{url} has no jwks_uri"
+                        )));
+                    };
+                    let jwks = self.get_json(jwks_uri)?;
+                    return serde_json::from_value(jwks).map_err(|e| {
+                        TokenError::IssuerUnavailable(format!("{jwks_uri} is not a JWKS: {e}"))
+                    });
+                }
+                Err(TokenError::IssuerUnavailable(why)) => last = why,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(TokenError::IssuerUnavailable(last))
+    }
+
+    fn get_json(&self, url: &str) -> Result<serde_json::Value, TokenError> {
+        let unavailable = |why: String| TokenError::IssuerUnavailable(format!("{url}: {why}"));
+        let mut response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| unavailable(e.to_string()))?;
+        if response.status() != 200 {
+            return Err(unavailable(format!("status {}", response.status())));
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .map_err(|e| unavailable(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
+    }
+}
+
+fn unknown_key(kid: Option<&str>) -> TokenError {
+    TokenError::Invalid(match kid {
+        Some(kid) => format!("the issuer has no key '{kid}'"),
+        None => "the token names no key (kid) and the issuer has more than one".into(),
+    })
+}
+
+/// The key of the set that `kid` names, of a kind that signs with `alg`; without a `kid`,
+/// the set's one key of that kind.
+fn find(set: &JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<Jwk> {
+    use jsonwebtoken::jwk::AlgorithmParameters;
+    let fits = |k: &&Jwk| {
+        let kind = matches!(
+            (&k.algorithm, alg),
+            (
+                AlgorithmParameters::RSA(_),
+                Algorithm::RS256 | Algorithm::RS384
+            ) | (
+                AlgorithmParameters::EllipticCurve(_),
+                Algorithm::ES256 | Algorithm::ES384
+            )
+        );
+        // A key that names its algorithm is for that one only.
+        let named = k
+            .common
+            .key_algorithm
+            .is_none_or(|a| signs_with(a) == Some(alg));
+        kind && named
+    };
+    match kid {
+        Some(kid) => set
+            .keys
+            .iter()
+            .filter(fits)
+            .find(|k| k.common.key_id.as_deref() == Some(kid))
+            .cloned(),
+        None => {
+            let mut fitting = set.keys.iter().filter(fits);
+            match (fitting.next(), fitting.next()) {
+                (Some(one), None) => Some(one.clone()),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// The signing algorithm a JWK's `alg` names.
+fn signs_with(a: jsonwebtoken::jwk::KeyAlgorithm) -> Option<Algorithm> {
+    use jsonwebtoken::jwk::KeyAlgorithm as K;
+    Some(match a {
+        K::RS256 => Algorithm::RS256,
+        K::RS384 => Algorithm::RS384,
+        K::ES256 => Algorithm::ES256,
+        K::ES384 => Algorithm::ES384,
+        _ => return None,
+    })
+}
+
+/// The claims a server uses, read from a verified token's payload.
+fn claims(all: serde_json::Value) -> Result<Claims, TokenError> {
+    let text = |name: &str| all[name].as_str().map(str::to_string);
+    let scope = match (&all["scope"], &all["scp"]) {
+        (serde_json::Value::String(s), _) => s.clone(),
+        (serde_json::Value::Null, serde_json::Value::Array(list)) => list
+            .iter()
+            .filter_map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        (serde_json::Value::Null, serde_json::Value::Null) => String::new(),
+        _ => {
+            return Err(TokenError::Invalid(
+                "the scope claim is not a string".into(),
+            ))
+        }
+    };
+    Ok(Claims {
+        subject: text("sub"),
+        scopes: Scopes::parse(&scope)?,
+        patient: text("patient"),
+        fhir_user: text("fhirUser"),
+        all,
+    })
+}

@@ -1,0 +1,363 @@
+//! Bearer tokens against an issuer made here: a local HTTP server publishing a discovery
+//! document and a JWKS of keys generated for this run (P-256 and P-384 by ring, RSA 2048 by
+//! the `openssl` command), tokens minted for each case. Valid tokens of each algorithm pass;
+//! expired, not yet valid, wrong audience, wrong issuer, unknown key, tampered, `alg: none`
+//! and HMAC tokens are refused; a rotated key is fetched; an unknown key does not make the
+//! validator fetch the JWKS again within `refetch_after`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use fhir_rocket::auth::scope::{Context, Permissions};
+use fhir_rocket::auth::token::{IssuerConfig, TokenError, TokenValidator};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const AUDIENCE: &str = "https://fhir.example.org/fhir";
+
+/// A key of the issuer: how tokens are signed with it, and its public JWK.
+struct Key {
+    alg: Algorithm,
+    kid: String,
+    signing: EncodingKey,
+    jwk: Value,
+}
+
+fn ec_key(kid: &str, p384: bool) -> Key {
+    use ring::signature::{
+        EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+    };
+    let (ring_alg, alg, crv) = if p384 {
+        (&ECDSA_P384_SHA384_FIXED_SIGNING, Algorithm::ES384, "P-384")
+    } else {
+        (&ECDSA_P256_SHA256_FIXED_SIGNING, Algorithm::ES256, "P-256")
+    };
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(ring_alg, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(ring_alg, pkcs8.as_ref(), &rng).unwrap();
+    // An uncompressed point: 0x04, then x and y.
+    let point = &pair.public_key().as_ref()[1..];
+    let (x, y) = point.split_at(point.len() / 2);
+    Key {
+        alg,
+        kid: kid.to_string(),
+        signing: EncodingKey::from_ec_der(pkcs8.as_ref()),
+        jwk: json!({"kty": "EC", "crv": crv, "kid": kid, "use": "sig",
+                    "x": B64.encode(x), "y": B64.encode(y)}),
+    }
+}
+
+/// An RSA key made by `openssl` (ring verifies RSA but does not make keys), installed with
+/// apt when missing.
+fn rsa_key(kid: &str, alg: Algorithm) -> Key {
+    use std::process::Command;
+    let openssl_works = || {
+        Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !openssl_works() {
+        assert!(
+            fhir_tests::apt_install(&["openssl"]) && openssl_works(),
+            "openssl is missing and could not be installed"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("fhir-auth-{}-{kid}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("key.pem");
+    let der = dir.join("key.der");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        pem.to_str().unwrap(),
+    ]);
+    // PKCS#1, as ring and jsonwebtoken read an RSA private key.
+    run(&[
+        "rsa",
+        "-in",
+        pem.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-traditional",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    let pkcs1 = std::fs::read(&der).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let pair = ring::rsa::KeyPair::from_der(&pkcs1).unwrap();
+    let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public());
+    Key {
+        alg,
+        kid: kid.to_string(),
+        signing: EncodingKey::from_rsa_der(&pkcs1),
+        jwk: json!({"kty": "RSA", "kid": kid, "use": "sig",
+                    "n": B64.encode(&public.n), "e": B64.encode(&public.e)}),
+    }
+}
+
+/// The issuer: its discovery document and JWKS over HTTP, and how often the JWKS was asked.
+struct Issuer {
+    base: String,
+    jwks: Arc<Mutex<Value>>,
+    jwks_fetches: Arc<Mutex<usize>>,
+}
+
+impl Issuer {
+    fn start(keys: &[&Key]) -> Issuer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/realm", listener.local_addr().unwrap());
+        let jwks = Arc::new(Mutex::new(json!({"keys": []})));
+        let jwks_fetches = Arc::new(Mutex::new(0));
+        let issuer = Issuer {
+            base: base.clone(),
+            jwks: jwks.clone(),
+            jwks_fetches: jwks_fetches.clone(),
+        };
+        issuer.publish(keys);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                // The rest of the request's head.
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let (status, body) = match path.as_str() {
+                    "/realm/.well-known/openid-configuration" => (
+                        "200 OK",
+                        json!({"issuer": base, "jwks_uri": format!("{base}/jwks")}).to_string(),
+                    ),
+                    "/realm/jwks" => {
+                        *jwks_fetches.lock().unwrap() += 1;
+                        ("200 OK", jwks.lock().unwrap().to_string())
+                    }
+                    _ => ("404 Not Found", "{}".to_string()),
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        issuer
+    }
+
+    fn publish(&self, keys: &[&Key]) {
+        *self.jwks.lock().unwrap() =
+            json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()});
+    }
+
+    fn fetches(&self) -> usize {
+        *self.jwks_fetches.lock().unwrap()
+    }
+
+    fn validator(&self, refetch_after: Duration) -> TokenValidator {
+        let mut config = IssuerConfig::new(&self.base, AUDIENCE);
+        config.refetch_after = refetch_after;
+        TokenValidator::new(config)
+    }
+
+    /// The usual claims of a token of this issuer, valid for an hour.
+    fn claims(&self) -> Value {
+        let now = now();
+        json!({"iss": self.base, "aud": AUDIENCE, "sub": "app-1", "iat": now, "exp": now + 3600,
+               "scope": "launch/patient patient/Observation.rs?category=laboratory patient/Patient.r",
+               "patient": "123", "fhirUser": "Practitioner/9"})
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn mint(key: &Key, claims: &Value) -> String {
+    let mut header = Header::new(key.alg);
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, claims, &key.signing).unwrap()
+}
+
+fn refused(result: Result<fhir_rocket::auth::token::Claims, TokenError>, case: &str) -> String {
+    match result {
+        Err(TokenError::Invalid(why)) => why,
+        other => panic!("{case}: {other:?}"),
+    }
+}
+
+#[test]
+fn valid_tokens_of_each_algorithm_pass_and_bad_ones_are_refused() {
+    let es256 = ec_key("ec-256", false);
+    let es384 = ec_key("ec-384", true);
+    let rs256 = rsa_key("rsa-256", Algorithm::RS256);
+    let rs384 = rsa_key("rsa-384", Algorithm::RS384);
+    let issuer = Issuer::start(&[&es256, &es384, &rs256, &rs384]);
+    let validator = issuer.validator(Duration::from_secs(3600));
+
+    for key in [&es256, &es384, &rs256, &rs384] {
+        let claims = validator
+            .validate(&mint(key, &issuer.claims()))
+            .unwrap_or_else(|e| panic!("{:?}: {e}", key.alg));
+        assert_eq!(claims.subject.as_deref(), Some("app-1"));
+        assert_eq!(claims.patient.as_deref(), Some("123"));
+        assert_eq!(claims.fhir_user.as_deref(), Some("Practitioner/9"));
+        assert!(claims.scopes.has("launch/patient"));
+        let granted: Vec<_> = claims
+            .scopes
+            .grant(Context::Patient, "Observation", Permissions::SEARCH)
+            .collect();
+        assert_eq!(granted.len(), 1);
+        assert!(granted[0].query.is_some());
+    }
+    // The keys were fetched once, for the first token.
+    assert_eq!(issuer.fetches(), 1);
+
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = issuer.claims();
+        change(&mut claims);
+        mint(&es256, &claims)
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("expired", with(&|c| c["exp"] = json!(now() - 3600))),
+        ("not yet valid", with(&|c| c["nbf"] = json!(now() + 3600))),
+        (
+            "another audience",
+            with(&|c| c["aud"] = json!("https://other.example.org/fhir")),
+        ),
+        (
+            "another issuer",
+            with(&|c| c["iss"] = json!("https://evil.example.org")),
+        ),
+        (
+            "no expiry",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+        ),
+        (
+            "a malformed scope",
+            with(&|c| c["scope"] = json!("patient/Observation.sr")),
+        ),
+    ];
+    for (case, token) in &cases {
+        refused(validator.validate(token), case);
+    }
+    // Within the minute of clock skew, an expired token still passes.
+    validator
+        .validate(&with(&|c| c["exp"] = json!(now() - 30)))
+        .unwrap();
+
+    // A tampered payload: the signature no longer matches.
+    let token = mint(&es256, &issuer.claims());
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    payload["patient"] = json!("456");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        B64.encode(payload.to_string()),
+        parts[2]
+    );
+    refused(validator.validate(&tampered), "tampered");
+    // A signature of another key under this key's kid.
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("ec-256".into());
+    let other = ec_key("ec-256", false);
+    let forged = jsonwebtoken::encode(&header, &issuer.claims(), &other.signing).unwrap();
+    refused(validator.validate(&forged), "another key's signature");
+    // `alg: none`, unsigned.
+    let none = format!(
+        "{}.{}.",
+        B64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        B64.encode(issuer.claims().to_string())
+    );
+    refused(validator.validate(&none), "alg none");
+    // HMAC with the public key's bytes as the secret: the old confusion attack.
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("rsa-256".into());
+    let hmac = jsonwebtoken::encode(
+        &header,
+        &issuer.claims(),
+        &EncodingKey::from_secret(rs256.jwk["n"].as_str().unwrap().as_bytes()),
+    )
+    .unwrap();
+    let why = refused(validator.validate(&hmac), "HS256");
+    assert!(why.contains("not taken"), "{why}");
+    refused(validator.validate("garbage"), "garbage");
+
+    // An unknown key: refused, and the JWKS is not fetched again within refetch_after.
+    let stranger = ec_key("stranger", false);
+    for _ in 0..3 {
+        let why = refused(
+            validator.validate(&mint(&stranger, &issuer.claims())),
+            "unknown kid",
+        );
+        assert!(why.contains("stranger"), "{why}");
+    }
+    assert_eq!(issuer.fetches(), 1);
+}
+
+#[test]
+fn a_rotated_key_is_fetched_and_an_unreachable_issuer_is_not_an_invalid_token() {
+    let old = ec_key("2026-01", false);
+    let new = ec_key("2026-02", false);
+    let issuer = Issuer::start(&[&old]);
+    // Fetched again on an unknown key once a second has passed since the last fetch.
+    let validator = issuer.validator(Duration::from_secs(1));
+    validator.validate(&mint(&old, &issuer.claims())).unwrap();
+    assert_eq!(issuer.fetches(), 1);
+    issuer.publish(&[&old, &new]);
+    // Within the second, the new key is not looked for.
+    refused(
+        validator.validate(&mint(&new, &issuer.claims())),
+        "before refetch_after",
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    validator.validate(&mint(&new, &issuer.claims())).unwrap();
+    assert_eq!(issuer.fetches(), 2);
+    // The old key is retired: tokens still signed with it are refused after the next fetch.
+    issuer.publish(&[&new]);
+    std::thread::sleep(Duration::from_millis(1100));
+    refused(
+        validator.validate(&mint(&ec_key("2026-03", false), &issuer.claims())),
+        "unknown",
+    );
+    assert_eq!(issuer.fetches(), 3);
+    refused(
+        validator.validate(&mint(&old, &issuer.claims())),
+        "retired key",
+    );
+
+    // No issuer at the address: the token cannot be checked, which is not the token's fault.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let nowhere = TokenValidator::new(IssuerConfig::new(
+        format!("http://{address}/realm"),
+        AUDIENCE,
+    ));
+    match nowhere.validate(&mint(&old, &issuer.claims())) {
+        Err(TokenError::IssuerUnavailable(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}
