@@ -11,7 +11,7 @@ use fhir_rocket::{FhirError, Interceptor, Resolved};
 use rocket::Request;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// No deletes; no reading of Patient/blocked-*.
+/// No deletes; Patient/refused forbidden; Patient/locked asks for a bearer token.
 struct Guard;
 
 #[rocket::async_trait]
@@ -26,6 +26,12 @@ impl Interceptor<Resource> for Guard {
         }
         if resolved.resource_type == Some("Patient") && resolved.id == Some("refused") {
             return Err(FhirError::forbidden("Patient/refused may not be touched"));
+        }
+        if resolved.resource_type == Some("Patient") && resolved.id == Some("locked") {
+            return Err(FhirError::unauthorized_bearer(
+                "the token has \"expired\"",
+                Some("invalid_token"),
+            ));
         }
         Ok(())
     }
@@ -138,6 +144,17 @@ fn a_veto_answers_its_error() {
         request("GET", "/Patient?family=vetotx", None).json()["total"],
         0
     );
+}
+
+#[test]
+fn a_401_carries_its_bearer_challenge() {
+    let reply = request("GET", "/Patient/locked", None);
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    assert_eq!(
+        reply.header("WWW-Authenticate"),
+        Some(r#"Bearer error="invalid_token", error_description="the token has 'expired'""#)
+    );
+    assert_eq!(reply.json()["issue"][0]["code"], "login", "{}", reply.body);
 }
 
 #[test]

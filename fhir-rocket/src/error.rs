@@ -37,6 +37,8 @@ pub struct FhirError {
 struct Extra {
     /// The `Allow` header of a 405.
     allow: Option<String>,
+    /// The `WWW-Authenticate` header of a 401.
+    challenge: Option<String>,
     /// The error's own issue's expressions and coded details.
     expression: Vec<String>,
     details: Option<(String, String)>,
@@ -110,6 +112,43 @@ impl FhirError {
     /// 401: authentication is needed.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, "login", message)
+    }
+
+    /// 401 with its `WWW-Authenticate` challenge, as RFC 6750 has a resource server answer a
+    /// request without a valid bearer token: `Bearer` alone when there was no token,
+    /// `Bearer error="invalid_token", error_description="..."` when it was not valid.
+    ///
+    /// ```
+    /// use fhir_rocket::FhirError;
+    /// let e = FhirError::unauthorized_bearer("the token has expired", Some("invalid_token"));
+    /// assert_eq!(e.status(), 401);
+    /// assert_eq!(
+    ///     e.challenge(),
+    ///     Some(r#"Bearer error="invalid_token", error_description="the token has expired""#)
+    /// );
+    /// let none = FhirError::unauthorized_bearer("a bearer token is needed", None);
+    /// assert_eq!(none.challenge(), Some("Bearer"));
+    /// ```
+    pub fn unauthorized_bearer(message: impl Into<String>, error: Option<&str>) -> Self {
+        let message = message.into();
+        let challenge = match error {
+            None => "Bearer".to_string(),
+            Some(error) => {
+                // A quoted-string: no quotes or backslashes inside, nothing but visible ASCII.
+                let description: String = message
+                    .chars()
+                    .map(|c| match c {
+                        '"' | '\\' => '\'',
+                        c if c == ' ' || c.is_ascii_graphic() => c,
+                        _ => '?',
+                    })
+                    .collect();
+                format!(r#"Bearer error="{error}", error_description="{description}""#)
+            }
+        };
+        let mut e = Self::unauthorized(message);
+        e.extra_mut().challenge = Some(challenge);
+        e
     }
 
     /// 403: the client may not do this.
@@ -190,6 +229,11 @@ impl FhirError {
     /// The `Allow` header of a 405.
     pub fn allow(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|x| x.allow.as_deref())
+    }
+
+    /// The `WWW-Authenticate` header of a 401 ([`FhirError::unauthorized_bearer`]).
+    pub fn challenge(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|x| x.challenge.as_deref())
     }
 
     fn extra_mut(&mut self) -> &mut Extra {

@@ -289,6 +289,11 @@ impl Reply {
         if let Some(allow) = e.allow() {
             reply.headers.push(("Allow".into(), allow.to_string()));
         }
+        if let Some(challenge) = e.challenge() {
+            reply
+                .headers
+                .push(("WWW-Authenticate".into(), challenge.to_string()));
+        }
         reply
     }
 
