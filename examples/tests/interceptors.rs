@@ -11,7 +11,8 @@ use fhir_rocket::{FhirError, Interceptor, Resolved};
 use rocket::Request;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// No deletes; Patient/refused forbidden; Patient/locked asks for a bearer token.
+/// No deletes; Patient/refused forbidden; Patient/locked asks for a bearer token; no search
+/// chains into Patients.
 struct Guard;
 
 #[rocket::async_trait]
@@ -26,6 +27,18 @@ impl Interceptor<Resource> for Guard {
         }
         if resolved.resource_type == Some("Patient") && resolved.id == Some("refused") {
             return Err(FhirError::forbidden("Patient/refused may not be touched"));
+        }
+        // A chain reads the resources it reaches: here none may reach a Patient.
+        if let Some(chain) = resolved.search_params().find(|p| {
+            p.modifier
+                .as_deref()
+                .is_some_and(|m| m.starts_with("Patient."))
+        }) {
+            return Err(FhirError::forbidden(format!(
+                "{}:{} reaches Patients",
+                chain.name,
+                chain.modifier.as_deref().unwrap_or_default()
+            )));
         }
         if resolved.resource_type == Some("Patient") && resolved.id == Some("locked") {
             return Err(FhirError::unauthorized_bearer(
@@ -144,6 +157,24 @@ fn a_veto_answers_its_error() {
         request("GET", "/Patient?family=vetotx", None).json()["total"],
         0
     );
+}
+
+#[test]
+fn an_interceptor_sees_a_search_parameters_from_the_url_and_the_form() {
+    let chained = request("GET", "/Observation?subject:Patient.name=x", None);
+    assert_eq!(chained.status, 403, "{}", chained.body);
+    assert!(chained
+        .diagnostics()
+        .contains("subject:Patient.name reaches Patients"));
+    let form = send(
+        &format!("{}/Observation/_search", base()),
+        "POST",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some("subject:Patient.name=x"),
+    );
+    assert_eq!(form.status, 403, "{}", form.body);
+    let plain = request("GET", "/Observation?code=8867-4", None);
+    assert_eq!(plain.status, 200, "{}", plain.body);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use crate::error::FhirError;
 use crate::http::Reply;
 use crate::route::{FhirRequest, SearchScope, Target};
+use crate::search::{Query, QueryParam};
 use rocket::Request;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,10 +29,18 @@ pub struct Resolved<'a> {
     pub operation: Option<&'a str>,
     /// The tenant, on a multi-tenant server.
     pub tenant: Option<&'a str>,
+    /// A search's parameters from its URL.
+    pub query: Option<&'a Query>,
+    /// A search's parameters from a form body (`POST [type]/_search`).
+    pub form: Option<&'a Query>,
 }
 
 impl<'a> Resolved<'a> {
-    pub(crate) fn of(request: &'a FhirRequest, tenant: Option<&'a str>) -> Resolved<'a> {
+    pub(crate) fn of(
+        request: &'a FhirRequest,
+        form: Option<&'a Query>,
+        tenant: Option<&'a str>,
+    ) -> Resolved<'a> {
         let mut resolved = Resolved {
             interaction: "capabilities",
             resource_type: None,
@@ -39,6 +48,8 @@ impl<'a> Resolved<'a> {
             compartment: None,
             operation: None,
             tenant,
+            query: None,
+            form,
         };
         let instance = |target: &'a Target| match target {
             Target::Id(id) => Some(id.as_str()),
@@ -58,17 +69,22 @@ impl<'a> Resolved<'a> {
                 resolved.resource_type = Some(resource_type);
                 resolved.id = Some(id);
             }
-            FhirRequest::Search { scope, .. } => match scope {
-                SearchScope::System => resolved.interaction = "search-system",
+            FhirRequest::Search { scope, query, .. } => match scope {
+                SearchScope::System => {
+                    resolved.interaction = "search-system";
+                    resolved.query = Some(query);
+                }
                 SearchScope::Type(t) => {
                     resolved.interaction = "search-type";
                     resolved.resource_type = Some(t);
+                    resolved.query = Some(query);
                 }
                 SearchScope::Compartment {
                     compartment,
                     id,
                     resource_type,
                 } => {
+                    resolved.query = Some(query);
                     resolved.interaction = if resource_type.is_some() {
                         "search-type"
                     } else {
@@ -131,6 +147,33 @@ impl<'a> Resolved<'a> {
             FhirRequest::Bundle => resolved.interaction = "batch",
         }
         resolved
+    }
+
+    /// Every parameter of a search, from its URL and then its form body: what an
+    /// authorization check reads for the types a chain, `_has` or `_include` reaches.
+    ///
+    /// ```
+    /// use fhir_rocket::Resolved;
+    /// use fhir_rocket::search::parse_query;
+    /// let url = parse_query("code=8867-4").unwrap();
+    /// let form = parse_query("subject:Patient.name=peter").unwrap();
+    /// let resolved = Resolved {
+    ///     interaction: "search-type",
+    ///     resource_type: Some("Observation"),
+    ///     id: None,
+    ///     compartment: None,
+    ///     operation: None,
+    ///     tenant: None,
+    ///     query: Some(&url),
+    ///     form: Some(&form),
+    /// };
+    /// let names: Vec<_> = resolved.search_params().map(|p| p.name.as_str()).collect();
+    /// assert_eq!(names, ["code", "subject"]);
+    /// ```
+    pub fn search_params(&self) -> impl Iterator<Item = &'a QueryParam> {
+        let url = self.query.map(Query::params).unwrap_or_default();
+        let form = self.form.map(Query::params).unwrap_or_default();
+        url.iter().chain(form)
     }
 }
 

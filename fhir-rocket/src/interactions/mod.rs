@@ -125,7 +125,7 @@ impl<R: ServerModel> Engine<R> {
                 ));
             };
             if !self.interceptors.is_empty() {
-                let resolved = Resolved::of(&call.request, call.context.tenant.as_deref());
+                let resolved = Resolved::of(&call.request, None, call.context.tenant.as_deref());
                 self.interceptors
                     .interaction_resolved(req, &resolved)
                     .await?;
@@ -159,14 +159,27 @@ impl<R: ServerModel> Engine<R> {
         if self.interceptors.is_empty() {
             return self.run_entry(req, call, pretty).await;
         }
-        let resolved = Resolved::of(&call.request, call.context.tenant.as_deref());
-        self.interceptors
-            .interaction_resolved(req, &resolved)
-            .await?;
-        if let Body::Resource(resource) = &mut call.body {
-            self.interceptors
-                .resource_incoming(req, &resolved, resource)
-                .await?;
+        let tenant = call.context.tenant.as_deref();
+        match &mut call.body {
+            Body::Resource(resource) => {
+                let resolved = Resolved::of(&call.request, None, tenant);
+                self.interceptors
+                    .interaction_resolved(req, &resolved)
+                    .await?;
+                self.interceptors
+                    .resource_incoming(req, &resolved, resource)
+                    .await?;
+            }
+            body => {
+                let form = match body {
+                    Body::Form(form) => Some(&*form),
+                    _ => None,
+                };
+                let resolved = Resolved::of(&call.request, form, tenant);
+                self.interceptors
+                    .interaction_resolved(req, &resolved)
+                    .await?;
+            }
         }
         match self.run_entry(req, call, pretty).await? {
             Answer::Resource {
