@@ -347,17 +347,14 @@ impl Store {
     /// Inserts the rows the transaction in progress has kept back: new resources, history,
     /// index rows.
     fn flush(&self, conn: &mut dyn Connection) -> Result<(), StoreError> {
-        let (created, history, resources) = {
-            let mut kept = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            (
-                std::mem::take(&mut kept.created),
-                std::mem::take(&mut kept.history),
-                std::mem::take(&mut kept.resources),
-            )
-        };
-        insert_many(conn, "resource", RESOURCE_COLUMNS, &created)?;
-        insert_many(conn, "resource_history", HISTORY_COLUMNS, &history)?;
-        insert_rows(conn, self.partition, &resources)
+        let rows = std::mem::take(&mut self.kept().rows);
+        insert_many(conn, "resource", RESOURCE_COLUMNS, rows.created)?;
+        insert_many(conn, "resource_history", HISTORY_COLUMNS, rows.history)?;
+        insert_rows(conn, self.partition, &rows.indexed)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A row number for a new resource of the transaction in progress, taken from a block
@@ -365,13 +362,7 @@ impl Store {
     /// of a block left unused are a gap, as a rolled-back insert leaves); on SQLite, the
     /// one writer, the numbers after the largest in the table.
     fn reserve_pk(&self, conn: &mut dyn Connection) -> Result<i64, StoreError> {
-        if let Some(pk) = self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .reserved
-            .pop()
-        {
+        if let Some(pk) = self.kept().reserved.pop() {
             return Ok(pk);
         }
         let mut block: Vec<i64> = match conn.dialect() {
@@ -384,20 +375,20 @@ impl Store {
                 .map(|row| int(row, 0))
                 .collect(),
             Dialect::Sqlite => {
-                let kept_last = self.pending.lock().unwrap_or_else(|e| e.into_inner()).last_reserved;
-                let max = conn
+                // The table's largest does not count the rows kept back yet.
+                let largest = conn
                     .query("SELECT COALESCE(MAX(res_pk), 0) FROM resource", &[])?
                     .first()
-                    .map_or(0, |row| int(row, 0));
-                let first = max.max(kept_last) + 1;
-                (first..first + 64).collect()
+                    .map_or(0, |row| int(row, 0))
+                    .max(self.kept().last_reserved);
+                (largest + 1..=largest + 64).collect()
             }
         };
-        // Smallest first, so rows go in in the order they were written.
+        let mut kept = self.kept();
+        kept.last_reserved = block.iter().copied().fold(kept.last_reserved, i64::max);
+        // Popped smallest first, so rows go in in the order they were written.
         block.sort_unstable_by(|a, b| b.cmp(a));
         let pk = block.pop().expect("64 numbers");
-        let mut kept = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        kept.last_reserved = kept.last_reserved.max(block.first().copied().unwrap_or(pk));
         kept.reserved = block;
         Ok(pk)
     }
@@ -424,11 +415,7 @@ impl Store {
             rows: rows_now,
         };
         if in_transaction {
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .resources
-                .push(resource);
+            self.kept().rows.indexed.push(resource);
             return Ok(());
         }
         let result = insert_rows(conn, self.partition, std::slice::from_ref(&resource));
@@ -463,14 +450,10 @@ impl Store {
             (method as i16).into(),
         ];
         if in_transaction {
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .history
-                .push(row);
+            self.kept().rows.history.push(row);
             return Ok(());
         }
-        insert_many(conn, "resource_history", HISTORY_COLUMNS, &[row])
+        insert_many(conn, "resource_history", HISTORY_COLUMNS, vec![row])
     }
 
     fn lock_active(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn Connection>>> {
@@ -490,7 +473,7 @@ impl Store {
         // has no other to give meanwhile, so it is moved out of the pool and back.
         let mut conn = (self.writers_open())?;
         conn.begin_write()?;
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Kept::default();
+        *self.kept() = Kept::default();
         *active = Some(conn);
         Ok(())
     }
@@ -547,7 +530,7 @@ impl Store {
 
     /// Rolls back the transaction in progress.
     pub fn rollback(&self) {
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Kept::default();
+        *self.kept() = Kept::default();
         if let Some(mut conn) = self.lock_active().take() {
             conn.rollback();
             self.writers.put_back(conn);
@@ -687,7 +670,7 @@ impl Store {
                     0i64.into(),
                     self.body_value(&body),
                 ];
-                self.pending.lock().unwrap_or_else(|e| e.into_inner()).created.push(row);
+                self.kept().rows.created.push(row);
                 res_pk
             } else {
                 let inserted = conn.query(
@@ -1247,35 +1230,13 @@ fn insert_all<T: IndexRow>(
                 .map(move |(seq, row)| (p, seq, row))
         })
         .collect();
-    let width = HEAD.split(',').count() + columns.split(',').count();
-    let dialect = conn.dialect();
-    // Several rows per statement: a resource has a dozen token rows, and a statement per
-    // row binds and steps SQLite's machine once per row. A few fixed sizes keep the number of
-    // distinct statements (each prepared once and cached) small.
-    let sizes: &[usize] = match dialect {
-        Dialect::Sqlite => &ROWS_PER_INSERT,
-        Dialect::Postgres => &ROWS_PER_INSERT_PG,
-    };
-    let mut rest = rows.as_slice();
-    while !rest.is_empty() {
-        let n = sizes
-            .iter()
-            .copied()
-            .find(|&n| n <= rest.len())
-            .unwrap_or(1);
-        let (now, later) = rest.split_at(n);
-        let mut params = Vec::with_capacity(n * width);
-        for (p, seq, row) in now {
+    let mut next = rows.iter();
+    insert_chunked(conn, table, &head_and(columns), rows.len(), |params, n| {
+        for (p, seq, row) in next.by_ref().take(n) {
             params.extend(head(partition, p.res_type, p.res_pk, *seq, row.key()));
             params.extend(values(row));
         }
-        conn.execute(
-            &insert_sql(dialect, table, &head_and(columns), width, n),
-            &params,
-        )?;
-        rest = later;
-    }
-    Ok(())
+    })
 }
 
 /// An index table's columns: the head's, then its own.
@@ -1287,8 +1248,27 @@ fn head_and(columns: &str) -> String {
 fn insert_many(
     conn: &mut dyn Connection,
     table: &'static str,
-    columns: &'static str,
-    rows: &[Vec<Value>],
+    columns: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    let count = rows.len();
+    let mut next = rows.into_iter();
+    insert_chunked(conn, table, columns, count, |params, n| {
+        params.extend(next.by_ref().take(n).flatten())
+    })
+}
+
+/// Inserts `count` rows of `columns` into `table`: several per statement, `fill` giving the
+/// values of the next `n` each time. A resource has a dozen token rows, and a statement per
+/// row binds and steps SQLite's machine once per row (and is a round trip on PostgreSQL); a
+/// few fixed sizes keep the number of distinct statements (each prepared once and cached)
+/// small.
+fn insert_chunked(
+    conn: &mut dyn Connection,
+    table: &'static str,
+    columns: &str,
+    count: usize,
+    mut fill: impl FnMut(&mut Vec<Value>, usize),
 ) -> Result<(), StoreError> {
     let dialect = conn.dialect();
     let width = columns.split(',').count();
@@ -1296,17 +1276,13 @@ fn insert_many(
         Dialect::Sqlite => &ROWS_PER_INSERT,
         Dialect::Postgres => &ROWS_PER_INSERT_PG,
     };
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let n = sizes
-            .iter()
-            .copied()
-            .find(|&n| n <= rest.len())
-            .unwrap_or(1);
-        let (now, later) = rest.split_at(n);
-        let params: Vec<Value> = now.iter().flatten().cloned().collect();
+    let mut left = count;
+    while left > 0 {
+        let n = sizes.iter().copied().find(|&n| n <= left).unwrap_or(1);
+        let mut params = Vec::with_capacity(n * width);
+        fill(&mut params, n);
         conn.execute(&insert_sql(dialect, table, columns, width, n), &params)?;
-        rest = later;
+        left -= n;
     }
     Ok(())
 }
@@ -1346,16 +1322,26 @@ fn insert_sql(
         .clone()
 }
 
-/// What a transaction Bundle keeps back until [`Store::flush`]: new resources (the values
-/// of [`RESOURCE_COLUMNS`]), history rows (of [`HISTORY_COLUMNS`]) and index rows; and the
-/// row numbers reserved for its new resources ([`Store::reserve_pk`]).
+/// What a transaction Bundle keeps: the rows it has not inserted yet, and the row numbers
+/// reserved for its new resources ([`Store::reserve_pk`]).
 #[derive(Default)]
 struct Kept {
-    created: Vec<Vec<Value>>,
-    history: Vec<Vec<Value>>,
-    resources: Vec<Pending>,
+    rows: KeptRows,
+    /// Reserved and not used yet, largest first.
     reserved: Vec<i64>,
+    /// The largest reserved so far.
     last_reserved: i64,
+}
+
+/// The rows a transaction Bundle keeps back until [`Store::flush`].
+#[derive(Default)]
+struct KeptRows {
+    /// New resources: the values of [`RESOURCE_COLUMNS`].
+    created: Vec<Vec<Value>>,
+    /// History rows: the values of [`HISTORY_COLUMNS`].
+    history: Vec<Vec<Value>>,
+    /// Index rows.
+    indexed: Vec<Pending>,
 }
 
 /// The index rows of a written resource, waiting to be inserted.
