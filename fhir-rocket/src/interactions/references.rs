@@ -20,12 +20,21 @@ pub(crate) fn rewrite<R: VisitReferences>(
     resource: &mut R,
     map: &HashMap<String, String>,
 ) -> usize {
+    rewrite_with(resource, |target| map.get(target).cloned())
+}
+
+/// Replaces every reference whose target (without its `#fragment`) `replacement` gives a
+/// new target for, keeping the fragment. Returns how many were replaced.
+pub(crate) fn rewrite_with<R: VisitReferences>(
+    resource: &mut R,
+    mut replacement: impl FnMut(&str) -> Option<String>,
+) -> usize {
     let mut replaced = 0;
     resource.visit_references(&mut |reference| {
         let Some(target) = target(reference) else {
             return;
         };
-        if let Some(new) = map.get(target) {
+        if let Some(new) = replacement(target) {
             *reference = format!("{new}{}", &reference[target.len()..]);
             replaced += 1;
         }
