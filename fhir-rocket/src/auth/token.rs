@@ -154,34 +154,41 @@ impl TokenValidator {
     /// The key `kid` names (or the only key of the algorithm's kind, for a token without a
     /// `kid`), fetching the JWKS when it is not known yet.
     fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Jwk, TokenError> {
-        {
-            let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(found) = keys.set.as_ref().and_then(|set| find(set, kid, alg)) {
-                return Ok(found);
-            }
-            let recent = keys
-                .fetched_at
-                .is_some_and(|at| at.elapsed() < self.config.refetch_after);
-            if recent {
-                return Err(unknown_key(kid));
-            }
+        let known = self.known(
+            &self.keys.read().unwrap_or_else(|e| e.into_inner()),
+            kid,
+            alg,
+        );
+        if let Some(known) = known {
+            return known;
         }
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         // Another thread may have fetched meanwhile.
-        if let Some(found) = keys.set.as_ref().and_then(|set| find(set, kid, alg)) {
-            return Ok(found);
-        }
-        if keys
-            .fetched_at
-            .is_some_and(|at| at.elapsed() < self.config.refetch_after)
-        {
-            return Err(unknown_key(kid));
+        if let Some(known) = self.known(&keys, kid, alg) {
+            return known;
         }
         keys.fetched_at = Some(Instant::now());
         let set = self.fetch_jwks()?;
         let found = find(&set, kid, alg);
         keys.set = Some(set);
         found.ok_or_else(|| unknown_key(kid))
+    }
+
+    /// The key from the keys fetched, or the answer until the next fetch may be made;
+    /// `None` when a fetch may find it.
+    fn known(
+        &self,
+        keys: &Keys,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Option<Result<Jwk, TokenError>> {
+        if let Some(found) = keys.set.as_ref().and_then(|set| find(set, kid, alg)) {
+            return Some(Ok(found));
+        }
+        let recent = keys
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.config.refetch_after);
+        recent.then(|| Err(unknown_key(kid)))
     }
 
     fn fetch_jwks(&self) -> Result<JwkSet, TokenError> {
