@@ -82,6 +82,11 @@ pub fn open<R: ServerModel>(
 ) -> Result<Store, String> {
     let catalog = Catalog::of::<R>();
     match database {
+        // Not ignored: SQLite's pools are not sized by the caller.
+        Database::Sqlite(_) if connections.is_some() => Err(
+            "the number of connections is for PostgreSQL: SQLite has one writer and four readers"
+                .into(),
+        ),
         Database::Sqlite(path) => {
             Store::open_sqlite(path, catalog).map_err(|e| format!("{}: {e}", path.display()))
         }
@@ -211,5 +216,14 @@ mod tests {
             super::redact("postgres://me@db/fhir"),
             "postgres://me@db/fhir"
         );
+    }
+
+    #[test]
+    fn a_number_of_connections_for_sqlite_is_refused_not_ignored() {
+        let path = std::env::temp_dir().join(format!("fhir-serve-{}.db", std::process::id()));
+        let database = super::Database::Sqlite(path.clone());
+        let refused = super::open::<fhir_model::r4::Resource>(&database, Some(4));
+        assert!(refused.is_err_and(|e| e.contains("PostgreSQL")));
+        assert!(!path.exists(), "nothing was created");
     }
 }
