@@ -96,6 +96,8 @@ pub struct TokenValidator {
 struct Keys {
     set: Option<JwkSet>,
     fetched_at: Option<Instant>,
+    /// Why the last fetch failed, when it did.
+    failure: Option<String>,
 }
 
 /// The algorithms taken, those SMART's backend services name. Never `none`, nor the HMAC
@@ -168,7 +170,14 @@ impl TokenValidator {
             return known;
         }
         keys.fetched_at = Some(Instant::now());
-        let set = self.fetch_jwks()?;
+        let set = match self.fetch_jwks() {
+            Ok(set) => set,
+            Err(e) => {
+                keys.failure = Some(e.to_string());
+                return Err(e);
+            }
+        };
+        keys.failure = None;
         let found = find(&set, kid, alg);
         keys.set = Some(set);
         found.ok_or_else(|| unknown_key(kid))
@@ -188,7 +197,11 @@ impl TokenValidator {
         let recent = keys
             .fetched_at
             .is_some_and(|at| at.elapsed() < self.config.refetch_after);
-        recent.then(|| Err(unknown_key(kid)))
+        // Until the next fetch, a failed one answers as it did: the token is not at fault.
+        recent.then(|| match &keys.failure {
+            Some(why) => Err(TokenError::IssuerUnavailable(why.clone())),
+            None => Err(unknown_key(kid)),
+        })
     }
 
     fn fetch_jwks(&self) -> Result<JwkSet, TokenError> {
