@@ -202,8 +202,11 @@ fn outgoing_resources_are_masked_or_withheld() {
     // The incoming change stayed.
     assert_eq!(read["meta"]["tag"][0]["code"], "intercepted", "{read}");
     // Its create was answered 201 (the write happened), without the resource.
+    // Answered as an unknown id is, word for word.
     let withheld = request("GET", &format!("/Patient/{hidden}"), None);
-    assert_eq!(withheld.status, 403, "{}", withheld.body);
+    let unknown = request("GET", "/Patient/no-such-patient", None);
+    assert_eq!(withheld.status, 404, "{}", withheld.body);
+    assert_eq!(withheld.body, unknown.body);
     let found = request("GET", "/Patient?family=masked", None).json();
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["entry"][0]["resource"]["id"], open);

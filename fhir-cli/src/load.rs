@@ -237,6 +237,8 @@ fn start_server(database: &Database, version: fhir_model::FhirVersion) -> Result
     options.version = version;
     options.address = Some([127, 0, 0, 1].into());
     options.port = Some(port);
+    // A private server on loopback for this load only.
+    options.audit = false;
     let built = match version {
         FhirVersion::R4 => {
             fhir_store::serve::open::<fhir_model::r4::Resource>(database, None).map(|store| {
@@ -254,7 +256,7 @@ fn start_server(database: &Database, version: fhir_model::FhirVersion) -> Result
         }
         #[allow(unreachable_patterns)]
         other => return Err(format!("FHIR {} is not built in", other.number())),
-    }?;
+    }??;
     // The server's log would mix with the progress bar and the summary on stdout.
     let figment = built.figment().clone().merge(("log_level", "off"));
     let built = built.configure(figment);

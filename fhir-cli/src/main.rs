@@ -28,12 +28,21 @@ usage:
       error fails, warnings are printed only.
 
   fhir serve [--db FILE|postgres://...] [--fhir-version r4|r4b|r5] [--address IP]
-             [--port N] [--db-connections N]
+             [--port N] [--db-connections N] [--no-audit]
+             [--auth-issuer URL --auth-audience URL [--auth-role CLAIM=VALUE:SCOPES]...
+              [--auth-operation NAME=LETTERS]...]
       Run the complete FHIR server at http://127.0.0.1:8000/fhir (Rocket's ROCKET_ADDRESS,
       ROCKET_PORT and Rocket.toml apply; the options win): every resource type and search
       parameter of the version, stored in an SQLite file (default: fhir-<version>.db in
       the working directory, created when missing) or in PostgreSQL, with at most N
       connections reading and N writing (default: twice the cores, from 2 to 16).
+      With --auth-issuer, every request but /metadata needs a bearer token (a JWT) of that
+      issuer for that audience, and SMART on FHIR scopes that grant it; --auth-role grants
+      SCOPES to tokens whose claim CLAIM holds VALUE ('roles=clinician:user/*.rs');
+      --auth-operation opens an operation to tokens granted LETTERS on its type
+      ('$everything=r'). Rocket's fhir_auth settings do the same. Without either, the
+      server is open to anyone who reaches it, and says so. Each request is written to
+      standard error as an audit line (JSON) unless --no-audit.
 
   fhir load [--server URL | --db FILE|postgres://...] [--fhir-version r4|r4b|r5]
             [--batch-size N] [--concurrency N] [--quiet] FILE|DIR...
@@ -319,8 +328,10 @@ fn validate(o: &Options) -> ExitCode {
 }
 
 fn serve(args: &[String]) -> Result<ExitCode, String> {
+    use fhir_rocket::auth::settings::{AuthSettings, OperationSetting, RoleSetting};
     use fhir_store::serve::{Database, ServeOptions};
     let mut options = ServeOptions::new();
+    let mut auth = AuthSettings::default();
     let mut database = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -362,9 +373,43 @@ fn serve(args: &[String]) -> Result<ExitCode, String> {
                         .ok_or_else(|| format!("'{text}' is not a number of connections"))?,
                 );
             }
+            "--no-audit" => options.audit = false,
+            "--auth-issuer" => auth.issuer = value()?,
+            "--auth-audience" => auth.audience = value()?,
+            "--auth-role" => {
+                let text = value()?;
+                let (claim, rest) = text.split_once('=').unwrap_or((&text, ""));
+                let Some((role, scopes)) = rest.split_once(':') else {
+                    return Err(format!(
+                        "--auth-role '{text}' is not CLAIM=VALUE:SCOPES ('roles=clinician:user/*.rs')"
+                    ));
+                };
+                auth.roles.push(RoleSetting {
+                    claim: claim.to_string(),
+                    value: role.to_string(),
+                    scopes: scopes.to_string(),
+                });
+            }
+            "--auth-operation" => {
+                let text = value()?;
+                let Some((name, needs)) = text.split_once('=') else {
+                    return Err(format!(
+                        "--auth-operation '{text}' is not NAME=LETTERS ('$everything=r')"
+                    ));
+                };
+                auth.operations.push(OperationSetting {
+                    name: name.to_string(),
+                    needs: needs.to_string(),
+                });
+            }
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
+    }
+    if auth != AuthSettings::default() {
+        // Checked now, so that a mistake is told before the server starts.
+        auth.clone().into_auth()?;
+        options.auth = Some(auth);
     }
     options.database = database.unwrap_or_else(|| {
         let name = match options.version {

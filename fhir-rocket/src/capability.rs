@@ -53,6 +53,63 @@ fn operations<R>(
     }
 }
 
+/// `rest.security` of a server protected by SMART on FHIR: the service code, and SMART's
+/// `oauth-uris` extension with the endpoints known.
+fn security(w: &mut JsonWriter, uris: &crate::config::OAuthUris) {
+    w.key("security");
+    w.begin_object();
+    let endpoints = [("authorize", &uris.authorize), ("token", &uris.token)];
+    if endpoints.iter().any(|(_, uri)| uri.is_some()) {
+        w.key("extension");
+        w.begin_array();
+        w.item();
+        w.begin_object();
+        string_member(
+            w,
+            "url",
+            "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+        );
+        w.key("extension");
+        w.begin_array();
+        for (name, uri) in endpoints {
+            if let Some(uri) = uri {
+                w.item();
+                w.begin_object();
+                string_member(w, "url", name);
+                string_member(w, "valueUri", uri);
+                w.end_object();
+            }
+        }
+        w.end_array();
+        w.end_object();
+        w.end_array();
+    }
+    w.key("service");
+    w.begin_array();
+    w.item();
+    w.begin_object();
+    w.key("coding");
+    w.begin_array();
+    w.item();
+    w.begin_object();
+    string_member(
+        w,
+        "system",
+        "http://terminology.hl7.org/CodeSystem/restful-security-service",
+    );
+    string_member(w, "code", "SMART-on-FHIR");
+    w.end_object();
+    w.end_array();
+    w.end_object();
+    w.end_array();
+    string_member(
+        w,
+        "description",
+        "OAuth 2.0 bearer tokens with SMART on FHIR scopes; see .well-known/smart-configuration",
+    );
+    w.end_object();
+}
+
 fn string_member(w: &mut JsonWriter, key: &str, value: &str) {
     w.key(key);
     w.string(value);
@@ -84,6 +141,8 @@ pub(crate) struct Described<'a, R> {
     pub(crate) limits: &'a Limits,
     /// Whether transactions are served (the server has a transaction hook).
     pub(crate) transactions: bool,
+    /// For a protected server: SMART on FHIR, and the issuer's endpoints when known.
+    pub(crate) security: Option<&'a crate::config::OAuthUris>,
 }
 
 pub(crate) fn statement<R: ServerModel>(state: &Described<'_, R>, base_url: &str) -> Vec<u8> {
@@ -116,6 +175,9 @@ pub(crate) fn statement<R: ServerModel>(state: &Described<'_, R>, base_url: &str
     w.item();
     w.begin_object();
     string_member(&mut w, "mode", "server");
+    if let Some(uris) = state.security {
+        security(&mut w, uris);
+    }
     if state.registry.types().next().is_some() {
         w.key("resource");
         w.begin_array();

@@ -80,3 +80,18 @@ impl Default for Limits {
         }
     }
 }
+
+/// Where the OAuth 2.0 authorization server of a protected server is, for the
+/// CapabilityStatement's `rest.security` (SMART's `oauth-uris` extension).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct OAuthUris {
+    pub(crate) authorize: Option<String>,
+    pub(crate) token: Option<String>,
+}
+
+/// What a protected server tells of its authorization: the issuer's endpoints, found (and
+/// perhaps fetched: it blocks) when the CapabilityStatement is written.
+pub(crate) trait Security: Send + Sync + 'static {
+    /// The endpoints; an error says why they could not be had.
+    fn oauth_uris(&self) -> Result<OAuthUris, String>;
+}

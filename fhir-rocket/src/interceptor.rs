@@ -33,6 +33,9 @@ pub struct Resolved<'a> {
     pub query: Option<&'a Query>,
     /// A search's parameters from a form body (`POST [type]/_search`).
     pub form: Option<&'a Query>,
+    /// A conditional write: a create with `If-None-Exist`, or an update, patch or delete of
+    /// `[type]?[search]`, which searches before it writes.
+    pub conditional: bool,
 }
 
 impl<'a> Resolved<'a> {
@@ -50,6 +53,7 @@ impl<'a> Resolved<'a> {
             tenant,
             query: None,
             form,
+            conditional: false,
         };
         let instance = |target: &'a Target| match target {
             Target::Id(id) => Some(id.as_str()),
@@ -166,6 +170,7 @@ impl<'a> Resolved<'a> {
     ///     tenant: None,
     ///     query: Some(&url),
     ///     form: Some(&form),
+    ///     conditional: false,
     /// };
     /// let names: Vec<_> = resolved.search_params().map(|p| p.name.as_str()).collect();
     /// assert_eq!(names, ["code", "subject"]);
@@ -174,6 +179,38 @@ impl<'a> Resolved<'a> {
         let url = self.query.map(Query::params).unwrap_or_default();
         let form = self.form.map(Query::params).unwrap_or_default();
         url.iter().chain(form)
+    }
+}
+
+/// How interceptors restrict a search before it runs, so that what it finds, its total and
+/// its pages are those of the restricted search (authorization in a patient's context, a
+/// scope limited by a query): from [`Interceptor::narrow_search`].
+///
+/// ```
+/// use fhir_rocket::Narrowing;
+/// use fhir_rocket::search::QueryParam;
+/// let narrowing = Narrowing {
+///     compartment: Some(("Patient".into(), "123".into())),
+///     params: vec![QueryParam::new("category", "laboratory").unwrap()],
+/// };
+/// assert!(!narrowing.is_none());
+/// assert!(Narrowing::default().is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Narrowing {
+    /// Only the resources of this compartment (`("Patient", "123")`): a search of a type in
+    /// the compartment becomes the compartment's search of that type, a search of every type
+    /// the compartment's search of every type; a search of a type outside the compartment is
+    /// left as it is; a search of another compartment is refused (403).
+    pub compartment: Option<(String, String)>,
+    /// Parameters ANDed with the search's own.
+    pub params: Vec<QueryParam>,
+}
+
+impl Narrowing {
+    /// Whether it restricts nothing.
+    pub fn is_none(&self) -> bool {
+        self.compartment.is_none() && self.params.is_empty()
     }
 }
 
@@ -225,6 +262,26 @@ pub trait Interceptor<R>: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Restricts a search (`search-type`, `search-system`, as an HTTP request or a Bundle
+    /// entry) before it runs, after [`Interceptor::interaction_resolved`] let it through.
+    /// What [`Interceptor::resource_outgoing`] drops afterwards is missing from a page and
+    /// still counted in its total; what this leaves out is neither.
+    fn narrow_search(
+        &self,
+        _req: &Request<'_>,
+        _resolved: &Resolved<'_>,
+    ) -> Result<Narrowing, FhirError> {
+        Ok(Narrowing::default())
+    }
+
+    /// Whether [`Interceptor::resource_outgoing`] may withhold resources (consent,
+    /// authorization): then an update, patch or delete of a resource by id first reads it,
+    /// and a resource withheld from this request is answered as unknown (404) rather than
+    /// written. `false` unless the interceptor says otherwise.
+    fn withholds(&self) -> bool {
+        false
+    }
+
     /// A resource was read from the request body (of a create, an update, an operation, a
     /// Bundle entry): it may be checked or changed; an error refuses it.
     async fn resource_incoming(
@@ -246,7 +303,8 @@ pub trait Interceptor<R>: Send + Sync + 'static {
     }
 
     /// A resource is about to be sent: returned as is, changed (masking), or dropped
-    /// (`None`, for consent). Called for read and written resources, each search match and
+    /// (`None`, for consent). A read of a dropped resource answers 404, as for an unknown
+    /// id, so that the answer does not tell whether it exists. Called for read and written resources, each search match and
     /// included resource, and each version of a history.
     fn resource_outgoing(&self, _req: &Request<'_>, resource: Arc<R>) -> Option<Arc<R>> {
         Some(resource)
@@ -312,6 +370,36 @@ impl<R> Default for Interceptors<R> {
 impl<R: Send + Sync + 'static> Interceptors<R> {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether any interceptor may withhold a resource.
+    pub(crate) fn withhold(&self) -> bool {
+        self.0.iter().any(|i| i.withholds())
+    }
+
+    /// The narrowings of every interceptor, together: their parameters all, and their one
+    /// compartment (two different ones are refused).
+    pub(crate) fn narrow_search(
+        &self,
+        req: &Request<'_>,
+        resolved: &Resolved<'_>,
+    ) -> Result<Narrowing, FhirError> {
+        let mut all = Narrowing::default();
+        for i in &self.0 {
+            let one = i.narrow_search(req, resolved)?;
+            match (&all.compartment, one.compartment) {
+                (Some(a), Some(b)) if *a != b => {
+                    return Err(FhirError::forbidden(format!(
+                        "this search is restricted to both {}/{} and {}/{}",
+                        a.0, a.1, b.0, b.1
+                    )))
+                }
+                (_, Some(b)) => all.compartment = Some(b),
+                _ => {}
+            }
+            all.params.extend(one.params);
+        }
+        Ok(all)
     }
 
     /// Whether any interceptor may change an incoming resource.

@@ -40,7 +40,7 @@ pub use context::{RequestContext, TypeName};
 pub use error::{FhirError, Issue};
 pub use extract::{FromInput, LogicalId, ParamRole, ServedType, Taken, VersionId};
 pub use extras::ResponseExtras;
-pub use interceptor::{Interceptor, Resolved};
+pub use interceptor::{Interceptor, Narrowing, Resolved};
 pub use provider::{
     guard, history_of, maybe_shared, shared, total_from_page, BundleProvider, Candidates,
     DeclaredParam, Found, Glue, Handler, HandlerFn, HistoryEntry, HistoryMethod, HistoryParams,

@@ -29,6 +29,8 @@ pub struct FhirServer<R> {
     on_shutdown: Vec<LifecycleHook>,
     /// The rank of the routes; `None` for Rocket's default.
     rank: Option<isize>,
+    /// Routes beside the dispatcher's (SMART's discovery document).
+    extra_routes: Vec<Route>,
 }
 
 /// A provider's startup or shutdown work (opening a pool, flushing a cache).
@@ -53,10 +55,12 @@ impl<R: ServerModel> FhirServer<R> {
                 address: AddressStrategy::default(),
                 interceptors: Default::default(),
                 validate_writes: true,
+                security: None,
             },
             on_startup: Vec::new(),
             on_shutdown: Vec::new(),
             rank: None,
+            extra_routes: Vec::new(),
         }
     }
 
@@ -174,6 +178,35 @@ impl<R: ServerModel> FhirServer<R> {
         self
     }
 
+    /// Protects the server with SMART on FHIR (see [`SmartAuth`](crate::auth::smart::SmartAuth)):
+    /// every request but `metadata` needs a valid bearer token whose scopes grant it;
+    /// `[base]/.well-known/smart-configuration` tells clients where the issuer is, and the
+    /// CapabilityStatement's `rest.security` says SMART on FHIR with the issuer's endpoints.
+    /// The check runs before every interceptor, whenever they were added.
+    ///
+    /// ```
+    /// use fhir_rocket::auth::smart::SmartAuth;
+    /// use fhir_rocket::auth::token::IssuerConfig;
+    /// let server = fhir_rocket::FhirServer::<fhir_rocket::model::r4::Resource>::new("/fhir")
+    ///     .authorize(SmartAuth::new(IssuerConfig::new(
+    ///         "https://auth.example.org/realm",
+    ///         "https://fhir.example.org/fhir",
+    ///     )));
+    /// # let _ = server;
+    /// ```
+    #[cfg(feature = "auth")]
+    pub fn authorize(mut self, auth: crate::auth::smart::SmartAuth) -> Self {
+        let validator = auth.validator().clone();
+        self.engine.security = Some(validator.clone());
+        self.extra_routes.push(Route::new(
+            Method::Get,
+            "/.well-known/smart-configuration",
+            crate::auth::smart::SmartConfigurationRoute(validator),
+        ));
+        self.engine.interceptors.0.insert(0, Arc::new(auth));
+        self
+    }
+
     /// Whether created and updated resources are validated against the definitions of the
     /// version (cardinality, formats, calendar dates, required bindings, the narrative's
     /// XHTML; see `fhir_model::validate`): on by default, an invalid resource is refused with
@@ -249,7 +282,7 @@ impl<R: ServerModel> FhirServer<R> {
         let dispatcher = Dispatcher {
             engine: Arc::new(self.engine),
         };
-        let mut routes = Vec::new();
+        let mut routes = self.extra_routes;
         for method in [
             Method::Get,
             Method::Post,

@@ -6,6 +6,8 @@ use crate::catalog::Catalog;
 use crate::server::StoreServer;
 use crate::store::Store;
 use fhir_model::FhirVersion;
+use fhir_rocket::auth::audit::AuditLog;
+use fhir_rocket::auth::settings::AuthSettings;
 use fhir_rocket::rocket;
 use fhir_rocket::ServerModel;
 
@@ -52,6 +54,12 @@ pub struct ServeOptions {
     /// [`crate::postgres::default_connections`]; SQLite has its own (one writer, four
     /// readers).
     pub connections: Option<usize>,
+    /// SMART on FHIR: whose bearer tokens are taken, and what roles grant. `None` serves
+    /// every request without authorization.
+    pub auth: Option<AuthSettings>,
+    /// Whether each request is recorded as a JSON line on standard error
+    /// ([`AuditLog::to_stderr`]): who, what, which resources, the outcome.
+    pub audit: bool,
 }
 
 impl ServeOptions {
@@ -64,6 +72,8 @@ impl ServeOptions {
             port: None,
             base_path: "/fhir".into(),
             connections: None,
+            auth: None,
+            audit: true,
         }
     }
 }
@@ -100,11 +110,12 @@ pub fn open<R: ServerModel>(
 }
 
 /// The Rocket instance of the complete server of version `R` on `store`, configured from
-/// Rocket's figment with `options`' address and port over it.
+/// Rocket's figment with `options`' address and port over it, protected by `options.auth`
+/// and audited when `options.audit`. An error names a malformed setting.
 pub fn rocket_for<R: ServerModel>(
     store: Store,
     options: &ServeOptions,
-) -> rocket::Rocket<rocket::Build> {
+) -> Result<rocket::Rocket<rocket::Build>, String> {
     let mut figment = rocket::Config::figment();
     if let Some(address) = options.address {
         figment = figment.merge(("address", address));
@@ -113,10 +124,16 @@ pub fn rocket_for<R: ServerModel>(
         figment = figment.merge(("port", port));
     }
     let server = StoreServer::<R>::new(store);
-    let fhir = server
+    let mut fhir = server
         .fhir_server(&options.base_path)
         .intercept(fhir_rocket::BrowserView::new());
-    server.manage(fhir.mount_on(rocket::custom(figment)))
+    if let Some(auth) = &options.auth {
+        fhir = fhir.authorize(auth.clone().into_auth()?);
+    }
+    if options.audit {
+        fhir = fhir.intercept(AuditLog::to_stderr());
+    }
+    Ok(server.manage(fhir.mount_on(rocket::custom(figment))))
 }
 
 fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
@@ -130,12 +147,21 @@ fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
         options.version.number(),
         options.base_path
     );
+    match &options.auth {
+        Some(auth) => println!(
+            "fhir serve: SMART on FHIR: bearer tokens of {} for {}",
+            auth.issuer, auth.audience
+        ),
+        None => println!(
+            "fhir serve: WARNING: no authorization (no --auth-issuer, no fhir_auth in Rocket's configuration): every request is served to anyone who can reach the server"
+        ),
+    }
     let figment = rocket::Config::figment();
     let config: rocket::Config = figment.extract().map_err(|e| e.to_string())?;
     let runtime = runtime(&figment, &config, store.connections())?;
     let served = runtime.block_on(fhir_rocket::connection::launch(rocket_for::<R>(
         store, options,
-    )));
+    )?));
     // As Rocket's own runtime does with `shutdown.force` (its default): tasks still
     // running do not hold the process up; without it, dropping the runtime waits for them.
     if config.shutdown.force {
@@ -187,8 +213,12 @@ fn redact(url: &str) -> String {
 }
 
 /// Runs the complete server until it is stopped (Ctrl-C or SIGTERM), on a runtime of its
-/// own.
-pub fn serve(options: ServeOptions) -> Result<(), String> {
+/// own. Without `options.auth`, the `fhir_auth` settings of Rocket's configuration apply
+/// when there are some.
+pub fn serve(mut options: ServeOptions) -> Result<(), String> {
+    if options.auth.is_none() {
+        options.auth = AuthSettings::from_figment(&rocket::Config::figment())?;
+    }
     match options.version {
         #[cfg(feature = "r4")]
         FhirVersion::R4 => serve_version::<fhir_model::r4::Resource>(&options),

@@ -3,6 +3,7 @@
 //! comparison that treats numbers as their exact text, and a throwaway PostgreSQL server
 //! ([`postgres`]).
 
+pub mod issuer;
 pub mod postgres;
 
 use fhir_codegen::download::Downloader;

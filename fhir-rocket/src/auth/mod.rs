@@ -1,11 +1,17 @@
-//! SMART on FHIR authorization, built in steps. So far: [`scope`], what a token's `scope`
-//! claim grants, read from its text; and, with the feature `auth`, `token`: bearer tokens
-//! checked against their issuer's keys.
-//!
-//! Not yet: enforcing scopes on each interaction, patient compartments, roles, discovery,
-//! audit. Until then a kit server checks nothing of an `Authorization` header: protect it in
-//! front (a gateway) or with an interceptor.
+//! SMART on FHIR authorization. [`scope`] reads what a token's `scope` claim grants; with
+//! the feature `auth`:
+//! - `token`: bearer tokens checked against their issuer's keys;
+//! - `smart`: `SmartAuth`, the scopes enforced on every interaction, installed by
+//!   `FhirServer::authorize`, with SMART's discovery document;
+//! - `settings`: the same configured from `Rocket.toml` or `ROCKET_FHIR_AUTH`;
+//! - `audit`: `AuditLog`, who did what to which resources, and the outcome.
 
+#[cfg(feature = "auth")]
+pub mod audit;
 pub mod scope;
+#[cfg(feature = "auth")]
+pub mod settings;
+#[cfg(feature = "auth")]
+pub mod smart;
 #[cfg(feature = "auth")]
 pub mod token;

@@ -56,6 +56,18 @@ impl Permissions {
         ('s', Permissions::SEARCH),
     ];
 
+    /// SMART 2's letters (`rs`, `cud`), each at most once and in the order `cruds`; `None`
+    /// for anything else.
+    ///
+    /// ```
+    /// use fhir_rocket::auth::scope::Permissions;
+    /// assert_eq!(Permissions::from_letters("rs"), Some(Permissions::READ.union(Permissions::SEARCH)));
+    /// assert_eq!(Permissions::from_letters("sr"), None);
+    /// ```
+    pub fn from_letters(letters: &str) -> Option<Permissions> {
+        smart2_permissions(letters)
+    }
+
     /// Whether every permission of `other` is in `self`.
     pub fn contains(self, other: Permissions) -> bool {
         self.0 & other.0 == other.0

@@ -6,12 +6,15 @@
 //! `jsonwebtoken` (ring underneath), never by hand.
 //!
 //! [`TokenValidator::validate`] blocks while it fetches: call it from a blocking context.
+//! [`TokenValidator::cached`] never blocks: a token checked before is kept, by its whole
+//! text, until it expires.
 
 use super::scope::{ScopeError, Scopes};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Whose tokens a server takes.
@@ -90,10 +93,18 @@ pub struct TokenValidator {
     config: IssuerConfig,
     keys: RwLock<Keys>,
     agent: ureq::Agent,
+    /// Tokens checked, by their whole text (never by the signature alone: a payload changed
+    /// under a copied signature must not find the original's claims), with their `exp`.
+    checked: Mutex<HashMap<String, (Arc<Claims>, u64)>>,
 }
+
+/// Tokens kept at most; past it, the expired ones are dropped, then all if none were.
+const CHECKED_KEPT: usize = 10_000;
 
 #[derive(Default)]
 struct Keys {
+    /// The issuer's discovery document, once fetched.
+    discovery: Option<serde_json::Value>,
     set: Option<JwkSet>,
     fetched_at: Option<Instant>,
     /// Why the last fetch failed, when it did.
@@ -121,7 +132,54 @@ impl TokenValidator {
             config,
             keys: RwLock::new(Keys::default()),
             agent,
+            checked: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The claims of `token` if it was checked before and has not expired since; never
+    /// blocks on the network.
+    pub fn cached(&self, token: &str) -> Option<Arc<Claims>> {
+        let checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        let (claims, exp) = checked.get(token)?;
+        (now() <= exp.saturating_add(self.config.leeway.as_secs())).then(|| claims.clone())
+    }
+
+    /// [`TokenValidator::validate`], kept for [`TokenValidator::cached`]: what a server
+    /// calls for each request's token once `cached` found nothing.
+    pub fn validate_and_keep(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        let claims = Arc::new(self.validate(token)?);
+        // `exp` is required, so a valid token has it.
+        let exp = claims.all["exp"].as_u64().unwrap_or(0);
+        let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        if checked.len() >= CHECKED_KEPT {
+            let now = now();
+            let leeway = self.config.leeway.as_secs();
+            checked.retain(|_, (_, exp)| now <= exp.saturating_add(leeway));
+            if checked.len() >= CHECKED_KEPT {
+                checked.clear();
+            }
+        }
+        checked.insert(token.to_string(), (claims.clone(), exp));
+        Ok(claims)
+    }
+
+    /// The issuer's discovery document (OpenID Connect's, else RFC 8414's), fetched with its
+    /// keys and kept; fetched now if it was not yet. Blocks while it fetches.
+    pub fn discovery(&self) -> Result<serde_json::Value, TokenError> {
+        if let Some(doc) = &self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .discovery
+        {
+            return Ok(doc.clone());
+        }
+        let (doc, _) = self.fetch_discovery()?;
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .discovery = Some(doc.clone());
+        Ok(doc)
     }
 
     /// The configuration.
@@ -171,7 +229,10 @@ impl TokenValidator {
         }
         keys.fetched_at = Some(Instant::now());
         let set = match self.fetch_jwks() {
-            Ok(set) => set,
+            Ok((discovery, set)) => {
+                keys.discovery = Some(discovery);
+                set
+            }
             Err(e) => {
                 keys.failure = Some(e.to_string());
                 return Err(e);
@@ -204,23 +265,28 @@ impl TokenValidator {
         })
     }
 
-    fn fetch_jwks(&self) -> Result<JwkSet, TokenError> {
+    /// The discovery document and the JWKS it names.
+    fn fetch_jwks(&self) -> Result<(serde_json::Value, JwkSet), TokenError> {
+        let (discovery, url) = self.fetch_discovery()?;
+        let Some(jwks_uri) = discovery["jwks_uri"].as_str() else {
+            return Err(TokenError::IssuerUnavailable(format!(
+                "{url} has no jwks_uri"
+            )));
+        };
+        let jwks = self.get_json(jwks_uri)?;
+        let set = serde_json::from_value(jwks)
+            .map_err(|e| TokenError::IssuerUnavailable(format!("{jwks_uri} is not a JWKS: {e}")))?;
+        Ok((discovery, set))
+    }
+
+    /// The discovery document, and the URL it came from.
+    fn fetch_discovery(&self) -> Result<(serde_json::Value, String), TokenError> {
         let issuer = self.config.issuer.trim_end_matches('/');
         let mut last = String::new();
         for well_known in ["openid-configuration", "oauth-authorization-server"] {
             let url = format!("{issuer}/.well-known/{well_known}");
             match self.get_json(&url) {
-                Ok(discovery) => {
-                    let Some(jwks_uri) = discovery["jwks_uri"].as_str() else {
-                        return Err(TokenError::IssuerUnavailable(format!(
-                            "{url} has no jwks_uri"
-                        )));
-                    };
-                    let jwks = self.get_json(jwks_uri)?;
-                    return serde_json::from_value(jwks).map_err(|e| {
-                        TokenError::IssuerUnavailable(format!("{jwks_uri} is not a JWKS: {e}"))
-                    });
-                }
+                Ok(discovery) => return Ok((discovery, url)),
                 Err(TokenError::IssuerUnavailable(why)) => last = why,
                 Err(other) => return Err(other),
             }
@@ -246,6 +312,14 @@ impl TokenValidator {
             .map_err(|e| unavailable(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
     }
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn unknown_key(kid: Option<&str>) -> TokenError {

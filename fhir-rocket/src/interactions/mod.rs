@@ -43,6 +43,8 @@ pub(crate) struct Engine<R> {
     pub(crate) interceptors: crate::interceptor::Interceptors<R>,
     /// Whether created and updated resources are validated (422 when invalid).
     pub(crate) validate_writes: bool,
+    /// How a protected server tells of its authorization (`rest.security`).
+    pub(crate) security: Option<Arc<dyn crate::config::Security>>,
 }
 
 /// The conditional headers of a request, or the matching fields of a Bundle entry's request.
@@ -109,6 +111,49 @@ pub(crate) enum Answer<R> {
     Json { status: u16, body: Vec<u8> },
 }
 
+/// Restricts a search as interceptors asked ([`Narrowing`](crate::interceptor::Narrowing)):
+/// into a compartment, and with more parameters.
+fn narrow<R: ServerModel>(
+    request: &mut FhirRequest,
+    narrowing: crate::interceptor::Narrowing,
+) -> Result<(), FhirError> {
+    use crate::route::SearchScope;
+    let FhirRequest::Search { scope, query, .. } = request else {
+        return Ok(());
+    };
+    if let Some((owner_type, owner_id)) = narrowing.compartment {
+        match scope {
+            // A type outside the compartment has no resources in it to restrict to.
+            SearchScope::Type(t) if R::compartment_params(&owner_type, t).is_none() => {}
+            SearchScope::Type(t) => {
+                *scope = SearchScope::Compartment {
+                    compartment: owner_type,
+                    id: owner_id,
+                    resource_type: Some(std::mem::take(t)),
+                }
+            }
+            SearchScope::System => {
+                *scope = SearchScope::Compartment {
+                    compartment: owner_type,
+                    id: owner_id,
+                    resource_type: None,
+                }
+            }
+            SearchScope::Compartment { compartment, id, .. }
+                if *compartment == owner_type && *id == owner_id => {}
+            SearchScope::Compartment { compartment, id, .. } => {
+                return Err(FhirError::forbidden(format!(
+                    "this request may search the {owner_type}/{owner_id} compartment only, not {compartment}/{id}"
+                )))
+            }
+        }
+    }
+    for param in narrowing.params {
+        query.push(param);
+    }
+    Ok(())
+}
+
 impl<R: ServerModel> Engine<R> {
     /// Executes one routed request. Batches and transactions come here too, once; their
     /// entries come through [`Engine::execute_entry`].
@@ -160,26 +205,42 @@ impl<R: ServerModel> Engine<R> {
             return self.run_entry(req, call, pretty).await;
         }
         let tenant = call.context.tenant.as_deref();
-        match &mut call.body {
+        let conditional = call.is_conditional_write();
+        let narrowing = match &mut call.body {
             Body::Resource(resource) => {
-                let resolved = Resolved::of(&call.request, None, tenant);
+                let mut resolved = Resolved::of(&call.request, None, tenant);
+                resolved.conditional = conditional;
                 self.interceptors
                     .interaction_resolved(req, &resolved)
                     .await?;
                 self.interceptors
                     .resource_incoming(req, &resolved, resource)
                     .await?;
+                None
             }
             body => {
                 let form = match body {
                     Body::Form(form) => Some(&*form),
                     _ => None,
                 };
-                let resolved = Resolved::of(&call.request, form, tenant);
+                let mut resolved = Resolved::of(&call.request, form, tenant);
+                resolved.conditional = conditional;
                 self.interceptors
                     .interaction_resolved(req, &resolved)
                     .await?;
+                match call.request {
+                    FhirRequest::Search { .. } => {
+                        Some(self.interceptors.narrow_search(req, &resolved)?)
+                    }
+                    _ => None,
+                }
             }
+        };
+        if let Some(narrowing) = narrowing.filter(|n| !n.is_none()) {
+            narrow::<R>(&mut call.request, narrowing)?;
+        }
+        if self.interceptors.withhold() {
+            self.refuse_withheld_target(req, &call).await?;
         }
         match self.run_entry(req, call, pretty).await? {
             Answer::Resource {
@@ -198,13 +259,50 @@ impl<R: ServerModel> Engine<R> {
                     resource: kept,
                 }),
                 // Named from the resource itself: nothing is written for the common case.
-                None => Err(FhirError::forbidden(format!(
-                    "{}/{} is withheld from this request",
-                    kept.resource_type(),
-                    kept.id().unwrap_or_default()
+                // Answered as an unknown id is, so that it does not tell the resource exists.
+                None => Err(FhirError::not_found(format!(
+                    "{} is not known with this id",
+                    kept.resource_type()
                 ))),
             },
             other => Ok(other),
+        }
+    }
+
+    /// An update, patch or delete of a resource an interceptor withholds from this request
+    /// is answered as one of an unknown id: what a request may not read, it may not change.
+    async fn refuse_withheld_target(
+        &self,
+        req: &Request<'_>,
+        call: &Call<R>,
+    ) -> Result<(), FhirError> {
+        let (FhirRequest::Update {
+            resource_type,
+            target: crate::route::Target::Id(id),
+        }
+        | FhirRequest::Patch {
+            resource_type,
+            target: crate::route::Target::Id(id),
+        }
+        | FhirRequest::Delete {
+            resource_type,
+            target: crate::route::Target::Id(id),
+        }) = &call.request
+        else {
+            return Ok(());
+        };
+        match self.current(req, resource_type, id, &call.context).await? {
+            Some(current)
+                if self
+                    .interceptors
+                    .resource_outgoing(req, current.clone())
+                    .is_none() =>
+            {
+                Err(FhirError::not_found(format!(
+                    "{resource_type} is not known with this id"
+                )))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -223,7 +321,21 @@ impl<R: ServerModel> Engine<R> {
             validated,
         } = call;
         match request {
-            FhirRequest::Capabilities => self.metadata(&context.base_url, pretty),
+            FhirRequest::Capabilities => {
+                let security = match &self.security {
+                    Some(security) => {
+                        let security = security.clone();
+                        // Perhaps fetched from the issuer: off the async workers. Without
+                        // the endpoints, the statement still says SMART on FHIR.
+                        let uris =
+                            rocket::tokio::task::spawn_blocking(move || security.oauth_uris())
+                                .await;
+                        Some(uris.ok().and_then(Result::ok).unwrap_or_default())
+                    }
+                    None => None,
+                };
+                self.metadata(&context.base_url, security.as_ref(), pretty)
+            }
             FhirRequest::Read { resource_type, id } => {
                 self.read(req, &resource_type, id, None, &conditions, context)
                     .await
@@ -334,12 +446,18 @@ impl<R: ServerModel> Engine<R> {
     }
 
     /// The CapabilityStatement, after the server's hook.
-    fn metadata(&self, base_url: &str, pretty: bool) -> Result<Answer<R>, FhirError> {
+    fn metadata(
+        &self,
+        base_url: &str,
+        security: Option<&crate::config::OAuthUris>,
+        pretty: bool,
+    ) -> Result<Answer<R>, FhirError> {
         let described = crate::capability::Described {
             registry: &self.registry,
             software: &self.software,
             limits: &self.limits,
             transactions: self.transactions.is_some(),
+            security,
         };
         let generated = crate::capability::statement::<R>(&described, base_url);
         let Some(hook) = &self.capability_hook else {

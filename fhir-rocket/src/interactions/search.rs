@@ -290,23 +290,30 @@ impl<R: ServerModel> Engine<R> {
         let mut all = Found::empty();
         let mut seen = std::collections::HashSet::new();
         for (t, params) in types {
+            // The owner is in its own compartment: R5's definitions say so with `{def}`, R4's
+            // in the text of the specification only.
+            let owner_itself = t == compartment && !params.contains(&"{def}");
+            let params = params
+                .iter()
+                .copied()
+                .chain(owner_itself.then_some("{def}"));
             for param in params {
-                let found = if *param == "{def}" {
-                    // The compartment's owner itself.
-                    self.current(req, t, id, &context)
-                        .await?
-                        .into_iter()
-                        .collect()
-                } else {
+                // The owner itself is found by its id, with the query's other parameters: it
+                // is in the result only when it matches them.
+                let (name, value) = match param {
+                    "{def}" => ("_id", id.to_string()),
+                    param => (param, owner.clone()),
+                };
+                let found = {
                     let providers = self.registry.of_type(t)?;
                     let mut restricted = query.clone();
                     restricted.push(
-                        crate::search::QueryParam::new(param, owner.clone())
+                        crate::search::QueryParam::new(name, value)
                             .map_err(|e| FhirError::internal(e.to_string()))?,
                     );
                     let provider = choose(providers, t, &restricted).map_err(|e| {
                         FhirError::bad_request(format!(
-                            "the {compartment} compartment links {t} by '{param}', which no search of {t} here takes with these parameters: {}",
+                            "the {compartment} compartment links {t} by '{name}', which no search of {t} here takes with these parameters: {}",
                             e.message()
                         ))
                     })?;

@@ -152,6 +152,14 @@ pub const JSON: (&str, &str) = ("Content-Type", "application/fhir+json");
 
 /// Serves `store` on a free loopback port, in a thread of its own.
 pub fn launch(store: Store) -> String {
+    launch_with(store, |server| server)
+}
+
+/// [`launch`], the kit's server configured by `configure` (interceptors, authorization).
+pub fn launch_with(
+    store: Store,
+    configure: impl FnOnce(fhir_rocket::FhirServer<Resource>) -> fhir_rocket::FhirServer<Resource>,
+) -> String {
     use std::net::{TcpListener, TcpStream};
     use std::time::{Duration, Instant};
     let port = TcpListener::bind("127.0.0.1:0")
@@ -162,7 +170,9 @@ pub fn launch(store: Store) -> String {
         .merge(("address", "127.0.0.1"))
         .merge(("port", port))
         .merge(("log_level", "off"));
-    let rocket = StoreServer::<Resource>::new(store).mount_on(rocket::custom(figment), "/fhir");
+    let server = StoreServer::<Resource>::new(store);
+    let fhir = configure(server.fhir_server("/fhir"));
+    let rocket = server.manage(fhir.mount_on(rocket::custom(figment)));
     std::thread::spawn(move || {
         let _ = rocket::execute(fhir_rocket::connection::launch(rocket));
     });
@@ -179,6 +189,14 @@ pub fn launch(store: Store) -> String {
 
 /// A complete server over a fresh database of each engine, named after the test.
 pub fn servers(name: &str) -> Vec<Server> {
+    servers_with(name, |server| server)
+}
+
+/// [`servers`], the kit's server configured by `configure` for each.
+pub fn servers_with(
+    name: &str,
+    configure: impl Fn(fhir_rocket::FhirServer<Resource>) -> fhir_rocket::FhirServer<Resource>,
+) -> Vec<Server> {
     let dir = std::env::temp_dir().join(format!("fhir-store-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -187,12 +205,12 @@ pub fn servers(name: &str) -> Vec<Server> {
     let postgres = fhir_store::postgres::open(&url, Catalog::of::<Resource>()).unwrap();
     vec![
         Server {
-            base: launch(sqlite),
+            base: launch_with(sqlite, &configure),
             engine: "sqlite",
             dir: Some(dir),
         },
         Server {
-            base: launch(postgres),
+            base: launch_with(postgres, &configure),
             engine: "postgres",
             dir: None,
         },

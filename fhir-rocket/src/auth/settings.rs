@@ -1,0 +1,111 @@
+//! SMART on FHIR configured from Rocket's configuration: a `fhir_auth` table in
+//! `Rocket.toml`, or `ROCKET_FHIR_AUTH` in the environment.
+//!
+//! ```toml
+//! [default.fhir_auth]
+//! issuer = "https://auth.example.org/realm"
+//! audience = "https://fhir.example.org/fhir"
+//! roles = [{ claim = "roles", value = "clinician", scopes = "user/*.rs" }]
+//! operations = [{ name = "$everything", needs = "r" }]
+//! ```
+
+use super::scope::Permissions;
+use super::smart::SmartAuth;
+use super::token::IssuerConfig;
+use rocket::serde::Deserialize;
+
+/// The `fhir_auth` settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(crate = "rocket::serde", deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The issuer, as tokens name it in `iss`.
+    pub issuer: String,
+    /// The audience tokens must name: the server's base URL.
+    pub audience: String,
+    /// Scopes granted by a claim's value ([`SmartAuth::role`]).
+    #[serde(default)]
+    pub roles: Vec<RoleSetting>,
+    /// Operations open to tokens ([`SmartAuth::operation`]).
+    #[serde(default)]
+    pub operations: Vec<OperationSetting>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds (60 unless set).
+    #[serde(default)]
+    pub leeway_seconds: Option<u64>,
+}
+
+/// One role: tokens whose `claim` holds `value` are granted `scopes`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(crate = "rocket::serde", deny_unknown_fields)]
+pub struct RoleSetting {
+    /// The claim (`roles`, `groups`).
+    pub claim: String,
+    /// The value it holds, or one of the values of its list.
+    pub value: String,
+    /// The scopes granted, as a `scope` claim writes them.
+    pub scopes: String,
+}
+
+/// One operation open to tokens granted `needs` (SMART 2 letters) on its type.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(crate = "rocket::serde", deny_unknown_fields)]
+pub struct OperationSetting {
+    /// `$everything`.
+    pub name: String,
+    /// `r`, `rs`, `cud`...
+    pub needs: String,
+}
+
+impl AuthSettings {
+    /// The settings under `fhir_auth` in `figment`, when there are some; an error says
+    /// what is wrong with them.
+    ///
+    /// ```
+    /// use fhir_rocket::auth::settings::AuthSettings;
+    /// let figment = rocket::Config::figment()
+    ///     .merge(("fhir_auth.issuer", "https://auth.example.org/realm"))
+    ///     .merge(("fhir_auth.audience", "https://fhir.example.org/fhir"));
+    /// let settings = AuthSettings::from_figment(&figment).unwrap().unwrap();
+    /// assert_eq!(settings.issuer, "https://auth.example.org/realm");
+    /// assert!(settings.into_auth().is_ok());
+    /// assert_eq!(AuthSettings::from_figment(&rocket::Config::figment()), Ok(None));
+    /// ```
+    pub fn from_figment(
+        figment: &rocket::figment::Figment,
+    ) -> Result<Option<AuthSettings>, String> {
+        if figment.find_value("fhir_auth").is_err() {
+            return Ok(None);
+        }
+        figment
+            .extract_inner("fhir_auth")
+            .map(Some)
+            .map_err(|e| format!("fhir_auth: {e}"))
+    }
+
+    /// The authorization these settings describe; an error names a malformed scope or
+    /// operation.
+    pub fn into_auth(self) -> Result<SmartAuth, String> {
+        if self.issuer.is_empty() || self.audience.is_empty() {
+            return Err("fhir_auth: the issuer and the audience are both needed".into());
+        }
+        let mut config = IssuerConfig::new(self.issuer, self.audience);
+        if let Some(leeway) = self.leeway_seconds {
+            config.leeway = std::time::Duration::from_secs(leeway);
+        }
+        let mut auth = SmartAuth::new(config);
+        for role in self.roles {
+            auth = auth
+                .role(&role.claim, &role.value, &role.scopes)
+                .map_err(|e| format!("fhir_auth: role {}={}: {e}", role.claim, role.value))?;
+        }
+        for op in self.operations {
+            let needs = Permissions::from_letters(&op.needs).ok_or_else(|| {
+                format!(
+                    "fhir_auth: operation {}: '{}' is not SMART 2 letters (cruds, in that order)",
+                    op.name, op.needs
+                )
+            })?;
+            auth = auth.operation(&op.name, needs);
+        }
+        Ok(auth)
+    }
+}
