@@ -275,9 +275,9 @@ pub trait Interceptor<R>: Send + Sync + 'static {
     }
 
     /// Whether [`Interceptor::resource_outgoing`] may withhold resources (consent,
-    /// authorization): then an update, patch or delete of a resource by id first reads it,
-    /// and a resource withheld from this request is answered as unknown (404) rather than
-    /// written. `false` unless the interceptor says otherwise.
+    /// authorization): then an update, patch or delete of a resource by id, or an operation
+    /// on it, first reads it, and a resource withheld from this request is answered as
+    /// unknown (404) rather than written or operated on. `false` unless the interceptor says otherwise.
     fn withholds(&self) -> bool {
         false
     }

@@ -716,3 +716,49 @@ fn every_request_is_audited_with_who_and_what() {
     assert_eq!(records[2].status, 401);
     assert_eq!(records[2].subject, None);
 }
+
+#[test]
+fn the_backend_services_flow_works_with_real_client_libraries() {
+    let f = fixture("auth_backend");
+    let s = &f.servers[0];
+    load(&f, s);
+    // The issuer signs the tokens of its endpoint with its key; the client has a P-384 key.
+    f.issuer.sign_tokens_with(&f.key);
+    let client = ec_key("backend-client", true);
+    f.issuer.client("backend-1", client.jwk.clone());
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let python = fhir_tests::python_with(
+        &dir.join("python-smart"),
+        &["authlib==1.9.10", "fhirclient==4.4.0", "requests==2.32.3"],
+    );
+    let key = dir.join("backend-client.pem");
+    std::fs::write(&key, client.private_pem()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smart_backend_client.py");
+    let out = std::process::Command::new(python)
+        .args([script, &s.base, "backend-1"])
+        .arg(&key)
+        .arg("system/Patient.rs system/Observation.rs")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&key);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found["token_type"], "bearer", "{found}");
+    assert_eq!(found["patient_family"], "One", "{found}");
+    assert_eq!(
+        found["observations"],
+        json!(["o1", "o2", "o3", "o4"]),
+        "{found}"
+    );
+    // Its scopes give no Practitioner.
+    assert_eq!(found["practitioner_status"], 403, "{found}");
+    assert!(found["grant_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g == "client_credentials"));
+}

@@ -22,6 +22,25 @@ pub struct Key {
     pub kid: String,
     pub signing: EncodingKey,
     pub jwk: Value,
+    /// The private key as DER: PKCS#8 for EC keys, PKCS#1 for RSA keys.
+    pub private_der: Vec<u8>,
+}
+
+impl Key {
+    /// The private key as PEM (`-----BEGIN PRIVATE KEY-----`, PKCS#8), for EC keys: what a
+    /// client library reads.
+    pub fn private_pem(&self) -> String {
+        let body = base64::engine::general_purpose::STANDARD.encode(&self.private_der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
 }
 
 pub fn ec_key(kid: &str, p384: bool) -> Key {
@@ -45,6 +64,7 @@ pub fn ec_key(kid: &str, p384: bool) -> Key {
         signing: EncodingKey::from_ec_der(pkcs8.as_ref()),
         jwk: json!({"kty": "EC", "crv": crv, "kid": kid, "use": "sig",
                     "x": B64.encode(x), "y": B64.encode(y)}),
+        private_der: pkcs8.as_ref().to_vec(),
     }
 }
 
@@ -100,6 +120,7 @@ pub fn rsa_key(kid: &str, alg: Algorithm) -> Key {
         alg,
         kid: kid.to_string(),
         signing: EncodingKey::from_rsa_der(&pkcs1),
+        private_der: pkcs1.clone(),
         jwk: json!({"kty": "RSA", "kid": kid, "use": "sig",
                     "n": B64.encode(&public.n), "e": B64.encode(&public.e)}),
     }

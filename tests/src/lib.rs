@@ -183,3 +183,43 @@ pub fn xmllint() -> &'static str {
     });
     "xmllint"
 }
+
+/// A Python with `packages` (pinned, `name==version`) installed by pip into a virtual
+/// environment of its own under `dir`, made on first use; its interpreter's path. Python 3
+/// and its `venv` module are installed with apt when missing.
+pub fn python_with(dir: &Path, packages: &[&str]) -> PathBuf {
+    use std::process::Command;
+    let python = dir.join("bin/python");
+    let marker = dir.join("installed.txt");
+    let wanted = packages.join("\n");
+    if std::fs::read_to_string(&marker).is_ok_and(|t| t == wanted) && python.exists() {
+        return python;
+    }
+    let venv = |dir: &Path| {
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !venv(dir) {
+        assert!(
+            apt_install(&["python3", "python3-venv"]) && venv(dir),
+            "python3 with its venv module is missing and could not be installed"
+        );
+    }
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(packages)
+        .status()
+        .expect("pip runs");
+    assert!(status.success(), "pip install {packages:?} failed");
+    std::fs::write(&marker, wanted).unwrap();
+    python
+}

@@ -412,6 +412,44 @@ fn in_compartment<R: ServerModel>(resource: &R, patient: &str) -> bool {
     }) || (t == "Patient" && resource.id() == Some(patient))
 }
 
+/// What lets a token see a resource: reading it or finding it.
+const SEEN: [Permissions; 2] = [Permissions::READ, Permissions::SEARCH];
+
+/// Whether the token may see every resource a Bundle, Parameters or OperationOutcome holds
+/// (its entries, its parameters' resources, at any depth): an operation's answer is sent
+/// whole or not at all.
+fn every_held_resource_covered<R: ServerModel>(granted: &Granted, holder: &R) -> bool {
+    fn walk<R: ServerModel>(granted: &Granted, value: &serde_json::Value, top: bool) -> bool {
+        match value {
+            serde_json::Value::Object(members) => {
+                if !top && members.contains_key("resourceType") {
+                    let held = fhir_model::json::from_str::<R>(&value.to_string());
+                    return match held {
+                        Ok(held) => match held.resource_type() {
+                            "Bundle" | "Parameters" | "OperationOutcome" => {
+                                walk::<R>(granted, value, true)
+                            }
+                            _ => granted.covers(&held, &SEEN),
+                        },
+                        Err(_) => false,
+                    };
+                }
+                members
+                    .iter()
+                    // A resource's own contained resources go with it.
+                    .filter(|(name, _)| name.as_str() != "contained")
+                    .all(|(_, v)| walk::<R>(granted, v, false))
+            }
+            serde_json::Value::Array(items) => items.iter().all(|v| walk::<R>(granted, v, false)),
+            _ => true,
+        }
+    }
+    match serde_json::from_str(&fhir_model::json::to_string(holder)) {
+        Ok(value) => walk::<R>(granted, &value, true),
+        Err(_) => false,
+    }
+}
+
 /// Whether `resource` matches `query`; a query that cannot be evaluated matches nothing.
 fn matches<R: ServerModel>(resource: &R, query: &Query) -> bool {
     Matcher::new::<R>(resource.resource_type(), query)
@@ -684,9 +722,16 @@ impl<R: ServerModel> Interceptor<R> for SmartAuth {
 
     fn resource_outgoing(&self, req: &Request<'_>, resource: Arc<R>) -> Option<Arc<R>> {
         let granted = self.granted(req).ok()?;
-        granted
-            .covers(&*resource, &[Permissions::READ, Permissions::SEARCH])
-            .then_some(resource)
+        let seen = match resource.resource_type() {
+            // What an operation answers, or a stored Bundle: what it holds decides.
+            "Bundle" | "Parameters" => {
+                granted.covers(&*resource, &SEEN)
+                    && every_held_resource_covered(granted, &*resource)
+            }
+            "OperationOutcome" => every_held_resource_covered(granted, &*resource),
+            _ => granted.covers(&*resource, &SEEN),
+        };
+        seen.then_some(resource)
     }
 }
 

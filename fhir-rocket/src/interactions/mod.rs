@@ -269,8 +269,9 @@ impl<R: ServerModel> Engine<R> {
         }
     }
 
-    /// An update, patch or delete of a resource an interceptor withholds from this request
-    /// is answered as one of an unknown id: what a request may not read, it may not change.
+    /// An update, patch or delete of a resource an interceptor withholds from this request,
+    /// or an operation on it, is answered as one of an unknown id: what a request may not
+    /// read, it may not change or run operations on.
     async fn refuse_withheld_target(
         &self,
         req: &Request<'_>,
@@ -287,6 +288,11 @@ impl<R: ServerModel> Engine<R> {
         | FhirRequest::Delete {
             resource_type,
             target: crate::route::Target::Id(id),
+        }
+        | FhirRequest::Operation {
+            resource_type: Some(resource_type),
+            id: Some(id),
+            ..
         }) = &call.request
         else {
             return Ok(());
