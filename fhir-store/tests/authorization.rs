@@ -24,7 +24,8 @@ struct Fixture {
 fn fixture(name: &str) -> Fixture {
     let key = ec_key("test-key", false);
     let issuer = Issuer::start(&[&key]);
-    let config = issuer.config();
+    let mut config = issuer.config();
+    config.introspection = Some(issuer.introspection(std::time::Duration::from_secs(60)));
     let audit = Arc::new(Mutex::new(Vec::new()));
     let records = audit.clone();
     let servers = common::servers_with(name, move |server| {
@@ -163,6 +164,29 @@ fn tokens_are_required_checked_and_discovered() {
             None,
         );
         status(s, &basic, 401, "basic");
+        // An opaque token, introspected at the issuer.
+        f.issuer.opaque_token(
+            "opaque-reader",
+            json!({"active": true, "scope": "user/Patient.r", "exp": now() + 600}),
+        );
+        status(
+            s,
+            &get(s, "opaque-reader", "Patient/p1"),
+            200,
+            "opaque token",
+        );
+        status(
+            s,
+            &get(s, "opaque-reader", "Observation/o1"),
+            403,
+            "opaque token's scopes",
+        );
+        status(
+            s,
+            &get(s, "opaque-unknown", "Patient/p1"),
+            401,
+            "inactive opaque token",
+        );
 
         // The CapabilityStatement and SMART's discovery document are public.
         let metadata = s.get("metadata");
@@ -578,6 +602,19 @@ fn a_patient_context_narrows_searches_and_hides_other_patients() {
             403,
             "conditional delete",
         );
+        // A patch could move its resource out of the compartment after every check.
+        let patch = r#"[{"op":"replace","path":"/subject/reference","value":"Patient/p2"}]"#;
+        let bearer = format!("Bearer {writer}");
+        let patched = s.send(
+            "PATCH",
+            "Observation/o1",
+            &[
+                ("Authorization", bearer.as_str()),
+                ("Content-Type", "application/json-patch+json"),
+            ],
+            Some(patch),
+        );
+        status(s, &patched, 403, "patch in a patient's context");
         // Nothing of the other patient changed.
         let admin = f.token("system/*.rs", None);
         let o3 = get(s, &admin, "Observation/o3").json();

@@ -136,7 +136,12 @@ pub struct Issuer {
     signer: Arc<Mutex<Option<(Algorithm, String, EncodingKey)>>>,
     /// Clients of the backend-services flow: id, public JWK.
     clients: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Opaque tokens the introspection endpoint knows, with its answer for each.
+    opaque: Arc<Mutex<Vec<(String, Value)>>>,
 }
+
+/// The credentials of the resource server at the introspection endpoint.
+pub const INTROSPECTION_CLIENT: (&str, &str) = ("fhir-server", "s3cret");
 
 impl Issuer {
     /// An issuer publishing `keys`, on a loopback port: its discovery document at
@@ -152,6 +157,7 @@ impl Issuer {
             jwks_fetches: Arc::new(Mutex::new(0)),
             signer: Arc::new(Mutex::new(None)),
             clients: Arc::new(Mutex::new(Vec::new())),
+            opaque: Arc::new(Mutex::new(Vec::new())),
         };
         issuer.publish(keys);
         let shared = Issuer {
@@ -160,6 +166,7 @@ impl Issuer {
             jwks_fetches: issuer.jwks_fetches.clone(),
             signer: issuer.signer.clone(),
             clients: issuer.clients.clone(),
+            opaque: issuer.opaque.clone(),
         };
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -176,11 +183,15 @@ impl Issuer {
         let mut line = String::new();
         reader.read_line(&mut line)?;
         let mut length = 0;
+        let mut authorization = String::new();
         let mut header = String::new();
         while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
             if let Some((name, value)) = header.split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap_or(0);
+                }
+                if name.eq_ignore_ascii_case("authorization") {
+                    authorization = value.trim().to_string();
                 }
             }
             header.clear();
@@ -214,6 +225,40 @@ impl Issuer {
                     json!({"error": "invalid_client", "error_description": why}).to_string(),
                 ),
             },
+            "/realm/introspect" => {
+                let (id, secret) = INTROSPECTION_CLIENT;
+                let expected = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+                );
+                if authorization != expected {
+                    (
+                        "401 Unauthorized",
+                        json!({"error": "invalid_client"}).to_string(),
+                    )
+                } else {
+                    let form = String::from_utf8_lossy(&body).to_string();
+                    let token = form
+                        .split('&')
+                        .filter_map(|pair| pair.split_once('='))
+                        .find(|(n, _)| *n == "token")
+                        .map(|(_, v)| decode_form(v))
+                        .unwrap_or_default();
+                    let known = self
+                        .opaque
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .find(|(t, _)| *t == token)
+                        .map(|(_, a)| a.clone());
+                    (
+                        "200 OK",
+                        known
+                            .unwrap_or_else(|| json!({"active": false}))
+                            .to_string(),
+                    )
+                }
+            }
             _ => ("404 Not Found", "{}".to_string()),
         };
         write!(
@@ -290,6 +335,24 @@ impl Issuer {
     /// Signs the token endpoint's access tokens with `key` (one of those published).
     pub fn sign_tokens_with(&self, key: &Key) {
         *self.signer.lock().unwrap() = Some((key.alg, key.kid.clone(), key.signing.clone()));
+    }
+
+    /// Makes `token` an opaque token the introspection endpoint answers with `answer`
+    /// (`{"active": true, "scope": ...}`), in place of its answer before.
+    pub fn opaque_token(&self, token: &str, answer: Value) {
+        let mut opaque = self.opaque.lock().unwrap();
+        opaque.retain(|(t, _)| t != token);
+        opaque.push((token.to_string(), answer));
+    }
+
+    /// The introspection endpoint, with this server's credentials, answers kept for `keep_for`.
+    pub fn introspection(&self, keep_for: Duration) -> fhir_rocket::auth::token::Introspection {
+        fhir_rocket::auth::token::Introspection {
+            endpoint: format!("{}/introspect", self.base),
+            client_id: INTROSPECTION_CLIENT.0.to_string(),
+            client_secret: INTROSPECTION_CLIENT.1.to_string(),
+            keep_for,
+        }
     }
 
     /// Registers a backend-services client by its id and public JWK.

@@ -181,3 +181,58 @@ fn a_rotated_key_is_fetched_and_an_unreachable_issuer_is_not_an_invalid_token() 
         }
     }
 }
+
+#[test]
+fn opaque_tokens_are_introspected_and_kept_a_short_while() {
+    let key = ec_key("intro", false);
+    let issuer = Issuer::start(&[&key]);
+    let mut config = issuer.config();
+    config.introspection = Some(issuer.introspection(Duration::from_secs(1)));
+    let validator = TokenValidator::new(config.clone());
+    issuer.opaque_token(
+        "opaque-1",
+        json!({"active": true, "scope": "user/Patient.rs", "sub": "nurse-7",
+               "aud": AUDIENCE, "iss": issuer.base, "exp": now() + 600}),
+    );
+    issuer.opaque_token(
+        "opaque-expired",
+        json!({"active": true, "exp": now() - 3600}),
+    );
+    issuer.opaque_token(
+        "opaque-elsewhere",
+        json!({"active": true, "aud": "https://other.example.org"}),
+    );
+    let claims = validator.validate_and_keep("opaque-1").unwrap();
+    assert_eq!(claims.subject.as_deref(), Some("nurse-7"));
+    assert_eq!(
+        claims
+            .scopes
+            .grant(Context::User, "Patient", Permissions::SEARCH)
+            .count(),
+        1
+    );
+    refused(validator.validate("opaque-unknown"), "not active");
+    refused(validator.validate("opaque-expired"), "expired");
+    refused(validator.validate("opaque-elsewhere"), "another audience");
+    // Kept a second, then asked again: revoked meanwhile, it is refused.
+    assert!(validator.cached("opaque-1").is_some());
+    issuer.opaque_token("opaque-1", json!({"active": false}));
+    assert!(validator.cached("opaque-1").is_some());
+    std::thread::sleep(Duration::from_millis(2100));
+    assert!(validator.cached("opaque-1").is_none());
+    refused(
+        validator
+            .validate_and_keep("opaque-1")
+            .map(|c| (*c).clone()),
+        "revoked",
+    );
+    // JWTs are still checked by their signature, not introspected.
+    validator.validate(&mint(&key, &issuer.claims())).unwrap();
+    // Wrong credentials at the endpoint: the issuer's fault, not the token's.
+    let mut wrong = config;
+    wrong.introspection.as_mut().unwrap().client_secret = "wrong".into();
+    match TokenValidator::new(wrong).validate("opaque-1") {
+        Err(TokenError::IssuerUnavailable(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}

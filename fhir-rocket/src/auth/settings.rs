@@ -7,6 +7,8 @@
 //! audience = "https://fhir.example.org/fhir"
 //! roles = [{ claim = "roles", value = "clinician", scopes = "user/*.rs" }]
 //! operations = [{ name = "$everything", needs = "r" }]
+//! # Opaque tokens, checked by RFC 7662 introspection.
+//! introspection = { endpoint = "https://auth.example.org/realm/introspect", client_id = "fhir", client_secret = "..." }
 //! ```
 
 use super::scope::Permissions;
@@ -31,6 +33,25 @@ pub struct AuthSettings {
     /// Clock skew allowed on `exp` and `nbf`, in seconds (60 unless set).
     #[serde(default)]
     pub leeway_seconds: Option<u64>,
+    /// RFC 7662 introspection of opaque tokens: the endpoint, and this server's client id
+    /// and secret there.
+    #[serde(default)]
+    pub introspection: Option<IntrospectionSetting>,
+}
+
+/// Where opaque tokens are introspected.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(crate = "rocket::serde", deny_unknown_fields)]
+pub struct IntrospectionSetting {
+    /// The endpoint.
+    pub endpoint: String,
+    /// This server's client id.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// How long an answer is kept, in seconds (60 unless set).
+    #[serde(default)]
+    pub keep_seconds: Option<u64>,
 }
 
 /// One role: tokens whose `claim` holds `value` are granted `scopes`.
@@ -90,6 +111,14 @@ impl AuthSettings {
         let mut config = IssuerConfig::new(self.issuer, self.audience);
         if let Some(leeway) = self.leeway_seconds {
             config.leeway = std::time::Duration::from_secs(leeway);
+        }
+        if let Some(i) = self.introspection {
+            config.introspection = Some(super::token::Introspection {
+                endpoint: i.endpoint,
+                client_id: i.client_id,
+                client_secret: i.client_secret,
+                keep_for: std::time::Duration::from_secs(i.keep_seconds.unwrap_or(60)),
+            });
         }
         let mut auth = SmartAuth::new(config);
         for role in self.roles {

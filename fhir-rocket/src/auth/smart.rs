@@ -647,6 +647,9 @@ impl<R: ServerModel> Interceptor<R> for SmartAuth {
             let refused = match interaction {
                 "history-type" | "history-system" => Some("a history of a type or the server"),
                 _ if resolved.conditional => Some("a conditional write"),
+                // Its result is made by the provider, after every check: it could move a
+                // resource out of what the token may write. An update is checked whole.
+                "patch" => Some("a patch (send an update)"),
                 _ => None,
             };
             if let Some(what) = refused {

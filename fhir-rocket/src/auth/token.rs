@@ -5,6 +5,9 @@
 //! rotation), at most once per [`IssuerConfig::refetch_after`]. Signatures are checked by
 //! `jsonwebtoken` (ring underneath), never by hand.
 //!
+//! Tokens that are not JWTs are checked by the issuer's RFC 7662 introspection endpoint when
+//! one is configured ([`IssuerConfig::introspection`]), and the answer kept a short while.
+//!
 //! [`TokenValidator::validate`] blocks while it fetches: call it from a blocking context.
 //! [`TokenValidator::cached`] never blocks: a token checked before is kept, by its whole
 //! text, until it expires.
@@ -30,6 +33,23 @@ pub struct IssuerConfig {
     pub leeway: Duration,
     /// How long after a fetch of the JWKS a token with an unknown key may cause another.
     pub refetch_after: Duration,
+    /// Where tokens that are not JWTs (opaque tokens) are checked, by RFC 7662's
+    /// introspection; without it they are refused.
+    pub introspection: Option<Introspection>,
+}
+
+/// An RFC 7662 introspection endpoint and the server's credentials for it (HTTP Basic).
+#[derive(Clone, Debug)]
+pub struct Introspection {
+    /// The endpoint's URL.
+    pub endpoint: String,
+    /// This server's client id at the issuer.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// How long an answer is kept (at most until the token's `exp`): a token revoked at the
+    /// issuer is still taken that long.
+    pub keep_for: Duration,
 }
 
 impl IssuerConfig {
@@ -41,6 +61,7 @@ impl IssuerConfig {
             audience: audience.into(),
             leeway: Duration::from_secs(60),
             refetch_after: Duration::from_secs(30),
+            introspection: None,
         }
     }
 }
@@ -94,7 +115,7 @@ pub struct TokenValidator {
     keys: RwLock<Keys>,
     agent: ureq::Agent,
     /// Tokens checked, by their whole text (never by the signature alone: a payload changed
-    /// under a copied signature must not find the original's claims), with their `exp`.
+    /// under a copied signature must not find the original's claims), with the second (Unix time) until which each is taken.
     checked: Mutex<HashMap<String, (Arc<Claims>, u64)>>,
 }
 
@@ -140,26 +161,31 @@ impl TokenValidator {
     /// blocks on the network.
     pub fn cached(&self, token: &str) -> Option<Arc<Claims>> {
         let checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
-        let (claims, exp) = checked.get(token)?;
-        (now() <= exp.saturating_add(self.config.leeway.as_secs())).then(|| claims.clone())
+        let (claims, until) = checked.get(token)?;
+        (now() <= *until).then(|| claims.clone())
     }
 
     /// [`TokenValidator::validate`], kept for [`TokenValidator::cached`]: what a server
     /// calls for each request's token once `cached` found nothing.
     pub fn validate_and_keep(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
         let claims = Arc::new(self.validate(token)?);
-        // `exp` is required, so a valid token has it.
-        let exp = claims.all["exp"].as_u64().unwrap_or(0);
+        // Kept while valid: a JWT's `exp` is required; an introspected token is asked again
+        // after `keep_for`.
+        let leeway = self.config.leeway.as_secs();
+        let exp = claims.all["exp"].as_u64().unwrap_or(u64::MAX);
+        let mut until = exp.saturating_add(leeway);
+        if let (Some(introspection), false) = (&self.config.introspection, is_jwt(token)) {
+            until = until.min(now().saturating_add(introspection.keep_for.as_secs()));
+        }
         let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
         if checked.len() >= CHECKED_KEPT {
             let now = now();
-            let leeway = self.config.leeway.as_secs();
-            checked.retain(|_, (_, exp)| now <= exp.saturating_add(leeway));
+            checked.retain(|_, (_, until)| now <= *until);
             if checked.len() >= CHECKED_KEPT {
                 checked.clear();
             }
         }
-        checked.insert(token.to_string(), (claims.clone(), exp));
+        checked.insert(token.to_string(), (claims.clone(), until));
         Ok(claims)
     }
 
@@ -189,6 +215,9 @@ impl TokenValidator {
 
     /// Checks `token` (the text after `Bearer `) and reads its claims.
     pub fn validate(&self, token: &str) -> Result<Claims, TokenError> {
+        if let (Some(introspection), false) = (&self.config.introspection, is_jwt(token)) {
+            return self.introspect(introspection, token);
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| TokenError::Invalid(format!("not a signed JWT: {e}")))?;
         if !ALGORITHMS.contains(&header.alg) {
@@ -209,6 +238,74 @@ impl TokenValidator {
         let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         claims(data.claims)
+    }
+
+    /// RFC 7662: the issuer says whether an opaque token is active, and what it grants.
+    fn introspect(&self, introspection: &Introspection, token: &str) -> Result<Claims, TokenError> {
+        use base64::Engine;
+        let unavailable = |why: String| {
+            TokenError::IssuerUnavailable(format!("{}: {why}", introspection.endpoint))
+        };
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            form_encode(&introspection.client_id),
+            form_encode(&introspection.client_secret)
+        ));
+        let mut response = self
+            .agent
+            .post(&introspection.endpoint)
+            .header("Authorization", &format!("Basic {basic}"))
+            .header("Accept", "application/json")
+            .send_form([("token", token), ("token_type_hint", "access_token")])
+            .map_err(|e| unavailable(e.to_string()))?;
+        if response.status() != 200 {
+            return Err(unavailable(format!("status {}", response.status())));
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .map_err(|e| unavailable(e.to_string()))?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))?;
+        if answer["active"] != serde_json::Value::Bool(true) {
+            return Err(TokenError::Invalid(
+                "the issuer says the token is not active".into(),
+            ));
+        }
+        let leeway = self.config.leeway.as_secs();
+        if answer["exp"]
+            .as_u64()
+            .is_some_and(|exp| exp.saturating_add(leeway) < now())
+        {
+            return Err(TokenError::Invalid("the token has expired".into()));
+        }
+        if answer["nbf"]
+            .as_u64()
+            .is_some_and(|nbf| nbf > now().saturating_add(leeway))
+        {
+            return Err(TokenError::Invalid("the token is not valid yet".into()));
+        }
+        if answer["iss"]
+            .as_str()
+            .is_some_and(|iss| iss != self.config.issuer)
+        {
+            return Err(TokenError::Invalid("the token is of another issuer".into()));
+        }
+        let audience = &self.config.audience;
+        let for_us = match &answer["aud"] {
+            serde_json::Value::Null => true,
+            serde_json::Value::String(aud) => aud == audience,
+            serde_json::Value::Array(list) => list.iter().any(|a| a == audience.as_str()),
+            _ => false,
+        };
+        if !for_us {
+            return Err(TokenError::Invalid(
+                "the token is for another audience".into(),
+            ));
+        }
+        claims(answer)
     }
 
     /// The key `kid` names (or the only key of the algorithm's kind, for a token without a
@@ -312,6 +409,27 @@ impl TokenValidator {
             .map_err(|e| unavailable(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
     }
+}
+
+/// Whether a token has the form of a JWS (three parts): a JWT, checked by its signature.
+fn is_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+/// `application/x-www-form-urlencoded` encoding, which RFC 6749 asks of a client id and
+/// secret before they go into HTTP Basic.
+fn form_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Seconds since the Unix epoch.
