@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Requests per second and p99 latency of the FHIR server kit against the framework's own
 # ceiling: GET Patient/{id} and a 20-entry search, each beside a bare Rocket route returning
-# the same bytes. Loopback only; every wrk run is bounded in time.
+# the same bytes; and the same two requests answered in XML (`_format=xml`: the read is
+# written from the model, the searchset Bundle converted from its JSON). Loopback only;
+# every wrk run is bounded in time.
 #
 #     bash benches/http.sh            # prints a Markdown table
 #     BENCH_SUBSET=1 bash benches/http.sh   # also the same requests with _summary=true and
@@ -30,15 +32,18 @@ cmp <(curl -sf "$base/fhir/Patient?family=bench") <(curl -sf "$base/bare/search"
 # round, because two cores shared by the server and wrk give noisy single runs.
 rounds=${ROUNDS:-3}
 declare -A rps p99
-names=(read bare-read search bare-search)
+names=(read bare-read search bare-search read-xml search-xml)
 declare -A url=(
   [read]="$base/fhir/Patient/1" [bare-read]="$base/bare/patient"
-  [search]="$base/fhir/Patient?family=bench" [bare-search]="$base/bare/search")
+  [search]="$base/fhir/Patient?family=bench" [bare-search]="$base/bare/search"
+  [read-xml]="$base/fhir/Patient/1?_format=xml" [search-xml]="$base/fhir/Patient?family=bench&_format=xml")
 declare -A label=(
   [read]="GET /fhir/Patient/1 (fhir-rocket)"
   [bare-read]="GET /bare/patient (bare Rocket, same bytes)"
   [search]="GET /fhir/Patient?family=bench, 20 entries (fhir-rocket)"
-  [bare-search]="GET /bare/search (bare Rocket, same bytes)")
+  [bare-search]="GET /bare/search (bare Rocket, same bytes)"
+  [read-xml]="GET /fhir/Patient/1?_format=xml"
+  [search-xml]="GET /fhir/Patient?family=bench&_format=xml, 20 entries")
 if [ "${BENCH_SUBSET:-0}" = 1 ]; then
   names+=(read-summary read-elements search-summary search-elements)
   url[read-summary]="$base/fhir/Patient/1?_summary=true"
@@ -67,6 +72,7 @@ done
 ratio() { awk -v a="$(median <<<"${rps[$1]}")" -v b="$(median <<<"${rps[$2]}")" 'BEGIN {printf "%.0f%%", 100*a/b}'; }
 echo
 echo "read: $(ratio read bare-read) of the bare route; search: $(ratio search bare-search) of the bare route"
+echo "XML against JSON: read $(ratio read-xml read), search $(ratio search-xml search)"
 if [ "${BENCH_SUBSET:-0}" = 1 ]; then
   echo "subset against the whole resources: read _summary $(ratio read-summary read), _elements $(ratio read-elements read); search _summary $(ratio search-summary search), _elements $(ratio search-elements search)"
 fi

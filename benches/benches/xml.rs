@@ -44,16 +44,7 @@ fn xml(c: &mut Criterion) {
     group.bench_function("parse/quick-xml events only", |b| {
         b.iter(|| {
             for t in &xml {
-                let mut reader = quick_xml::Reader::from_str(t);
-                loop {
-                    match reader.read_event() {
-                        Ok(quick_xml::events::Event::Eof) => break,
-                        Ok(e) => {
-                            black_box(e);
-                        }
-                        Err(e) => panic!("{e}"),
-                    }
-                }
+                common::read_every_xml_event(t);
             }
         })
     });

@@ -256,13 +256,17 @@ impl Reply {
         }
     }
 
-    /// The JSON body rewritten as FHIR XML, for a client that asked for XML. Every body is
-    /// built as JSON and converted here, in one place; a resource XML cannot carry answers
-    /// 500.
+    /// The JSON body rewritten as FHIR XML, for a client that asked for XML: every body but
+    /// a whole resource (which `resource_reply` writes as XML from the model) is built as JSON
+    /// and converted here, in one place; a resource XML cannot carry answers 500.
     pub fn into_xml(mut self, table: &fhir_model::xml::table::XmlTable, pretty: bool) -> Self {
         let Some(json) = &self.body else {
             return self;
         };
+        // Written as XML already (a resource, straight from the model).
+        if self.content_type == XML_BODY {
+            return self;
+        }
         match fhir_model::xml::from_json_form(json, table, pretty) {
             Ok(xml) => {
                 self.body = Some(xml);
@@ -473,10 +477,18 @@ pub(crate) fn resource_reply<R: ServerModel>(
             issues.extend(warnings.iter().cloned());
             Reply::json(status, outcome_of(&issues, None))
         }
-        _ => Reply::json(
-            status,
-            crate::subset::to_vec(resource, subset, format.pretty_json()),
-        ),
+        // In XML, a whole resource is written straight from the model; a part of one (a
+        // subset), or one XML cannot carry (answered 500 by `into_xml`), goes through JSON.
+        _ => match (format.xml, subset) {
+            (true, None) => match fhir_model::xml::to_vec(resource, format.pretty) {
+                Ok(xml) => Reply::json(status, Vec::new()).with_body(XML_BODY, xml),
+                Err(_) => Reply::json(status, crate::subset::to_vec(resource, None, false)),
+            },
+            _ => Reply::json(
+                status,
+                crate::subset::to_vec(resource, subset, format.pretty_json()),
+            ),
+        },
     };
     if let Some(version) = resource.version_id() {
         reply = reply.header("ETag", format!("W/\"{version}\""));

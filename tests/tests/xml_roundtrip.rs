@@ -143,3 +143,44 @@ fn r5_examples_written_as_xml_validate_against_the_official_schema() {
     );
     let _ = std::fs::remove_dir_all(&schema);
 }
+
+/// The XML written straight from the model is, byte for byte, what the table-driven writer of
+/// FHIR JSON trees writes for the same resource, compact and pretty, for every example of
+/// every version: the two writers check each other.
+fn same_as_from_json_form<R: fhir_model::xml::XmlResource>(package_name: &str, version: &str) {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for path in json_resources(&package(package_name, version)) {
+        let text = std::fs::read_to_string(&path).expect("an example");
+        let Ok(resource) = json::from_str::<R>(&text) else {
+            continue;
+        };
+        count += 1;
+        for pretty in [false, true] {
+            let direct = fhir_model::xml::to_vec(&resource, pretty);
+            let via_json = fhir_model::xml::from_json_form(
+                &json::to_vec(&resource, false),
+                R::xml_table(),
+                pretty,
+            );
+            if direct.as_ref().map_err(ToString::to_string)
+                != via_json.as_ref().map_err(ToString::to_string)
+            {
+                failures.push(format!("{} (pretty: {pretty})", path.display()));
+            }
+        }
+    }
+    assert!(count > 2000, "{count} examples read");
+    assert!(
+        failures.is_empty(),
+        "{} differ: {failures:#?}",
+        failures.len()
+    );
+}
+
+#[test]
+fn xml_from_the_model_equals_xml_from_its_json_form() {
+    same_as_from_json_form::<fhir_model::r4::Resource>("hl7.fhir.r4.examples", "4.0.1");
+    same_as_from_json_form::<fhir_model::r4b::Resource>("hl7.fhir.r4b.examples", "4.3.0");
+    same_as_from_json_form::<fhir_model::r5::Resource>("hl7.fhir.r5.examples", "5.0.0");
+}

@@ -203,3 +203,28 @@ fn memory_is_bounded_by_the_document_size() {
     };
     assert!(fhir_model::xml::from_str_with::<Resource>(&xml, unlimited).is_ok());
 }
+
+#[test]
+fn what_xml_cannot_carry_is_an_error_naming_its_element() {
+    let control =
+        Resource::from_json(r#"{"resourceType":"Patient","name":[{"family":"a\u0001b"}]}"#)
+            .unwrap();
+    let e = control.to_xml().unwrap_err();
+    assert!(e.message().contains("U+0001"), "{e}");
+    assert_eq!(e.path(), "Patient.name.family.value");
+    let not_a_div = Resource::from_json(
+        r#"{"resourceType":"Patient","text":{"status":"generated","div":"<p>no div</p>"}}"#,
+    )
+    .unwrap();
+    let e = not_a_div.to_xml().unwrap_err();
+    assert_eq!(e.path(), "Patient.text.div", "{e}");
+    // An extension's url, written after its nested extensions, is still an attribute.
+    let nested = Resource::from_json(
+        r#"{"resourceType":"Patient","extension":[{"id":"e1","extension":[{"url":"inner","valueBoolean":true}],"url":"outer"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        nested.to_xml().unwrap(),
+        format!("<Patient {NS}><extension id=\"e1\" url=\"outer\"><extension url=\"inner\"><valueBoolean value=\"true\"/></extension></extension></Patient>")
+    );
+}

@@ -15,3 +15,19 @@ pub fn r4_example_texts() -> Vec<String> {
         .map(|p| std::fs::read_to_string(p).expect("readable example"))
         .collect()
 }
+
+/// quick-xml's pull parser reading every event of `xml`, doing nothing with it: the ceiling
+/// of reading XML.
+#[allow(dead_code)]
+pub fn read_every_xml_event(xml: &str) {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(e) => {
+                std::hint::black_box(e);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

@@ -378,12 +378,38 @@ fn write_element<V, X: JsonObject>(w: &mut JsonWriter, p: &Primitive<V, X>) -> b
     w.end_object()
 }
 
+/// A primitive as one XML element: its `id` and `value` attributes, its extensions inside.
+fn xml_prim<V: PrimitiveValue, X: JsonObject>(
+    w: &mut JsonWriter,
+    base: &str,
+    suffix: &str,
+    p: &Primitive<V, X>,
+) {
+    if p.value.is_none() && !p.has_id_or_extension() {
+        return;
+    }
+    w.xml_open(base, suffix);
+    if let Some(id) = p.id() {
+        w.xml_attribute("id", id);
+    }
+    if let Some(v) = &p.value {
+        let at = w.out.len();
+        v.write_value(w);
+        w.xml_value_written(at);
+    }
+    w_objects(w, "extension", p.extension());
+    w.xml_close();
+}
+
 fn w_prim_parts<V: PrimitiveValue, X: JsonObject>(
     w: &mut JsonWriter,
     base: &str,
     suffix: &str,
     p: &Primitive<V, X>,
 ) {
+    if w.xml.is_some() {
+        return xml_prim(w, base, suffix, p);
+    }
     if let Some(v) = &p.value {
         w.key_parts(false, base, suffix);
         if !w.skips_value() {
@@ -419,6 +445,12 @@ pub fn w_prims<V: PrimitiveValue, X: JsonObject>(
     name: &str,
     list: &[Primitive<V, X>],
 ) {
+    if w.xml.is_some() {
+        for p in list {
+            xml_prim(w, name, "", p);
+        }
+        return;
+    }
     if list.iter().any(|p| p.value.is_some()) {
         w.key(name);
     }
@@ -454,6 +486,15 @@ pub fn w_prims<V: PrimitiveValue, X: JsonObject>(
 
 /// A plain string member.
 pub fn w_string(w: &mut JsonWriter, name: &str, s: Option<&str>) {
+    if let (Some(s), true) = (s, w.xml.is_some()) {
+        // In XML, the model's plain strings are `Element.id` and `Extension.url`, which are
+        // attributes, and the narrative's XHTML.
+        match name {
+            "div" => w.xml_div(s),
+            _ => w.xml_attribute(name, s),
+        }
+        return;
+    }
     if let Some(s) = s {
         w.key(name);
         if !w.skips_value() {
@@ -464,6 +505,14 @@ pub fn w_string(w: &mut JsonWriter, name: &str, s: Option<&str>) {
 
 /// A repeating plain string member.
 pub fn w_strings(w: &mut JsonWriter, name: &str, list: &[String]) {
+    if w.xml.is_some() {
+        for s in list {
+            w.xml_open(name, "");
+            w.xml_attribute("value", s);
+            w.xml_close();
+        }
+        return;
+    }
     if !list.is_empty() {
         w.key(name);
         if w.skips_value() {
@@ -479,6 +528,12 @@ pub fn w_strings(w: &mut JsonWriter, name: &str, list: &[String]) {
 }
 
 fn w_object_parts<T: JsonObject + ?Sized>(w: &mut JsonWriter, base: &str, suffix: &str, v: &T) {
+    if w.xml.is_some() {
+        w.xml_open(base, suffix);
+        v.write_members(w);
+        w.xml_close();
+        return;
+    }
     let cp = w.checkpoint();
     w.key_parts(false, base, suffix);
     if w.skips_value() {
@@ -501,6 +556,14 @@ pub fn w_object<T: JsonObject>(w: &mut JsonWriter, name: &str, v: Option<&T>) {
 /// A repeating struct member; items without content are left out.
 pub fn w_objects<T: JsonObject>(w: &mut JsonWriter, name: &str, list: &[T]) {
     if list.is_empty() {
+        return;
+    }
+    if w.xml.is_some() {
+        for v in list {
+            w.xml_open(name, "");
+            v.write_members(w);
+            w.xml_close();
+        }
         return;
     }
     let cp = w.checkpoint();
@@ -532,6 +595,13 @@ pub fn w_object_value<T: JsonObject + ?Sized>(w: &mut JsonWriter, v: &T) {
 
 /// A singular member of a type that writes itself.
 pub fn w_value<T: JsonValue>(w: &mut JsonWriter, name: &str, v: Option<&T>) {
+    if let (Some(v), true) = (v, w.xml.is_some()) {
+        // A resource inside a resource: wrapped in an element of its type.
+        w.xml_open(name, "");
+        v.write_json(w);
+        w.xml_close();
+        return;
+    }
     if let Some(v) = v {
         w.key(name);
         if !w.skips_value() {
@@ -542,6 +612,14 @@ pub fn w_value<T: JsonValue>(w: &mut JsonWriter, name: &str, v: Option<&T>) {
 
 /// A repeating member of a type that writes itself.
 pub fn w_values<T: JsonValue>(w: &mut JsonWriter, name: &str, list: &[T]) {
+    if w.xml.is_some() {
+        for v in list {
+            w.xml_open(name, "");
+            v.write_json(w);
+            w.xml_close();
+        }
+        return;
+    }
     if !list.is_empty() {
         w.key(name);
         if w.skips_value() {

@@ -12,7 +12,7 @@ pub struct Checkpoint {
 
 /// Writes compact or pretty (two-space indented) JSON.
 pub struct JsonWriter {
-    pub(super) out: Vec<u8>,
+    pub(crate) out: Vec<u8>,
     pretty: bool,
     indent: usize,
     /// No member or item has been written in the current container yet.
@@ -23,6 +23,9 @@ pub struct JsonWriter {
     pub(super) parked_subset: Option<Box<super::subset::SubsetState>>,
     /// The filter is leaving out the member being written: its value need not be written.
     pub(super) muted: bool,
+    /// Writing FHIR XML instead (`crate::xml::to_vec`): the member functions of `json::rt`
+    /// write elements through this state.
+    pub(crate) xml: Option<Box<crate::xml::typed::XmlOut>>,
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -38,6 +41,7 @@ impl JsonWriter {
             subset: None,
             parked_subset: None,
             muted: false,
+            xml: None,
         }
     }
 
@@ -136,6 +140,9 @@ impl JsonWriter {
     /// Writes `{`.
     #[inline]
     pub fn begin_object(&mut self) {
+        if self.xml.is_some() {
+            return self.xml_begin_resource();
+        }
         if self.subset.is_some() {
             self.subset_begin_object();
         }
@@ -147,6 +154,10 @@ impl JsonWriter {
     /// Writes `}`; returns whether the object had members.
     #[inline]
     pub fn end_object(&mut self) -> bool {
+        if self.xml.is_some() {
+            self.xml_close();
+            return true;
+        }
         if self.subset.is_some() {
             self.subset_end_object();
         }
@@ -190,6 +201,9 @@ impl JsonWriter {
     /// Writes the `resourceType` member.
     #[inline]
     pub fn resource_type(&mut self, name: &str) {
+        if self.xml.is_some() {
+            return self.xml_resource_type(name);
+        }
         if self.subset.is_some() {
             self.subset_resource(name);
         }
@@ -238,6 +252,12 @@ impl JsonWriter {
 
     /// Writes a string, escaped.
     pub fn string(&mut self, s: &str) {
+        if self.xml.is_some() {
+            // A primitive's value, made an attribute from here: `"` and the text as it is.
+            self.out.push(b'"');
+            self.out.extend_from_slice(s.as_bytes());
+            return;
+        }
         self.out.reserve(s.len() + 2);
         self.out.push(b'"');
         self.escaped(s);

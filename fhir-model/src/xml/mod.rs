@@ -22,6 +22,7 @@
 mod error;
 mod reader;
 pub mod table;
+pub(crate) mod typed;
 mod writer;
 
 pub use error::XmlError;
@@ -87,7 +88,10 @@ pub fn to_string_with<T: XmlResource>(value: &T, pretty: bool) -> Result<String,
 /// Writes a resource as FHIR XML bytes. Fails only when the resource holds what XML cannot
 /// carry: a narrative `div` that is not well-formed XHTML, or characters XML 1.0 forbids.
 pub fn to_vec<T: XmlResource>(value: &T, pretty: bool) -> Result<Vec<u8>, XmlError> {
-    from_json_form(&json::to_vec(value, false), T::xml_table(), pretty)
+    // Straight from the model, through the same member functions that write JSON.
+    let mut w = json::JsonWriter::xml(pretty);
+    value.write_json(&mut w);
+    w.into_xml()
 }
 
 /// Converts FHIR JSON bytes to FHIR XML (the shared, non-generic part of writing).

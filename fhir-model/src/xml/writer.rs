@@ -178,11 +178,53 @@ fn is_nonchar_ef(b: &[u8], i: usize) -> bool {
 #[cold]
 #[inline(never)]
 fn invalid_char<'a>(s: &str, byte: usize) -> Box<Fail<'a>> {
+    fail(invalid_char_message(s, byte))
+}
+
+/// What is said of the character at `byte` of `s`, which XML does not allow.
+#[cold]
+pub(super) fn invalid_char_message(s: &str, byte: usize) -> String {
     let c = s.get(byte..).and_then(|t| t.chars().next()).unwrap_or('\0');
-    fail(format!(
-        "the character U+{:04X} is not allowed in XML",
-        c as u32
-    ))
+    format!("the character U+{:04X} is not allowed in XML", c as u32)
+}
+
+/// Appends `s` escaped for an attribute value in double quotes: `&<>"` as entities, tab, LF
+/// and CR as character references (so attribute normalization keeps them). A character XML
+/// 1.0 does not allow is an error at its byte offset.
+pub(super) fn escape_attribute(out: &mut Vec<u8>, s: &str) -> Result<(), usize> {
+    let b = s.as_bytes();
+    let mut run = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let class = CLASS[b[i] as usize];
+        if class == COPY {
+            i += 1;
+            continue;
+        }
+        let rep: &[u8] = match b[i] {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\t' => b"&#x9;",
+            b'\n' => b"&#xA;",
+            b'\r' => b"&#xD;",
+            0xEF => {
+                if is_nonchar_ef(b, i) {
+                    return Err(i);
+                }
+                i += 1;
+                continue;
+            }
+            _ => return Err(i),
+        };
+        out.extend_from_slice(&b[run..i]);
+        out.extend_from_slice(rep);
+        i += 1;
+        run = i;
+    }
+    out.extend_from_slice(&b[run..]);
+    Ok(())
 }
 
 /// The byte offset of the first character XML 1.0 does not allow (control characters other
@@ -248,42 +290,9 @@ impl Writer<'_> {
         }
     }
 
-    /// Writes `s` escaped for an attribute value in double quotes: `&<>"` as entities, tab, LF
-    /// and CR as character references (so attribute normalization keeps them).
+    /// Writes `s` escaped for an attribute value in double quotes (see [`escape_attribute`]).
     fn escape<'a>(&mut self, s: &str) -> Res<'a> {
-        let b = s.as_bytes();
-        let mut run = 0;
-        let mut i = 0;
-        while i < b.len() {
-            let class = CLASS[b[i] as usize];
-            if class == COPY {
-                i += 1;
-                continue;
-            }
-            let rep: &[u8] = match b[i] {
-                b'&' => b"&amp;",
-                b'<' => b"&lt;",
-                b'>' => b"&gt;",
-                b'"' => b"&quot;",
-                b'\t' => b"&#x9;",
-                b'\n' => b"&#xA;",
-                b'\r' => b"&#xD;",
-                0xEF => {
-                    if is_nonchar_ef(b, i) {
-                        return Err(invalid_char(s, i));
-                    }
-                    i += 1;
-                    continue;
-                }
-                _ => return Err(invalid_char(s, i)),
-            };
-            self.out.extend_from_slice(&b[run..i]);
-            self.out.extend_from_slice(rep);
-            i += 1;
-            run = i;
-        }
-        self.out.extend_from_slice(&b[run..]);
-        Ok(())
+        escape_attribute(&mut self.out, s).map_err(|at| invalid_char(s, at))
     }
 
     /// Writes ` name="value"` with the value escaped.

@@ -1,0 +1,294 @@
+//! Writing FHIR XML straight from the typed model: the generated `write_members` of every
+//! type, the same code that writes JSON, drive a [`JsonWriter`] in XML mode, whose shared
+//! member functions (`json::rt::w_*`) write elements instead of JSON members. No JSON text
+//! and no JSON tree are made on the way, and there is no code per type.
+//!
+//! What XML needs that JSON does not have is decided here, by the member's role:
+//! - a primitive is one element with its value, `id` and extensions together (JSON splits
+//!   them into `name` and `_name`), each item of a repeating one an element of its own;
+//! - `Element.id` and `Extension.url` (the model's plain strings) are attributes; an
+//!   attribute that comes after an element's children (`Extension.url` follows `extension`
+//!   in definition order) is put into the start tag;
+//! - the narrative `div` (the other plain string) is copied as it is, once checked to be one
+//!   well-formed XHTML `div` element;
+//! - a resource inside a resource (`contained`, `Bundle.entry.resource`) is wrapped in an
+//!   element of its type;
+//! - an element left with no attribute and no child is taken back out, as JSON leaves out
+//!   empty objects.
+//!
+//! The first error (a character XML 1.0 does not allow, a `div` that is not well-formed) is
+//! kept with the path of the element it is in, and the output is given up.
+
+use super::error::XmlError;
+use super::writer::{check_div, escape_attribute, invalid_char_message};
+use crate::json::JsonWriter;
+
+/// The FHIR namespace, declared on the root element.
+const FHIR_XMLNS: &[u8] = b" xmlns=\"http://hl7.org/fhir\"";
+const SPACES: &[u8; 64] = b"                                                                ";
+
+/// The state of a [`JsonWriter`] writing XML.
+pub(crate) struct XmlOut {
+    pretty: bool,
+    frames: Vec<Frame>,
+    /// The first error, with its path.
+    error: Option<XmlError>,
+    /// A primitive's value while it becomes an attribute.
+    scratch: Vec<u8>,
+}
+
+/// An element being written (or, `pending`, a resource whose type is not known yet).
+struct Frame {
+    /// The output's length before this element: where it is taken back to when empty.
+    mark: usize,
+    /// Where its name is in the output.
+    name_at: usize,
+    name_len: usize,
+    /// Where the next attribute goes: the end of the start tag so far.
+    attrs_end: usize,
+    /// The start tag is not closed yet (no `>`).
+    open: bool,
+    has_attrs: bool,
+    has_children: bool,
+    /// The parent's `open` and `has_children` before this element, given back when it is
+    /// taken out.
+    parent_open: bool,
+    parent_children: bool,
+    /// `begin_object` of a resource value: the element comes with its `resourceType`.
+    pending: bool,
+}
+
+impl XmlOut {
+    pub(crate) fn new(pretty: bool) -> XmlOut {
+        XmlOut {
+            pretty,
+            frames: Vec::with_capacity(16),
+            error: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The elements' names from the root to the current one: where an error is.
+    fn path(&self, out: &[u8]) -> String {
+        let mut path = String::new();
+        for f in self.frames.iter().filter(|f| !f.pending) {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&String::from_utf8_lossy(
+                &out[f.name_at..f.name_at + f.name_len],
+            ));
+        }
+        path
+    }
+
+    #[cold]
+    fn fail(&mut self, out: &[u8], message: String, last: Option<&str>) {
+        if self.error.is_none() {
+            let mut path = self.path(out);
+            if let Some(last) = last {
+                path.push('.');
+                path.push_str(last);
+            }
+            self.error = Some(XmlError::new(message, path));
+        }
+    }
+}
+
+/// Starts a line at `depth` (pretty output, not at the very start).
+fn line(out: &mut Vec<u8>, pretty: bool, depth: usize) {
+    if pretty && !out.is_empty() {
+        out.push(b'\n');
+        let mut n = depth * 2;
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            out.extend_from_slice(&SPACES[..k]);
+            n -= k;
+        }
+    }
+}
+
+impl JsonWriter {
+    /// A writer of XML: what `json::rt` writes through it becomes FHIR XML.
+    pub(crate) fn xml(pretty: bool) -> JsonWriter {
+        let mut w = JsonWriter::new(Vec::with_capacity(4096), false);
+        w.xml = Some(Box::new(XmlOut::new(pretty)));
+        w
+    }
+
+    /// The XML written, or the first error.
+    pub(crate) fn into_xml(mut self) -> Result<Vec<u8>, XmlError> {
+        match self.xml.take().and_then(|x| x.error) {
+            Some(e) => Err(e),
+            None => Ok(self.out),
+        }
+    }
+
+    fn xml_state(&mut self) -> (&mut Vec<u8>, &mut XmlOut) {
+        let x = self.xml.as_deref_mut().expect("a writer in XML mode");
+        (&mut self.out, x)
+    }
+
+    /// The content of the current element starts: its start tag is closed first.
+    fn xml_child_starts(&mut self) -> (usize, bool, bool) {
+        let (out, x) = self.xml_state();
+        let mark = out.len();
+        match x.frames.iter_mut().rev().find(|f| !f.pending) {
+            Some(parent) => {
+                let before = (parent.open, parent.has_children);
+                if parent.open {
+                    out.push(b'>');
+                    parent.open = false;
+                }
+                parent.has_children = true;
+                (mark, before.0, before.1)
+            }
+            None => (mark, false, false),
+        }
+    }
+
+    /// The depth of a new child element (for indentation).
+    fn xml_depth(&self) -> usize {
+        self.xml
+            .as_ref()
+            .map_or(0, |x| x.frames.iter().filter(|f| !f.pending).count())
+    }
+
+    /// Opens `<{base}{suffix}`: its attributes and children follow.
+    pub(crate) fn xml_open(&mut self, base: &str, suffix: &str) {
+        let depth = self.xml_depth();
+        let (mark, parent_open, parent_children) = self.xml_child_starts();
+        let (out, x) = self.xml_state();
+        line(out, x.pretty, depth);
+        out.push(b'<');
+        let name_at = out.len();
+        out.extend_from_slice(base.as_bytes());
+        out.extend_from_slice(suffix.as_bytes());
+        if depth == 0 {
+            out.extend_from_slice(FHIR_XMLNS);
+        }
+        x.frames.push(Frame {
+            mark,
+            name_at,
+            name_len: base.len() + suffix.len(),
+            attrs_end: out.len(),
+            open: true,
+            has_attrs: depth == 0,
+            has_children: false,
+            parent_open,
+            parent_children,
+            pending: false,
+        });
+    }
+
+    /// Closes the current element: `/>`, or its end tag; an element with nothing in it is
+    /// taken back out.
+    pub(crate) fn xml_close(&mut self) {
+        let depth = self.xml_depth().saturating_sub(1);
+        let (out, x) = self.xml_state();
+        let Some(f) = x.frames.pop() else { return };
+        if f.pending {
+            return;
+        }
+        if !f.has_attrs && !f.has_children {
+            out.truncate(f.mark);
+            if let Some(parent) = x.frames.iter_mut().rev().find(|p| !p.pending) {
+                parent.open = f.parent_open;
+                parent.has_children = f.parent_children;
+            }
+            return;
+        }
+        if f.open {
+            out.extend_from_slice(b"/>");
+        } else {
+            line(out, x.pretty, depth);
+            out.extend_from_slice(b"</");
+            out.extend_from_within(f.name_at..f.name_at + f.name_len);
+            out.push(b'>');
+        }
+    }
+
+    /// ` name="value"` on the current element, wherever its content is.
+    pub(crate) fn xml_attribute(&mut self, name: &str, value: &str) {
+        let (out, x) = self.xml_state();
+        let mut scratch = std::mem::take(&mut x.scratch);
+        scratch.clear();
+        scratch.push(b' ');
+        scratch.extend_from_slice(name.as_bytes());
+        scratch.extend_from_slice(b"=\"");
+        if let Err(at) = escape_attribute(&mut scratch, value) {
+            x.fail(out, invalid_char_message(value, at), Some(name));
+        }
+        scratch.push(b'"');
+        if let Some(f) = x.frames.last_mut().filter(|f| !f.pending) {
+            if f.open && f.attrs_end == out.len() {
+                out.extend_from_slice(&scratch);
+            } else {
+                out.splice(f.attrs_end..f.attrs_end, scratch.iter().copied());
+            }
+            f.attrs_end += scratch.len();
+            f.has_attrs = true;
+        }
+        x.scratch = scratch;
+    }
+
+    /// The value a primitive's `write_value` just wrote from `at` (in XML mode, a string as
+    /// `"` and its raw text), made its `value` attribute.
+    pub(crate) fn xml_value_written(&mut self, at: usize) {
+        let (out, x) = self.xml_state();
+        let mut token = std::mem::take(&mut x.scratch);
+        token.clear();
+        token.extend_from_slice(&out[at..]);
+        out.truncate(at);
+        let text = match token.first() {
+            Some(b'"') => &token[1..],
+            _ => &token[..],
+        };
+        // The writer's strings are valid UTF-8, and so are numbers and booleans.
+        let text = std::str::from_utf8(text).unwrap_or_default().to_string();
+        x.scratch = token;
+        self.xml_attribute("value", &text);
+    }
+
+    /// The narrative's XHTML `div`, copied as it is once checked.
+    pub(crate) fn xml_div(&mut self, div: &str) {
+        let depth = self.xml_depth();
+        self.xml_child_starts();
+        let (out, x) = self.xml_state();
+        if let Err(why) = check_div(div) {
+            x.fail(out, why, Some("div"));
+        }
+        line(out, x.pretty, depth);
+        out.extend_from_slice(div.as_bytes());
+    }
+
+    /// `begin_object` in XML mode: a resource value, whose element comes with its type.
+    pub(crate) fn xml_begin_resource(&mut self) {
+        let (out, x) = self.xml_state();
+        x.frames.push(Frame {
+            mark: out.len(),
+            name_at: 0,
+            name_len: 0,
+            attrs_end: 0,
+            open: false,
+            has_attrs: false,
+            has_children: false,
+            parent_open: false,
+            parent_children: false,
+            pending: true,
+        });
+    }
+
+    /// `resourceType` in XML mode: the pending resource's element opens.
+    pub(crate) fn xml_resource_type(&mut self, name: &str) {
+        let (_, x) = self.xml_state();
+        if x.frames.last().is_some_and(|f| f.pending) {
+            x.frames.pop();
+        }
+        self.xml_open(name, "");
+        // A resource is never taken back out, even with nothing but its type.
+        if let Some(f) = self.xml.as_deref_mut().and_then(|x| x.frames.last_mut()) {
+            f.has_attrs = true;
+        }
+    }
+}
