@@ -141,7 +141,8 @@ impl JsonWriter {
     #[inline]
     pub fn begin_object(&mut self) {
         if self.xml.is_some() {
-            return self.xml_begin_resource();
+            // A resource value: its element opens with its `resourceType`.
+            return;
         }
         if self.subset.is_some() {
             self.subset_begin_object();

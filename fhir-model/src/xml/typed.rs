@@ -30,6 +30,7 @@ const SPACES: &[u8; 64] = b"                                                    
 /// The state of a [`JsonWriter`] writing XML.
 pub(crate) struct XmlOut {
     pretty: bool,
+    /// The elements open, from the root.
     frames: Vec<Frame>,
     /// The first error, with its path.
     error: Option<XmlError>,
@@ -37,7 +38,7 @@ pub(crate) struct XmlOut {
     scratch: Vec<u8>,
 }
 
-/// An element being written (or, `pending`, a resource whose type is not known yet).
+/// An element being written.
 struct Frame {
     /// The output's length before this element: where it is taken back to when empty.
     mark: usize,
@@ -48,14 +49,13 @@ struct Frame {
     attrs_end: usize,
     /// The start tag is not closed yet (no `>`).
     open: bool,
+    /// It has an attribute (or is a resource, which is never taken out).
     has_attrs: bool,
     has_children: bool,
     /// The parent's `open` and `has_children` before this element, given back when it is
     /// taken out.
     parent_open: bool,
     parent_children: bool,
-    /// `begin_object` of a resource value: the element comes with its `resourceType`.
-    pending: bool,
 }
 
 impl XmlOut {
@@ -68,30 +68,22 @@ impl XmlOut {
         }
     }
 
-    /// The elements' names from the root to the current one: where an error is.
-    fn path(&self, out: &[u8]) -> String {
+    /// Keeps the first error, with the path of the elements open (and `last`, the attribute
+    /// or child it is in).
+    #[cold]
+    fn fail(&mut self, out: &[u8], message: String, last: &str) {
+        if self.error.is_some() {
+            return;
+        }
         let mut path = String::new();
-        for f in self.frames.iter().filter(|f| !f.pending) {
-            if !path.is_empty() {
-                path.push('.');
-            }
+        for f in &self.frames {
             path.push_str(&String::from_utf8_lossy(
                 &out[f.name_at..f.name_at + f.name_len],
             ));
+            path.push('.');
         }
-        path
-    }
-
-    #[cold]
-    fn fail(&mut self, out: &[u8], message: String, last: Option<&str>) {
-        if self.error.is_none() {
-            let mut path = self.path(out);
-            if let Some(last) = last {
-                path.push('.');
-                path.push_str(last);
-            }
-            self.error = Some(XmlError::new(message, path));
-        }
+        path.push_str(last);
+        self.error = Some(XmlError::new(message, path));
     }
 }
 
@@ -129,11 +121,13 @@ impl JsonWriter {
         (&mut self.out, x)
     }
 
-    /// The content of the current element starts: its start tag is closed first.
-    fn xml_child_starts(&mut self) -> (usize, bool, bool) {
-        let (out, x) = self.xml_state();
+    /// Content of the current element starts (a child element, the `div`): its start tag
+    /// is closed, and a line started for the content at its depth. Returns the output's
+    /// length before, and the parent's `open` and `has_children` before.
+    fn xml_content_starts(out: &mut Vec<u8>, x: &mut XmlOut) -> (usize, bool, bool) {
         let mark = out.len();
-        match x.frames.iter_mut().rev().find(|f| !f.pending) {
+        let depth = x.frames.len();
+        let before = match x.frames.last_mut() {
             Some(parent) => {
                 let before = (parent.open, parent.has_children);
                 if parent.open {
@@ -141,30 +135,25 @@ impl JsonWriter {
                     parent.open = false;
                 }
                 parent.has_children = true;
-                (mark, before.0, before.1)
+                before
             }
-            None => (mark, false, false),
-        }
-    }
-
-    /// The depth of a new child element (for indentation).
-    fn xml_depth(&self) -> usize {
-        self.xml
-            .as_ref()
-            .map_or(0, |x| x.frames.iter().filter(|f| !f.pending).count())
-    }
-
-    /// Opens `<{base}{suffix}`: its attributes and children follow.
-    pub(crate) fn xml_open(&mut self, base: &str, suffix: &str) {
-        let depth = self.xml_depth();
-        let (mark, parent_open, parent_children) = self.xml_child_starts();
-        let (out, x) = self.xml_state();
+            None => (false, false),
+        };
         line(out, x.pretty, depth);
+        (mark, before.0, before.1)
+    }
+
+    /// Opens `<{base}{suffix}` (with the FHIR namespace at the root): its attributes and
+    /// children follow.
+    pub(crate) fn xml_open(&mut self, base: &str, suffix: &str) {
+        let (out, x) = self.xml_state();
+        let root = x.frames.is_empty();
+        let (mark, parent_open, parent_children) = Self::xml_content_starts(out, x);
         out.push(b'<');
         let name_at = out.len();
         out.extend_from_slice(base.as_bytes());
         out.extend_from_slice(suffix.as_bytes());
-        if depth == 0 {
+        if root {
             out.extend_from_slice(FHIR_XMLNS);
         }
         x.frames.push(Frame {
@@ -173,26 +162,21 @@ impl JsonWriter {
             name_len: base.len() + suffix.len(),
             attrs_end: out.len(),
             open: true,
-            has_attrs: depth == 0,
+            has_attrs: root,
             has_children: false,
             parent_open,
             parent_children,
-            pending: false,
         });
     }
 
     /// Closes the current element: `/>`, or its end tag; an element with nothing in it is
     /// taken back out.
     pub(crate) fn xml_close(&mut self) {
-        let depth = self.xml_depth().saturating_sub(1);
         let (out, x) = self.xml_state();
         let Some(f) = x.frames.pop() else { return };
-        if f.pending {
-            return;
-        }
         if !f.has_attrs && !f.has_children {
             out.truncate(f.mark);
-            if let Some(parent) = x.frames.iter_mut().rev().find(|p| !p.pending) {
+            if let Some(parent) = x.frames.last_mut() {
                 parent.open = f.parent_open;
                 parent.has_children = f.parent_children;
             }
@@ -201,7 +185,7 @@ impl JsonWriter {
         if f.open {
             out.extend_from_slice(b"/>");
         } else {
-            line(out, x.pretty, depth);
+            line(out, x.pretty, x.frames.len());
             out.extend_from_slice(b"</");
             out.extend_from_within(f.name_at..f.name_at + f.name_len);
             out.push(b'>');
@@ -211,25 +195,24 @@ impl JsonWriter {
     /// ` name="value"` on the current element, wherever its content is.
     pub(crate) fn xml_attribute(&mut self, name: &str, value: &str) {
         let (out, x) = self.xml_state();
-        let mut scratch = std::mem::take(&mut x.scratch);
-        scratch.clear();
-        scratch.push(b' ');
-        scratch.extend_from_slice(name.as_bytes());
-        scratch.extend_from_slice(b"=\"");
-        if let Err(at) = escape_attribute(&mut scratch, value) {
-            x.fail(out, invalid_char_message(value, at), Some(name));
+        let Some(f) = x.frames.last_mut() else { return };
+        let at = out.len();
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        let invalid = escape_attribute(out, value).err();
+        out.push(b'"');
+        let written = out.len() - at;
+        if !f.open || f.attrs_end != at {
+            // After the element's content (`Extension.url` follows `extension`): moved into
+            // the start tag.
+            out[f.attrs_end..].rotate_right(written);
         }
-        scratch.push(b'"');
-        if let Some(f) = x.frames.last_mut().filter(|f| !f.pending) {
-            if f.open && f.attrs_end == out.len() {
-                out.extend_from_slice(&scratch);
-            } else {
-                out.splice(f.attrs_end..f.attrs_end, scratch.iter().copied());
-            }
-            f.attrs_end += scratch.len();
-            f.has_attrs = true;
+        f.attrs_end += written;
+        f.has_attrs = true;
+        if let Some(byte) = invalid {
+            x.fail(out, invalid_char_message(value, byte), name);
         }
-        x.scratch = scratch;
     }
 
     /// The value a primitive's `write_value` just wrote from `at` (in XML mode, a string as
@@ -245,48 +228,27 @@ impl JsonWriter {
             _ => &token[..],
         };
         // The writer's strings are valid UTF-8, and so are numbers and booleans.
-        let text = std::str::from_utf8(text).unwrap_or_default().to_string();
-        x.scratch = token;
-        self.xml_attribute("value", &text);
+        self.xml_attribute("value", std::str::from_utf8(text).unwrap_or_default());
+        if let Some(x) = self.xml.as_deref_mut() {
+            x.scratch = token;
+        }
     }
 
     /// The narrative's XHTML `div`, copied as it is once checked.
     pub(crate) fn xml_div(&mut self, div: &str) {
-        let depth = self.xml_depth();
-        self.xml_child_starts();
         let (out, x) = self.xml_state();
+        Self::xml_content_starts(out, x);
         if let Err(why) = check_div(div) {
-            x.fail(out, why, Some("div"));
+            x.fail(out, why, "div");
         }
-        line(out, x.pretty, depth);
         out.extend_from_slice(div.as_bytes());
     }
 
-    /// `begin_object` in XML mode: a resource value, whose element comes with its type.
-    pub(crate) fn xml_begin_resource(&mut self) {
-        let (out, x) = self.xml_state();
-        x.frames.push(Frame {
-            mark: out.len(),
-            name_at: 0,
-            name_len: 0,
-            attrs_end: 0,
-            open: false,
-            has_attrs: false,
-            has_children: false,
-            parent_open: false,
-            parent_children: false,
-            pending: true,
-        });
-    }
-
-    /// `resourceType` in XML mode: the pending resource's element opens.
+    /// `resourceType` in XML mode: the resource's element opens (the `begin_object` before it
+    /// wrote nothing; its `end_object` closes the element). A resource is never taken back
+    /// out, even with nothing but its type.
     pub(crate) fn xml_resource_type(&mut self, name: &str) {
-        let (_, x) = self.xml_state();
-        if x.frames.last().is_some_and(|f| f.pending) {
-            x.frames.pop();
-        }
         self.xml_open(name, "");
-        // A resource is never taken back out, even with nothing but its type.
         if let Some(f) = self.xml.as_deref_mut().and_then(|x| x.frames.last_mut()) {
             f.has_attrs = true;
         }
