@@ -243,32 +243,18 @@ impl TokenValidator {
     /// RFC 7662: the issuer says whether an opaque token is active, and what it grants.
     fn introspect(&self, introspection: &Introspection, token: &str) -> Result<Claims, TokenError> {
         use base64::Engine;
-        let unavailable = |why: String| {
-            TokenError::IssuerUnavailable(format!("{}: {why}", introspection.endpoint))
-        };
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
             form_encode(&introspection.client_id),
             form_encode(&introspection.client_secret)
         ));
-        let mut response = self
+        let sent = self
             .agent
             .post(&introspection.endpoint)
             .header("Authorization", &format!("Basic {basic}"))
             .header("Accept", "application/json")
-            .send_form([("token", token), ("token_type_hint", "access_token")])
-            .map_err(|e| unavailable(e.to_string()))?;
-        if response.status() != 200 {
-            return Err(unavailable(format!("status {}", response.status())));
-        }
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 20)
-            .read_to_string()
-            .map_err(|e| unavailable(e.to_string()))?;
-        let answer: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))?;
+            .send_form([("token", token), ("token_type_hint", "access_token")]);
+        let answer = json_answer(&introspection.endpoint, sent)?;
         if answer["active"] != serde_json::Value::Bool(true) {
             return Err(TokenError::Invalid(
                 "the issuer says the token is not active".into(),
@@ -392,23 +378,28 @@ impl TokenValidator {
     }
 
     fn get_json(&self, url: &str) -> Result<serde_json::Value, TokenError> {
-        let unavailable = |why: String| TokenError::IssuerUnavailable(format!("{url}: {why}"));
-        let mut response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| unavailable(e.to_string()))?;
-        if response.status() != 200 {
-            return Err(unavailable(format!("status {}", response.status())));
-        }
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 20)
-            .read_to_string()
-            .map_err(|e| unavailable(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
+        json_answer(url, self.agent.get(url).call())
     }
+}
+
+/// The JSON body of the issuer's answer from `url` (up to 1 MiB); anything but a 200 with
+/// JSON is the issuer being unavailable, not the token being invalid.
+fn json_answer(
+    url: &str,
+    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<serde_json::Value, TokenError> {
+    let unavailable = |why: String| TokenError::IssuerUnavailable(format!("{url}: {why}"));
+    let mut response = sent.map_err(|e| unavailable(e.to_string()))?;
+    if response.status() != 200 {
+        return Err(unavailable(format!("status {}", response.status())));
+    }
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_string()
+        .map_err(|e| unavailable(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
 }
 
 /// Whether a token has the form of a JWS (three parts): a JWT, checked by its signature.
