@@ -400,16 +400,19 @@ fn in_compartment<R: ServerModel>(resource: &R, patient: &str) -> bool {
     let Some(params) = R::compartment_params("Patient", t) else {
         return true;
     };
-    params.iter().any(|param| match *param {
-        "{def}" => t == "Patient" && resource.id() == Some(patient),
-        param => QueryParam::new(param, format!("Patient/{patient}"))
+    // The owner itself (R5's `{def}`, R4's text), as the kit's compartment search has it.
+    if t == "Patient" && resource.id() == Some(patient) {
+        return true;
+    }
+    params.iter().filter(|p| **p != "{def}").any(|param| {
+        QueryParam::new(param, format!("Patient/{patient}"))
             .ok()
             .is_some_and(|p| {
                 let mut query = Query::default();
                 query.push(p);
                 matches(resource, &query)
-            }),
-    }) || (t == "Patient" && resource.id() == Some(patient))
+            })
+    })
 }
 
 /// What lets a token see a resource: reading it or finding it.

@@ -204,37 +204,27 @@ impl<R: ServerModel> Engine<R> {
         if self.interceptors.is_empty() {
             return self.run_entry(req, call, pretty).await;
         }
-        let tenant = call.context.tenant.as_deref();
         let conditional = call.is_conditional_write();
-        let narrowing = match &mut call.body {
-            Body::Resource(resource) => {
-                let mut resolved = Resolved::of(&call.request, None, tenant);
-                resolved.conditional = conditional;
-                self.interceptors
-                    .interaction_resolved(req, &resolved)
-                    .await?;
-                self.interceptors
-                    .resource_incoming(req, &resolved, resource)
-                    .await?;
-                None
-            }
-            body => {
-                let form = match body {
-                    Body::Form(form) => Some(&*form),
-                    _ => None,
-                };
-                let mut resolved = Resolved::of(&call.request, form, tenant);
-                resolved.conditional = conditional;
-                self.interceptors
-                    .interaction_resolved(req, &resolved)
-                    .await?;
-                match call.request {
-                    FhirRequest::Search { .. } => {
-                        Some(self.interceptors.narrow_search(req, &resolved)?)
-                    }
-                    _ => None,
-                }
-            }
+        // One borrow of the body gives what interceptors read of it: a search's form, or the
+        // resource they may check and change.
+        let (form, resource) = match &mut call.body {
+            Body::Form(form) => (Some(&*form), None),
+            Body::Resource(resource) => (None, Some(resource)),
+            _ => (None, None),
+        };
+        let mut resolved = Resolved::of(&call.request, form, call.context.tenant.as_deref());
+        resolved.conditional = conditional;
+        self.interceptors
+            .interaction_resolved(req, &resolved)
+            .await?;
+        if let Some(resource) = resource {
+            self.interceptors
+                .resource_incoming(req, &resolved, resource)
+                .await?;
+        }
+        let narrowing = match call.request {
+            FhirRequest::Search { .. } => Some(self.interceptors.narrow_search(req, &resolved)?),
+            _ => None,
         };
         if let Some(narrowing) = narrowing.filter(|n| !n.is_none()) {
             narrow::<R>(&mut call.request, narrowing)?;

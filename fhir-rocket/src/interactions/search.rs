@@ -304,30 +304,28 @@ impl<R: ServerModel> Engine<R> {
                     "{def}" => ("_id", id.to_string()),
                     param => (param, owner.clone()),
                 };
-                let found = {
-                    let providers = self.registry.of_type(t)?;
-                    let mut restricted = query.clone();
-                    restricted.push(
-                        crate::search::QueryParam::new(name, value)
-                            .map_err(|e| FhirError::internal(e.to_string()))?,
-                    );
-                    let provider = choose(providers, t, &restricted).map_err(|e| {
-                        FhirError::bad_request(format!(
-                            "the {compartment} compartment links {t} by '{name}', which no search of {t} here takes with these parameters: {}",
-                            e.message()
-                        ))
-                    })?;
-                    let restricted = applicable(provider, restricted, lenient, &mut left_out)?;
-                    let mut input = Input::new(context.clone(), t);
-                    input.query = restricted.clone();
-                    let mut found = call_search(req, provider, input).await?;
-                    if let Some(candidates) = found.candidates.take() {
-                        let none = ResultParams::default();
-                        let base = &context.base_url;
-                        filter_candidates(t, &restricted, &none, base, candidates, &mut found)?;
-                    }
-                    every_match(found).await?
-                };
+                let providers = self.registry.of_type(t)?;
+                let mut restricted = query.clone();
+                restricted.push(
+                    crate::search::QueryParam::new(name, value)
+                        .map_err(|e| FhirError::internal(e.to_string()))?,
+                );
+                let provider = choose(providers, t, &restricted).map_err(|e| {
+                    FhirError::bad_request(format!(
+                        "the {compartment} compartment links {t} by '{name}', which no search of {t} here takes with these parameters: {}",
+                        e.message()
+                    ))
+                })?;
+                let restricted = applicable(provider, restricted, lenient, &mut left_out)?;
+                let mut input = Input::new(context.clone(), t);
+                input.query = restricted.clone();
+                let mut found = call_search(req, provider, input).await?;
+                if let Some(candidates) = found.candidates.take() {
+                    let none = ResultParams::default();
+                    let base = &context.base_url;
+                    filter_candidates(t, &restricted, &none, base, candidates, &mut found)?;
+                }
+                let found = every_match(found).await?;
                 for resource in found {
                     let key = (
                         resource.resource_type().to_string(),
