@@ -41,17 +41,13 @@ impl Interceptor<Resource> for AuditLog {
         req: &Request<'_>,
         resolved: &Resolved<'_>,
     ) -> Result<(), FhirError> {
-        let mut what = resolved.interaction.to_string();
-        if let Some(t) = resolved.resource_type {
-            what.push(' ');
-            what.push_str(t);
-        }
-        if let Some(id) = resolved.id {
-            what.push('/');
-            what.push_str(id);
-        }
         let trail = req.local_cache(Trail::default);
-        trail.0.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+        // The kit's own description of the interaction (`read Patient/123`).
+        trail
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(resolved.to_string());
         Ok(())
     }
 

@@ -182,6 +182,42 @@ impl<'a> Resolved<'a> {
     }
 }
 
+/// The interaction as an audit trail names it: `read Patient/123`, `search-type
+/// Observation`, `operation $everything Patient/1`, `search-type Patient/1 Observation` (a
+/// compartment search), `batch`.
+///
+/// ```
+/// use fhir_rocket::Resolved;
+/// let resolved = Resolved {
+///     interaction: "read",
+///     resource_type: Some("Patient"),
+///     id: Some("123"),
+///     compartment: None,
+///     operation: None,
+///     tenant: None,
+///     query: None,
+///     form: None,
+///     conditional: false,
+/// };
+/// assert_eq!(resolved.to_string(), "read Patient/123");
+/// ```
+impl std::fmt::Display for Resolved<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.interaction)?;
+        if let Some(operation) = self.operation {
+            write!(f, " {operation}")?;
+        }
+        if let Some((compartment, id)) = self.compartment {
+            write!(f, " {compartment}/{id}")?;
+        }
+        match (self.resource_type, self.id) {
+            (Some(t), Some(id)) => write!(f, " {t}/{id}"),
+            (Some(t), None) => write!(f, " {t}"),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// How interceptors restrict a search before it runs, so that what it finds, its total and
 /// its pages are those of the restricted search (authorization in a patient's context, a
 /// scope limited by a query): from [`Interceptor::narrow_search`].

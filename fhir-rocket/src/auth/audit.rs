@@ -90,25 +90,12 @@ impl<R: crate::ServerModel> Interceptor<R> for AuditLog {
         req: &Request<'_>,
         resolved: &Resolved<'_>,
     ) -> Result<(), FhirError> {
-        let mut what = resolved.interaction.to_string();
-        if let Some(operation) = resolved.operation {
-            what.push(' ');
-            what.push_str(operation);
-        }
-        if let Some((compartment, id)) = resolved.compartment {
-            what.push_str(&format!(" {compartment}/{id}"));
-        }
-        match (resolved.resource_type, resolved.id) {
-            (Some(t), Some(id)) => what.push_str(&format!(" {t}/{id}")),
-            (Some(t), None) => what.push_str(&format!(" {t}")),
-            _ => {}
-        }
         let trail = req.local_cache(Trail::default);
         trail
             .interactions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(what);
+            .push(resolved.to_string());
         Ok(())
     }
 
