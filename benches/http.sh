@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Requests per second and p99 latency of the FHIR server kit against the framework's own
 # ceiling: GET Patient/{id} and a 20-entry search, each beside a bare Rocket route returning
-# the same bytes; and the same two requests answered in XML (`_format=xml`: the read is
-# written from the model, the searchset Bundle converted from its JSON). Loopback only;
+# the same bytes; and the same two requests answered in XML (`_format=xml`: the resource and
+# the searchset Bundle written as XML straight from the model). Loopback only;
 # every wrk run is bounded in time.
 #
 #     bash benches/http.sh            # prints a Markdown table

@@ -928,6 +928,34 @@ fn xml_bodies_answers_and_errors() {
         "{}",
         bundle.body
     );
+    // Searchset and history Bundles are written as XML straight from the model, and a subset
+    // of one through its JSON form: each is the JSON answer to the same request in XML.
+    let table =
+        <fhir_rocket::model::r4::Resource as fhir_rocket::model::xml::XmlResource>::xml_table();
+    let history = format!("/Patient/{id}/_history?");
+    for query in [
+        "/Patient?family=Xml&",
+        "/Patient?family=Xml&_summary=true&",
+        "/Patient?family=Xml&_pretty=true&",
+        &history,
+    ] {
+        let json = get(&format!("{query}_format=json"));
+        let xml = get(&format!("{query}_format=xml"));
+        assert_eq!((json.status, xml.status), (200, 200), "{query}");
+        assert_eq!(
+            xml.header("Content-Type"),
+            Some("application/fhir+xml; charset=utf-8")
+        );
+        // The links repeat the query, `_format` with it.
+        let json = json.body.replace("_format=json", "_format=xml");
+        let expected = fhir_rocket::model::xml::from_json_form(
+            json.as_bytes(),
+            table,
+            query.contains("_pretty"),
+        )
+        .expect("the JSON Bundle in XML");
+        assert_eq!(xml.body, String::from_utf8(expected).unwrap(), "{query}");
+    }
     // Errors are XML OperationOutcomes when XML was asked for.
     let missing = get("/Patient/does-not-exist?_format=xml");
     assert_eq!(missing.status, 404);

@@ -187,7 +187,7 @@ impl<R: ServerModel> Dispatcher<R> {
             context,
             validated: false,
         };
-        let answer = self.engine.execute(req, call, format.pretty_json()).await?;
+        let answer = self.engine.execute(req, call, *format).await?;
         let extras = crate::extras::take_collected(req);
         let reply = match answer {
             Answer::Resource {
@@ -222,6 +222,7 @@ impl<R: ServerModel> Dispatcher<R> {
             }
             Answer::Empty(status) => Reply::empty(status),
             Answer::Json { status, body } => Reply::json(status, body),
+            Answer::Xml { status, body } => Reply::xml(status, body),
         };
         Ok(reply.with_extras(extras.status, extras.headers))
     }

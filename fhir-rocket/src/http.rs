@@ -1,8 +1,11 @@
 //! HTTP details: content negotiation, response headers (`ETag`, `Last-Modified`, `Location`),
-//! conditional reads, OperationOutcome and searchset Bundle bodies.
+//! conditional reads, OperationOutcome bodies; and, from the module that writes them, the
+//! searchset and history Bundles in JSON and in XML.
 
+pub use crate::bundle::{
+    history, history_xml, searchset, searchset_xml, BundleUrl, PageRequest, ReportedTotal,
+};
 use crate::error::FhirError;
-use crate::provider::{Found, HistoryEntry, HistoryMethod};
 use crate::version_model::ServerModel;
 use fhir_model::json::JsonWriter;
 use rocket::http::{Header, Status};
@@ -52,7 +55,7 @@ impl Return {
 }
 
 /// How the response is written.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Format {
     /// Indent the body (`_pretty=true`).
     pub pretty: bool,
@@ -244,6 +247,11 @@ impl Reply {
             content_type: Cow::Borrowed(JSON_BODY),
             headers: Vec::new(),
         }
+    }
+
+    /// An XML body, written as XML already.
+    pub(crate) fn xml(status: u16, body: Vec<u8>) -> Self {
+        Reply::json(status, Vec::new()).with_body(XML_BODY, body)
     }
 
     /// No body.
@@ -511,273 +519,6 @@ pub(crate) fn resource_reply<R: ServerModel>(
         }
     }
     reply
-}
-
-/// A page of a Bundle: which items of the whole list it holds, and its links.
-struct Page {
-    start: usize,
-    end: usize,
-    links: Vec<(&'static str, String)>,
-}
-
-/// Works out the page at `offset` of `total` items, with `self`, `next` and `previous` links
-/// to `[base]/[path]?query` (paging by `_count` and `_offset`).
-fn page(
-    base_url: &str,
-    path: &str,
-    query: &str,
-    total: usize,
-    count: Option<u32>,
-    offset: usize,
-) -> Page {
-    // `_count=0` asks for the total alone: no entries, no next page.
-    let page_size = count.map(|c| c as usize).unwrap_or(total);
-    let start = offset.min(total);
-    let end = start.saturating_add(page_size).min(total);
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("_offset=") && !p.starts_with("_count="))
-        .collect();
-    let link = |offset: usize| {
-        let mut q = kept.join("&");
-        if let Some(count) = count {
-            if !q.is_empty() {
-                q.push('&');
-            }
-            q.push_str(&format!("_count={count}&_offset={offset}"));
-        }
-        let slash = if path.is_empty() { "" } else { "/" };
-        if q.is_empty() {
-            format!("{base_url}{slash}{path}")
-        } else {
-            format!("{base_url}{slash}{path}?{q}")
-        }
-    };
-    let mut links = vec![("self", link(start))];
-    if end < total && page_size > 0 {
-        links.push(("next", link(end)));
-    }
-    if start > 0 && page_size > 0 && count.is_some() {
-        links.push(("previous", link(start.saturating_sub(page_size))));
-    }
-    Page { start, end, links }
-}
-
-/// Writes a Bundle of `kind` with `total` and the page's links; `entries` writes the entries.
-fn bundle(
-    kind: &str,
-    total: Option<usize>,
-    page: &Page,
-    pretty: bool,
-    entries: impl FnOnce(&mut JsonWriter),
-) -> Vec<u8> {
-    let mut w = JsonWriter::new(
-        Vec::with_capacity(1024 + (page.end - page.start) * 512),
-        pretty,
-    );
-    w.begin_object();
-    w.resource_type("Bundle");
-    w.key("type");
-    w.string(kind);
-    if let Some(total) = total {
-        w.key("total");
-        w.integer(total as i64);
-    }
-    w.key("link");
-    w.begin_array();
-    for (relation, url) in &page.links {
-        w.item();
-        w.begin_object();
-        w.key("relation");
-        w.string(relation);
-        w.key("url");
-        w.string(url);
-        w.end_object();
-    }
-    w.end_array();
-    let cp = w.checkpoint();
-    w.key("entry");
-    w.begin_array();
-    entries(&mut w);
-    if !w.end_array() {
-        w.rollback(cp);
-    }
-    w.end_object();
-    w.into_inner()
-}
-
-fn full_url(w: &mut JsonWriter, base_url: &str, resource_type: &str, id: &str) {
-    w.key("fullUrl");
-    w.string_parts(&[base_url, "/", resource_type, "/", id]);
-}
-
-/// The page of a search a request asks for.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PageRequest {
-    /// `_count`: the page size (the server's default when `None`).
-    pub count: Option<u32>,
-    /// `_offset`: the index of the page's first match.
-    pub offset: usize,
-    /// When the matches given are this one page of a larger result (a
-    /// [`BundleProvider`](crate::BundleProvider)'s): how many there are in all (for
-    /// `_total=none`, as far as the page and whether another follows tell).
-    pub total: Option<usize>,
-    /// What the Bundle's `total` says (`_total`).
-    pub reported: ReportedTotal,
-}
-
-/// What a searchset's `total` says.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ReportedTotal {
-    /// The number of matches.
-    #[default]
-    Exact,
-    /// `_total=estimate` over a result that estimates: about this many.
-    Estimate(usize),
-    /// `_total=none`: no total.
-    Omitted,
-}
-
-/// The URL a Bundle answers, `[base]/[path]?query`, from which its links are written.
-#[derive(Clone, Copy, Debug)]
-pub struct BundleUrl<'a> {
-    /// The server's base URL, as the address strategy gives it.
-    pub base_url: &'a str,
-    /// Below the base: `Patient`, `Patient/1/_history`; empty for the whole server.
-    pub path: &'a str,
-    /// The query as applied, without `_count` and `_offset` (the links set those).
-    pub query: &'a str,
-}
-
-/// A searchset Bundle of one page of the matches (of `[base]/[path]?query`; an empty path is
-/// a search of the whole server), with `total`, absolute `fullUrl`s and
-/// `self`/`next`/`previous` links; each page carries the included resources of its own
-/// matches, marked `include`.
-pub fn searchset<R: ServerModel>(
-    url: BundleUrl<'_>,
-    found: &Found<R>,
-    paging: PageRequest,
-    warnings: &[crate::error::Issue],
-    subset: Option<&fhir_model::json::Subset>,
-    pretty: bool,
-) -> Vec<u8> {
-    let BundleUrl {
-        base_url,
-        path,
-        query,
-    } = url;
-    // The matches given start at `offset` when they are one page of a larger result.
-    let (total, first) = match paging.total {
-        Some(total) => (total, paging.offset.min(total)),
-        None => (found.matches.len(), 0),
-    };
-    let page = page(base_url, path, query, total, paging.count, paging.offset);
-    let end = (page.end - first).min(found.matches.len());
-    let start = (page.start - first).min(end);
-    let matches = &found.matches[start..end];
-    let includes = crate::include::for_page(base_url, &found.matches, start..end, &found.includes);
-    let reported = match paging.reported {
-        ReportedTotal::Exact => Some(total),
-        ReportedTotal::Estimate(n) => Some(n),
-        ReportedTotal::Omitted => None,
-    };
-    bundle("searchset", reported, &page, pretty, |w| {
-        let entries = matches
-            .iter()
-            .map(|r| (r, "match"))
-            .chain(includes.iter().map(|r| (*r, "include")));
-        for (resource, mode) in entries {
-            w.item();
-            w.begin_object();
-            if let Some(id) = resource.id() {
-                full_url(w, base_url, resource.resource_type(), id);
-            }
-            w.key("resource");
-            crate::subset::write_resource(w, &**resource, subset);
-            w.key("search");
-            w.begin_object();
-            w.key("mode");
-            w.string(mode);
-            w.end_object();
-            w.end_object();
-        }
-        if !warnings.is_empty() {
-            outcome_entry(w, warnings);
-        }
-    })
-}
-
-/// The entry of a searchset that tells what the search left out, or what its provider
-/// warns of: an OperationOutcome, `search.mode = outcome`.
-fn outcome_entry(w: &mut JsonWriter, warnings: &[crate::error::Issue]) {
-    w.item();
-    w.begin_object();
-    w.key("resource");
-    w.raw_number(&String::from_utf8_lossy(&outcome_of(warnings, None)));
-    w.key("search");
-    w.begin_object();
-    w.key("mode");
-    w.string("outcome");
-    w.end_object();
-    w.end_object();
-}
-
-/// A history Bundle of one page of versions, each with its request and response.
-pub fn history<R: ServerModel>(
-    url: BundleUrl<'_>,
-    entries: &[HistoryEntry<R>],
-    count: Option<u32>,
-    offset: usize,
-    subset: Option<&fhir_model::json::Subset>,
-    pretty: bool,
-) -> Vec<u8> {
-    let BundleUrl {
-        base_url,
-        path,
-        query,
-    } = url;
-    let total = entries.len();
-    let page = page(base_url, path, query, total, count, offset);
-    let versions = &entries[page.start..page.end];
-    bundle("history", Some(total), &page, pretty, |w| {
-        for e in versions {
-            w.item();
-            w.begin_object();
-            full_url(w, base_url, e.resource_type, &e.id);
-            if let Some(resource) = &e.resource {
-                w.key("resource");
-                crate::subset::write_resource(w, resource, subset);
-            }
-            let (method, url, status) = match e.method {
-                HistoryMethod::Create => ("POST", e.resource_type.to_string(), "201 Created"),
-                HistoryMethod::Update => ("PUT", format!("{}/{}", e.resource_type, e.id), "200 OK"),
-                HistoryMethod::Delete => (
-                    "DELETE",
-                    format!("{}/{}", e.resource_type, e.id),
-                    "204 No Content",
-                ),
-            };
-            w.key("request");
-            w.begin_object();
-            w.key("method");
-            w.string(method);
-            w.key("url");
-            w.string(&url);
-            w.end_object();
-            w.key("response");
-            w.begin_object();
-            w.key("status");
-            w.string(status);
-            w.key("etag");
-            w.string(&format!("W/\"{}\"", e.version_id));
-            if let Some(updated) = &e.last_updated {
-                w.key("lastModified");
-                w.string(updated.as_str());
-            }
-            w.end_object();
-            w.end_object();
-        }
-    })
 }
 
 /// Now, as a FHIR instant in UTC (`2026-11-22T00:54:03Z`).

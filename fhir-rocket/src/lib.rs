@@ -10,6 +10,7 @@
 mod address;
 pub mod auth;
 mod browser;
+mod bundle;
 mod capability;
 pub mod checks;
 mod config;

@@ -228,3 +228,49 @@ fn what_xml_cannot_carry_is_an_error_naming_its_element() {
         format!("<Patient {NS}><extension id=\"e1\" url=\"outer\"><extension url=\"inner\"><valueBoolean value=\"true\"/></extension></extension></Patient>")
     );
 }
+
+#[test]
+fn an_attribute_given_twice_is_an_error_wherever_it_is() {
+    // XML allows each attribute once per element. The reader checks this itself, with up to
+    // eight names on the stack and more in a list: each position, and beyond eight.
+    let cases = [
+        (
+            r#"<Patient xmlns="http://hl7.org/fhir"><active value="true" value="false"/></Patient>"#,
+            "value",
+            "Patient.active",
+        ),
+        (
+            r#"<Patient xmlns="http://hl7.org/fhir"><active id="a" value="true" id="b"/></Patient>"#,
+            "id",
+            "Patient.active",
+        ),
+        (
+            r#"<Patient xmlns="http://hl7.org/fhir"><extension url="u" url="v"><valueString value="x"/></extension></Patient>"#,
+            "url",
+            "Patient.extension[0]",
+        ),
+        (
+            r#"<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p a="1" b="2" c="3" d="4" e="5" f="6" g="7" h="8" i="9" a="10">x</p></div></text></Patient>"#,
+            "a",
+            "Patient.text.div",
+        ),
+        (
+            r#"<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p a="1" b="2" c="3" d="4" e="5" f="6" g="7" h="8" i="9" j="10" i="11">x</p></div></text></Patient>"#,
+            "i",
+            "Patient.text.div",
+        ),
+    ];
+    for (xml, name, path) in cases {
+        let e = error(xml);
+        assert!(
+            e.message().contains(&format!("'{name}' appears twice")),
+            "{xml}: {e}"
+        );
+        assert_eq!(e.path(), path, "{xml}");
+        let at = xml.rfind(&format!(" {name}=")).unwrap() + 1;
+        assert_eq!(e.column(), at + 1, "{xml}: {e}");
+    }
+    // Nine or more different attributes are fine.
+    let many = r#"<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p a="1" b="2" c="3" d="4" e="5" f="6" g="7" h="8" i="9" j="10">x</p></div></text></Patient>"#;
+    read(many);
+}

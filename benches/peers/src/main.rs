@@ -9,7 +9,10 @@
 //! json`, not here: fhirbolt turns on serde_json's `arbitrary_precision` and
 //! `preserve_order`, which slow Value down (why this crate is a workspace of its own).
 //!
-//! `cargo run --release --manifest-path benches/peers/Cargo.toml`
+//! `cargo run --release --manifest-path benches/peers/Cargo.toml`; `PEERS_ONLY=xml-read` (or
+//! `json-read`, `json-write`, `xml-write`) runs one comparison, and `PEERS_OURS_ONLY=1` only
+//! fhir-model's side of it, for profiling. `--features mimalloc` runs both libraries on the
+//! allocator the `fhir` tool uses instead of the system's.
 
 use fhir_model::r4::Resource;
 use std::hint::black_box;
@@ -19,6 +22,10 @@ use std::time::Instant;
 mod common;
 
 type FhirboltResource = fhirbolt::model::r4::Resource;
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// One pass of `f` over the corpus: seconds taken.
 fn timed(f: &mut dyn FnMut()) -> f64 {
@@ -33,7 +40,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs each named pass in turn, round after round: the median seconds of each.
+/// With `PEERS_OURS_ONLY` set, only the first pass (fhir-model's) runs: for profiling.
 fn interleaved(rounds: usize, passes: &mut [(&str, &mut dyn FnMut())]) -> Vec<f64> {
+    let passes = match std::env::var_os("PEERS_OURS_ONLY") {
+        Some(_) => &mut passes[..1],
+        None => passes,
+    };
     let mut times = vec![Vec::new(); passes.len()];
     for _ in 0..rounds {
         for (i, (_, f)) in passes.iter_mut().enumerate() {
@@ -105,84 +117,107 @@ fn main() {
         xml_bytes as f64 / 1e6
     );
 
+    let only = std::env::var("PEERS_ONLY").ok();
+    let wanted = |what: &str| only.as_deref().is_none_or(|o| o == what);
     let names = ["fhir-model", "fhirbolt"];
-    let seconds = interleaved(
-        rounds,
-        &mut [
-            ("fhir-model", &mut || {
-                for t in &json {
-                    black_box(Resource::from_json(t).unwrap());
-                }
-            }),
-            ("fhirbolt", &mut || {
-                for t in &json {
-                    black_box(fhirbolt::json::from_str::<FhirboltResource>(t, None).unwrap());
-                }
-            }),
-        ],
-    );
-    report("JSON read", json_bytes, &names, &seconds);
-    let seconds = interleaved(
-        rounds,
-        &mut [
-            ("fhir-model", &mut || {
-                for r in &resources {
-                    black_box(fhir_model::json::to_vec(r, false));
-                }
-            }),
-            ("fhirbolt", &mut || {
-                for r in &peers {
-                    black_box(fhirbolt::json::to_vec(r, None).unwrap());
-                }
-            }),
-        ],
-    );
-    report("JSON write", json_bytes, &names, &seconds);
-    let names = ["fhir-model", "fhirbolt", "quick-xml events only"];
-    let seconds = interleaved(
-        rounds,
-        &mut [
-            ("fhir-model", &mut || {
-                for t in &xml {
-                    black_box(Resource::from_xml(t).unwrap());
-                }
-            }),
-            ("fhirbolt", &mut || {
-                for t in &xml {
-                    black_box(fhirbolt::xml::from_str::<FhirboltResource>(t, None).unwrap());
-                }
-            }),
-            ("quick-xml events only", &mut || {
-                for t in &xml {
-                    common::read_every_xml_event(t);
-                }
-            }),
-        ],
-    );
-    report("XML read", xml_bytes, &names, &seconds);
-    let names = ["fhir-model", "fhirbolt", "fhir-model via JSON form"];
-    let seconds = interleaved(
-        rounds,
-        &mut [
-            ("fhir-model", &mut || {
-                for r in &xml_resources {
-                    black_box(fhir_model::xml::to_vec(r, false).unwrap());
-                }
-            }),
-            // How fhir-model wrote XML before: JSON text, a JSON tree, then XML.
-            ("fhir-model via JSON form", &mut || {
-                for r in &xml_resources {
-                    let json = fhir_model::json::to_vec(r, false);
+    if wanted("json-read") {
+        let seconds = interleaved(
+            rounds,
+            &mut [
+                ("fhir-model", &mut || {
+                    for t in &json {
+                        black_box(Resource::from_json(t).unwrap());
+                    }
+                }),
+                ("fhirbolt", &mut || {
+                    for t in &json {
+                        black_box(fhirbolt::json::from_str::<FhirboltResource>(t, None).unwrap());
+                    }
+                }),
+            ],
+        );
+        report("JSON read", json_bytes, &names, &seconds);
+    }
+    if wanted("json-write") {
+        let seconds = interleaved(
+            rounds,
+            &mut [
+                ("fhir-model", &mut || {
+                    for r in &resources {
+                        black_box(fhir_model::json::to_vec(r, false));
+                    }
+                }),
+                ("fhirbolt", &mut || {
+                    for r in &peers {
+                        black_box(fhirbolt::json::to_vec(r, None).unwrap());
+                    }
+                }),
+            ],
+        );
+        report("JSON write", json_bytes, &names, &seconds);
+    }
+    if wanted("xml-read") {
+        let names = [
+            "fhir-model",
+            "fhirbolt",
+            "quick-xml events only",
+            "fhir-model, JSON form only",
+        ];
+        let seconds = interleaved(
+            rounds,
+            &mut [
+                ("fhir-model", &mut || {
+                    for t in &xml {
+                        black_box(Resource::from_xml(t).unwrap());
+                    }
+                }),
+                ("fhirbolt", &mut || {
+                    for t in &xml {
+                        black_box(fhirbolt::xml::from_str::<FhirboltResource>(t, None).unwrap());
+                    }
+                }),
+                ("quick-xml events only", &mut || {
+                    for t in &xml {
+                        common::read_every_xml_event(t);
+                    }
+                }),
+                // The first of fhir-model's two steps: XML to the JSON form, not yet read.
+                ("fhir-model, JSON form only", &mut || {
                     let table = <Resource as fhir_model::xml::XmlResource>::xml_table();
-                    black_box(fhir_model::xml::from_json_form(&json, table, false).unwrap());
-                }
-            }),
-            ("fhirbolt", &mut || {
-                for r in &xml_peers {
-                    black_box(fhirbolt::xml::to_vec(r, None).unwrap());
-                }
-            }),
-        ],
-    );
-    report("XML write", xml_bytes, &names, &seconds);
+                    let options = fhir_model::json::ReadOptions::STRICT;
+                    for t in &xml {
+                        black_box(fhir_model::xml::to_json_form(t, table, options).unwrap());
+                    }
+                }),
+            ],
+        );
+        report("XML read", xml_bytes, &names, &seconds);
+    }
+    if wanted("xml-write") {
+        let names = ["fhir-model", "fhirbolt", "fhir-model via JSON form"];
+        let seconds = interleaved(
+            rounds,
+            &mut [
+                ("fhir-model", &mut || {
+                    for r in &xml_resources {
+                        black_box(fhir_model::xml::to_vec(r, false).unwrap());
+                    }
+                }),
+                // How fhir-model wrote XML before: JSON text, a JSON tree, then XML.
+                ("fhir-model via JSON form", &mut || {
+                    for r in &xml_resources {
+                        let json = fhir_model::json::to_vec(r, false);
+                        let table = <Resource as fhir_model::xml::XmlResource>::xml_table();
+                        black_box(fhir_model::xml::from_json_form(&json, table, false).unwrap());
+                    }
+                }),
+                ("fhirbolt", &mut || {
+                    for r in &xml_peers {
+                        black_box(fhirbolt::xml::to_vec(r, None).unwrap());
+                    }
+                }),
+            ],
+        );
+        report("XML write", xml_bytes, &names, &seconds);
+    }
 }

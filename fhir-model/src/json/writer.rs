@@ -1,7 +1,7 @@
 //! Writes JSON text into a byte buffer. FHIR forbids empty objects and arrays, so a member
 //! whose value turns out empty is taken back out of the buffer ([`JsonWriter::checkpoint`]).
 
-use super::scan::{clean_prefix, ESCAPE};
+use super::scan::clean_prefix;
 
 /// Where the writer was before a member, to take the member back if it is empty.
 #[derive(Clone, Copy)]
@@ -282,17 +282,16 @@ impl JsonWriter {
 
     fn escaped(&mut self, s: &str) {
         let bytes = s.as_bytes();
-        let clean = clean_prefix(bytes);
-        if clean == bytes.len() {
-            self.out.extend_from_slice(bytes);
-            return;
-        }
         let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate().skip(clean) {
-            if !ESCAPE[b as usize] {
-                continue;
-            }
-            self.out.extend_from_slice(&bytes[start..i]);
+        // Narratives, the longest strings of most resources, hold a quote or a line break
+        // every few dozen bytes: after each escape the scan goes back to eight bytes at a
+        // time rather than finishing the string byte by byte.
+        loop {
+            let end = start + clean_prefix(&bytes[start..]);
+            self.out.extend_from_slice(&bytes[start..end]);
+            let Some(&b) = bytes.get(end) else {
+                return;
+            };
             match b {
                 b'"' => self.out.extend_from_slice(b"\\\""),
                 b'\\' => self.out.extend_from_slice(b"\\\\"),
@@ -308,8 +307,7 @@ impl JsonWriter {
                     HEX[(b & 0xf) as usize],
                 ]),
             }
-            start = i + 1;
+            start = end + 1;
         }
-        self.out.extend_from_slice(&bytes[start..]);
     }
 }

@@ -23,6 +23,7 @@ mod error;
 mod reader;
 pub mod table;
 pub(crate) mod typed;
+pub use typed::XmlWriter;
 mod writer;
 
 pub use error::XmlError;

@@ -254,3 +254,78 @@ impl JsonWriter {
         }
     }
 }
+
+/// Writes a FHIR XML document element by element, with whole resources from the model in
+/// it, for documents a server puts together itself: a searchset Bundle of stored
+/// resources is written straight to XML, as [`to_vec`](super::to_vec) writes one
+/// resource. The first resource or element opened is the root, which gets the FHIR
+/// namespace. An element left with no attribute and no child is taken back out, as JSON
+/// leaves out empty objects.
+///
+/// ```
+/// use fhir_model::r4::Resource;
+/// use fhir_model::xml::XmlWriter;
+///
+/// let patient = Resource::from_json(r#"{"resourceType":"Patient","id":"1"}"#).unwrap();
+/// let mut w = XmlWriter::new(false);
+/// w.begin_resource("Bundle");
+/// w.value("type", "searchset");
+/// w.begin("entry");
+/// w.begin("resource");
+/// w.resource(&patient);
+/// w.end();
+/// w.end();
+/// w.end();
+/// let xml = String::from_utf8(w.finish().unwrap()).unwrap();
+/// assert_eq!(
+///     xml,
+///     "<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"searchset\"/><entry><resource>\
+///      <Patient><id value=\"1\"/></Patient></resource></entry></Bundle>"
+/// );
+/// ```
+pub struct XmlWriter {
+    w: JsonWriter,
+}
+
+impl XmlWriter {
+    /// A writer of compact XML, or of XML indented by two spaces when `pretty`.
+    pub fn new(pretty: bool) -> XmlWriter {
+        XmlWriter {
+            w: JsonWriter::xml(pretty),
+        }
+    }
+
+    /// Opens the element of a resource (`Bundle`), which is never taken back out.
+    pub fn begin_resource(&mut self, resource_type: &str) {
+        self.w.xml_resource_type(resource_type);
+    }
+
+    /// Opens an element (`entry`): its attributes and children follow.
+    pub fn begin(&mut self, name: &str) {
+        self.w.xml_open(name, "");
+    }
+
+    /// Closes the element opened last.
+    pub fn end(&mut self) {
+        self.w.xml_close();
+    }
+
+    /// A primitive element with its value: `<name value="value"/>`.
+    pub fn value(&mut self, name: &str, value: &str) {
+        self.w.xml_open(name, "");
+        self.w.xml_attribute("value", value);
+        self.w.xml_close();
+    }
+
+    /// A whole resource from the model, as an element inside the one open (a Bundle entry's
+    /// `resource`).
+    pub fn resource<T: super::XmlResource>(&mut self, resource: &T) {
+        resource.write_json(&mut self.w);
+    }
+
+    /// The document, or the first error: a character XML 1.0 does not allow, or a narrative
+    /// `div` that is not well-formed XHTML, with the path of the element it is in.
+    pub fn finish(self) -> Result<Vec<u8>, XmlError> {
+        self.w.into_xml()
+    }
+}

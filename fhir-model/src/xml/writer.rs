@@ -230,16 +230,64 @@ pub(super) fn escape_attribute(out: &mut Vec<u8>, s: &str) -> Result<(), usize> 
 /// The byte offset of the first character XML 1.0 does not allow (control characters other
 /// than tab, LF and CR; U+FFFE; U+FFFF), if any. The reader checks documents with it too.
 pub(super) fn first_invalid(b: &[u8]) -> Option<usize> {
+    // Every document read goes through here whole: whole words of plain text are skipped
+    // eight bytes at a time, and only a word with a control character or the lead byte of
+    // U+FFFE and U+FFFF (0xEF) is looked at byte by byte.
     let mut i = 0;
     while i < b.len() {
-        match CLASS[b[i] as usize] {
-            INVALID => return Some(i),
-            LEAD_EF if is_nonchar_ef(b, i) => return Some(i),
-            _ => {}
+        let clean = plain_words(&b[i..], 0xEF, 0xEF);
+        i += clean;
+        if i >= b.len() {
+            break;
         }
-        i += 1;
+        let word_end = (i + 8).min(b.len());
+        while i < word_end {
+            if is_invalid_at(b, i) {
+                return Some(i);
+            }
+            i += 1;
+        }
     }
     None
+}
+
+/// Whether the character at `i` (a byte offset in `b`) is one XML 1.0 does not allow.
+#[inline]
+fn is_invalid_at(b: &[u8], i: usize) -> bool {
+    match CLASS[b[i] as usize] {
+        INVALID => true,
+        LEAD_EF => is_nonchar_ef(b, i),
+        _ => false,
+    }
+}
+
+/// How many leading bytes of `b` are in whole eight-byte words holding no control character
+/// (below 0x20) and neither `x` nor `y`: the part a byte-by-byte scan for those can skip.
+#[inline]
+pub(super) fn plain_words(b: &[u8], x: u8, y: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Non-zero exactly when some byte of `v` is zero (see `json::scan`).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let v = u64::from_le_bytes(bytes);
+        let control = zero_bytes(v & (0xe0 * ONES));
+        let found_x = zero_bytes(v ^ (x as u64 * ONES));
+        let found_y = zero_bytes(v ^ (y as u64 * ONES));
+        if control | found_x | found_y != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i
+}
+
+#[cfg(test)]
+fn first_invalid_bytewise(b: &[u8]) -> Option<usize> {
+    (0..b.len()).find(|&i| is_invalid_at(b, i))
 }
 
 /// Whether `c` is a character XML 1.0 allows.
@@ -986,6 +1034,39 @@ mod tests {
     use super::*;
     use crate::json::{self, Value};
     use crate::xml::table::{XmlChoice, XmlType};
+
+    #[test]
+    fn first_invalid_finds_what_a_byte_by_byte_scan_finds() {
+        // Each troublesome sequence at every offset of two words, in plain ASCII and beside
+        // other multi-byte characters (U+FFFD is EF BF BD, allowed; U+FFFE and U+FFFF not).
+        let specials: [&[u8]; 9] = [
+            b"\x00",
+            b"\x1f",
+            b"\x08",
+            b"\t",
+            b"\n\r",
+            "\u{FFFD}".as_bytes(),
+            "\u{FFFE}".as_bytes(),
+            "\u{FFFF}".as_bytes(),
+            "\u{E9}\u{FEFF}".as_bytes(),
+        ];
+        for special in specials {
+            for at in 0..20 {
+                for len in at + special.len()..at + special.len() + 10 {
+                    let mut b = vec![b'a'; len];
+                    b[at..at + special.len()].copy_from_slice(special);
+                    assert_eq!(
+                        first_invalid(&b),
+                        first_invalid_bytewise(&b),
+                        "{special:?} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(first_invalid(b"abcdefghijklmnop\x01"), Some(16));
+        assert_eq!(first_invalid("abcdefg\u{FFFF}".as_bytes()), Some(7));
+        assert_eq!(first_invalid(b"abc\tdefghijk\n"), None);
+    }
 
     const fn el(name: &'static str, kind: XmlKind) -> XmlElement {
         XmlElement {

@@ -8,7 +8,7 @@ use super::references;
 use super::{Answer, Body, Call, Conditions, Engine};
 use crate::context::RequestContext;
 use crate::error::{FhirError, Issue};
-use crate::http::Return;
+use crate::http::{Format, Return};
 use crate::route::{route, split_url, FhirRequest, Method, Target};
 use crate::search::parse_query;
 use crate::version_model::{EntryParts, EntryRequest, ServerModel};
@@ -130,13 +130,13 @@ impl<R: ServerModel> Engine<R> {
                         // each other but never inside a transaction.
                         if call.is_conditional_write() {
                             let _alone = self.gate.write().await;
-                            self.execute_entry(req, call, false).await
+                            self.execute_entry(req, call, Format::default()).await
                         } else {
                             let _gate = match &self.transactions {
                                 Some(_) => Some(self.gate.read().await),
                                 None => None,
                             };
-                            self.execute_entry(req, call, false).await
+                            self.execute_entry(req, call, Format::default()).await
                         }
                     }
                     Err(e) => {
@@ -433,7 +433,9 @@ impl<R: ServerModel> Engine<R> {
             // Named only when the entry fails.
             let what = describe(&entry.request);
             crate::extras::take_collected(req);
-            let answer = self.execute_entry(req, call(entry, context), false).await;
+            let answer = self
+                .execute_entry(req, call(entry, context), Format::default())
+                .await;
             // An entry's warnings go in its response; its headers and status do not apply.
             warnings[index] = crate::extras::take_collected(req).warnings;
             let answer = answer.map_err(|e| {
@@ -675,6 +677,11 @@ fn response_bundle<R: ServerModel>(
                 });
                 (&converted, true)
             }
+            // Entries are run for JSON (`Format::default()`), so none answers in XML.
+            Ok(Answer::Xml { .. }) => {
+                converted = Err(FhirError::internal("an entry was answered in XML"));
+                (&converted, false)
+            }
             other => (other, false),
         };
         match outcome {
@@ -732,8 +739,8 @@ fn response_bundle<R: ServerModel>(
                 }
                 w.end_object();
             }
-            // Answered as a written resource, above.
-            Ok(Answer::Stored { .. }) => {}
+            // Converted above: to a written resource, and to an error.
+            Ok(Answer::Stored { .. } | Answer::Xml { .. }) => {}
             Ok(Answer::NotModified { etag }) => {
                 w.key("response");
                 w.begin_object();

@@ -3,6 +3,7 @@
 use super::{call_history, Answer, Engine};
 use crate::context::RequestContext;
 use crate::error::FhirError;
+use crate::http::Format;
 use crate::provider::{HistoryParams, Input, Interaction};
 use crate::search::Query;
 use crate::version_model::ServerModel;
@@ -16,7 +17,7 @@ impl<R: ServerModel> Engine<R> {
         id: Option<String>,
         query: Query,
         context: RequestContext,
-        pretty: bool,
+        format: Format,
     ) -> Result<Answer<R>, FhirError> {
         let link_query = query.to_url_query_without(&["_count", "_offset"]);
         let (params, offset) = history_params(&query)?;
@@ -86,19 +87,27 @@ impl<R: ServerModel> Engine<R> {
                 })
                 .collect();
         }
+        let url = crate::http::BundleUrl {
+            base_url: &base_url,
+            path: &path,
+            query: &link_query,
+        };
+        // XML straight from the model, as for a searchset.
+        if format.xml && subset.is_none() {
+            let written = crate::http::history_xml(url, &entries, count, offset, format.pretty);
+            if let Ok(body) = written {
+                return Ok(Answer::Xml { status: 200, body });
+            }
+        }
         Ok(Answer::Json {
             status: 200,
             body: crate::http::history(
-                crate::http::BundleUrl {
-                    base_url: &base_url,
-                    path: &path,
-                    query: &link_query,
-                },
+                url,
                 &entries,
                 count,
                 offset,
                 subset.as_ref(),
-                pretty,
+                format.pretty_json(),
             ),
         })
     }

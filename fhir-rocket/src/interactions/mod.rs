@@ -14,6 +14,7 @@ mod write;
 use crate::config::{CapabilityHook, Limits, Software, TransactionHook};
 use crate::context::RequestContext;
 use crate::error::FhirError;
+use crate::http::Format;
 use crate::interceptor::Resolved;
 use crate::patch::PatchOp;
 use crate::provider::{Handler, HandlerFn, Input, Provider};
@@ -109,6 +110,9 @@ pub(crate) enum Answer<R> {
     Empty(u16),
     /// A body written already: a Bundle, the CapabilityStatement, an OperationOutcome.
     Json { status: u16, body: Vec<u8> },
+    /// A Bundle written as XML already, for a request (never a Bundle's entry) that asked
+    /// for XML.
+    Xml { status: u16, body: Vec<u8> },
 }
 
 /// Restricts a search as interceptors asked ([`Narrowing`](crate::interceptor::Narrowing)):
@@ -161,7 +165,7 @@ impl<R: ServerModel> Engine<R> {
         &self,
         req: &Request<'_>,
         call: Call<R>,
-        pretty: bool,
+        format: Format,
     ) -> Result<Answer<R>, FhirError> {
         if let FhirRequest::Bundle = call.request {
             let Body::Resource(mut bundle) = call.body else {
@@ -178,20 +182,22 @@ impl<R: ServerModel> Engine<R> {
                     .resource_incoming(req, &resolved, &mut bundle)
                     .await?;
             }
-            return self.bundle(req, bundle, call.context, pretty).await;
+            return self
+                .bundle(req, bundle, call.context, format.pretty_json())
+                .await;
         }
         // A conditional write runs alone: its search and its write must not interleave with
         // another conditional write, or two creates with the same criteria would both create.
         if call.is_conditional_write() {
             let _alone = self.gate.write().await;
-            return self.execute_entry(req, call, pretty).await;
+            return self.execute_entry(req, call, format).await;
         }
         // Outside a transaction, wait for any transaction to finish.
         let _gate = match &self.transactions {
             Some(_) => Some(self.gate.read().await),
             None => None,
         };
-        self.execute_entry(req, call, pretty).await
+        self.execute_entry(req, call, format).await
     }
 
     /// Executes a request that is not a Bundle (an HTTP request, or a Bundle's entry).
@@ -199,10 +205,10 @@ impl<R: ServerModel> Engine<R> {
         &self,
         req: &Request<'_>,
         mut call: Call<R>,
-        pretty: bool,
+        format: Format,
     ) -> Result<Answer<R>, FhirError> {
         if self.interceptors.is_empty() {
-            return self.run_entry(req, call, pretty).await;
+            return self.run_entry(req, call, format).await;
         }
         let conditional = call.is_conditional_write();
         // One borrow of the body gives what interceptors read of it: a search's form, or the
@@ -232,7 +238,7 @@ impl<R: ServerModel> Engine<R> {
         if self.interceptors.withhold() {
             self.refuse_withheld_target(req, &call).await?;
         }
-        match self.run_entry(req, call, pretty).await? {
+        match self.run_entry(req, call, format).await? {
             Answer::Resource {
                 status,
                 resource: kept,
@@ -307,7 +313,7 @@ impl<R: ServerModel> Engine<R> {
         &self,
         req: &Request<'_>,
         call: Call<R>,
-        pretty: bool,
+        format: Format,
     ) -> Result<Answer<R>, FhirError> {
         let Call {
             request,
@@ -330,7 +336,7 @@ impl<R: ServerModel> Engine<R> {
                     }
                     None => None,
                 };
-                self.metadata(&context.base_url, security.as_ref(), pretty)
+                self.metadata(&context.base_url, security.as_ref(), format.pretty_json())
             }
             FhirRequest::Read { resource_type, id } => {
                 self.read(req, &resource_type, id, None, &conditions, context)
@@ -349,7 +355,7 @@ impl<R: ServerModel> Engine<R> {
                     Body::Form(form) => query.into_iter().chain(form.iter()).cloned().collect(),
                     _ => query,
                 };
-                self.search(req, scope, query, context, pretty).await
+                self.search(req, scope, query, context, format).await
             }
             FhirRequest::Create { resource_type } => {
                 self.create(req, &resource_type, body, &conditions, context, validated)
@@ -389,7 +395,7 @@ impl<R: ServerModel> Engine<R> {
                 id,
                 query,
             } => {
-                self.history(req, resource_type, id, query, context, pretty)
+                self.history(req, resource_type, id, query, context, format)
                     .await
             }
             FhirRequest::Operation {

@@ -6,7 +6,7 @@ use super::supported::{self, Unsupported};
 use super::{call_search, Answer, Engine};
 use crate::context::RequestContext;
 use crate::error::{FhirError, Issue};
-use crate::http::ReportedTotal;
+use crate::http::{Format, ReportedTotal};
 use crate::provider::{Found, Input, Interaction, Provider};
 use crate::registry::find_in;
 use crate::route::SearchScope;
@@ -21,7 +21,7 @@ impl<R: ServerModel> Engine<R> {
         scope: SearchScope,
         query: Query,
         context: RequestContext,
-        pretty: bool,
+        format: Format,
     ) -> Result<Answer<R>, FhirError> {
         let base_url = context.base_url.clone();
         let lenient = supported::lenient(req.headers().get_one("Prefer"));
@@ -159,24 +159,35 @@ impl<R: ServerModel> Engine<R> {
                 ),
             ));
         }
+        let url = crate::http::BundleUrl {
+            base_url: &base_url,
+            path: &path,
+            query: &link_query,
+        };
+        let paging = crate::http::PageRequest {
+            count: Some(count),
+            offset,
+            total,
+            reported,
+        };
+        // XML is written straight from the model, but for a subset (`_summary`,
+        // `_elements`), or a resource XML cannot carry (answered 500 from the JSON).
+        if format.xml && subset.is_none() {
+            let written =
+                crate::http::searchset_xml(url, &searched.found, paging, &warnings, format.pretty);
+            if let Ok(body) = written {
+                return Ok(Answer::Xml { status: 200, body });
+            }
+        }
         Ok(Answer::Json {
             status: 200,
             body: crate::http::searchset(
-                crate::http::BundleUrl {
-                    base_url: &base_url,
-                    path: &path,
-                    query: &link_query,
-                },
+                url,
                 &searched.found,
-                crate::http::PageRequest {
-                    count: Some(count),
-                    offset,
-                    total,
-                    reported,
-                },
+                paging,
                 &warnings,
                 subset,
-                pretty,
+                format.pretty_json(),
             ),
         })
     }
