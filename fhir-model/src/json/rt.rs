@@ -507,9 +507,7 @@ pub fn w_string(w: &mut JsonWriter, name: &str, s: Option<&str>) {
 pub fn w_strings(w: &mut JsonWriter, name: &str, list: &[String]) {
     if w.xml.is_some() {
         for s in list {
-            w.xml_open(name, "");
-            w.xml_attribute("value", s);
-            w.xml_close();
+            w.xml_value_element(name, s);
         }
         return;
     }
@@ -529,10 +527,7 @@ pub fn w_strings(w: &mut JsonWriter, name: &str, list: &[String]) {
 
 fn w_object_parts<T: JsonObject + ?Sized>(w: &mut JsonWriter, base: &str, suffix: &str, v: &T) {
     if w.xml.is_some() {
-        w.xml_open(base, suffix);
-        v.write_members(w);
-        w.xml_close();
-        return;
+        return w.xml_element(base, suffix, |w| v.write_members(w));
     }
     let cp = w.checkpoint();
     w.key_parts(false, base, suffix);
@@ -560,9 +555,7 @@ pub fn w_objects<T: JsonObject>(w: &mut JsonWriter, name: &str, list: &[T]) {
     }
     if w.xml.is_some() {
         for v in list {
-            w.xml_open(name, "");
-            v.write_members(w);
-            w.xml_close();
+            w.xml_element(name, "", |w| v.write_members(w));
         }
         return;
     }
@@ -597,10 +590,7 @@ pub fn w_object_value<T: JsonObject + ?Sized>(w: &mut JsonWriter, v: &T) {
 pub fn w_value<T: JsonValue>(w: &mut JsonWriter, name: &str, v: Option<&T>) {
     if let (Some(v), true) = (v, w.xml.is_some()) {
         // A resource inside a resource: wrapped in an element of its type.
-        w.xml_open(name, "");
-        v.write_json(w);
-        w.xml_close();
-        return;
+        return w.xml_element(name, "", |w| v.write_json(w));
     }
     if let Some(v) = v {
         w.key(name);
@@ -614,9 +604,7 @@ pub fn w_value<T: JsonValue>(w: &mut JsonWriter, name: &str, v: Option<&T>) {
 pub fn w_values<T: JsonValue>(w: &mut JsonWriter, name: &str, list: &[T]) {
     if w.xml.is_some() {
         for v in list {
-            w.xml_open(name, "");
-            v.write_json(w);
-            w.xml_close();
+            w.xml_element(name, "", |w| v.write_json(w));
         }
         return;
     }

@@ -192,6 +192,24 @@ impl JsonWriter {
         }
     }
 
+    /// `<{base}{suffix}>`, what `content` writes inside it, and its end (or nothing, if
+    /// `content` wrote nothing): an element of a struct, or one wrapping a resource.
+    pub(crate) fn xml_element(
+        &mut self,
+        base: &str,
+        suffix: &str,
+        content: impl FnOnce(&mut JsonWriter),
+    ) {
+        self.xml_open(base, suffix);
+        content(self);
+        self.xml_close();
+    }
+
+    /// `<name value="value"/>`.
+    pub(crate) fn xml_value_element(&mut self, name: &str, value: &str) {
+        self.xml_element(name, "", |w| w.xml_attribute("value", value));
+    }
+
     /// ` name="value"` on the current element, wherever its content is.
     pub(crate) fn xml_attribute(&mut self, name: &str, value: &str) {
         let (out, x) = self.xml_state();
@@ -312,9 +330,7 @@ impl XmlWriter {
 
     /// A primitive element with its value: `<name value="value"/>`.
     pub fn value(&mut self, name: &str, value: &str) {
-        self.w.xml_open(name, "");
-        self.w.xml_attribute("value", value);
-        self.w.xml_close();
+        self.w.xml_value_element(name, value);
     }
 
     /// A whole resource from the model, as an element inside the one open (a Bundle entry's
