@@ -833,30 +833,12 @@ pub fn memory_server_configured(
     server.mount_on(rocket::build().manage(store))
 }
 
-/// Launches `rocket` on a free loopback port in a background thread and waits until it
-/// accepts connections; returns `http://127.0.0.1:PORT`. For tests and benchmarks.
+/// Launches `rocket` on a free loopback port in a background thread, its log off, and waits
+/// until it answers HTTP ([`fhir_rocket::connection::launch_in_background`]); returns
+/// `http://127.0.0.1:PORT`. For tests and benchmarks.
 pub fn launch_on_loopback(rocket: rocket::Rocket<rocket::Build>) -> String {
-    use std::net::{TcpListener, TcpStream};
-    use std::time::{Duration, Instant};
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port();
-    let figment = rocket::Config::figment()
-        .merge(("address", "127.0.0.1"))
-        .merge(("port", port))
-        .merge(("log_level", "off"));
-    let rocket = rocket.configure(figment);
-    std::thread::spawn(move || {
-        let _ = rocket::execute(fhir_rocket::connection::launch(rocket));
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not start within 20 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    format!("http://127.0.0.1:{port}")
+    let figment = rocket.figment().clone().merge(("log_level", "off"));
+    let address = fhir_rocket::connection::launch_in_background(rocket.configure(figment))
+        .unwrap_or_else(|e| panic!("the server did not start: {e}"));
+    format!("http://{address}")
 }

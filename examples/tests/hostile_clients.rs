@@ -1,6 +1,7 @@
-//! Hostile clients against the in-memory server launched with `fhir_rocket::connection::launch`
-//! and short limits: idle and slow connections are closed, oversized requests get
-//! OperationOutcome answers. Loopback only; every wait is bounded.
+//! Hostile clients against the in-memory server launched with
+//! `fhir_rocket::connection::launch_on` and short limits: idle and slow connections are
+//! closed, oversized requests get OperationOutcome answers. Loopback only; every wait is
+//! bounded.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -18,14 +19,7 @@ const LIMIT: Duration = Duration::from_secs(6);
 fn port() -> u16 {
     static PORT: OnceLock<u16> = OnceLock::new();
     *PORT.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
         let figment = rocket::Config::figment()
-            .merge(("address", "127.0.0.1"))
-            .merge(("port", port))
-            .merge(("log_level", "off"))
             .merge(("connection.header_timeout", HEADER_TIMEOUT))
             .merge(("connection.idle_timeout", IDLE_TIMEOUT))
             .merge(("connection.body_timeout", BODY_TIMEOUT))
@@ -36,18 +30,8 @@ fn port() -> u16 {
         let rocket = fhir_examples::memory_server()
             .mount("/test", rocket::routes![slow, big])
             .configure(figment);
-        std::thread::spawn(move || {
-            let _ = rocket::execute(fhir_rocket::connection::launch(rocket));
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not start in 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        port
+        let root = fhir_examples::launch_on_loopback(rocket);
+        root.rsplit(':').next().unwrap().parse().expect("a port")
     })
 }
 

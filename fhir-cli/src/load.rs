@@ -222,21 +222,12 @@ fn extension(path: &Path) -> Option<String> {
 }
 
 /// Starts the complete server on `database` on a free local port, and answers its base URL
-/// once it accepts connections.
+/// once it serves.
 fn start_server(database: &Database, version: fhir_model::FhirVersion) -> Result<String, String> {
     use fhir_model::FhirVersion;
-    use fhir_rocket::rocket;
-    // The port is chosen here rather than by the server (port 0) because launch does not
-    // tell which port it bound; another process taking it in between is unlikely.
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("no free local port: {e}"))?
-        .port();
     let mut options = ServeOptions::new();
     options.database = database.clone();
     options.version = version;
-    options.address = Some([127, 0, 0, 1].into());
-    options.port = Some(port);
     // A private server on loopback for this load only.
     options.audit = false;
     let built = match version {
@@ -260,25 +251,9 @@ fn start_server(database: &Database, version: fhir_model::FhirVersion) -> Result
     // The server's log would mix with the progress bar and the summary on stdout.
     let figment = built.figment().clone().merge(("log_level", "off"));
     let built = built.configure(figment);
-    let server = std::thread::spawn(move || {
-        rocket::execute(fhir_rocket::connection::launch(built)).map_err(|e| e.to_string())
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(format!("http://127.0.0.1:{port}/fhir"));
-        }
-        if server.is_finished() {
-            return Err(match server.join() {
-                Ok(Err(message)) => format!("the server did not start: {message}"),
-                _ => "the server did not start".into(),
-            });
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the server did not listen on port {port} in time"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let address = fhir_rocket::connection::launch_in_background(built)
+        .map_err(|e| format!("the server did not start: {e}"))?;
+    Ok(format!("http://{address}/fhir"))
 }
 
 /// Where an item of a file is, for the failure list.

@@ -1,11 +1,11 @@
 //! `fhir load` with real Synthea patient Bundles, in-process and against `fhir serve`.
 
+use fhir_tests::serve::FhirServe;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 fn fhir(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fhir"))
@@ -58,36 +58,20 @@ fn text(out: &Output) -> String {
 }
 
 /// `fhir serve` as a child process, killed when the test ends, passed or not.
-struct Server {
-    child: Child,
-    base: String,
-}
+struct Server(FhirServe);
 
 impl Server {
     fn start(dir: &Path) -> Server {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_fhir"))
-            .args(["serve", "--db", "y.db", "--port", &port.to_string()])
-            // The working directory also keeps a developer's Rocket.toml out.
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("fhir serve starts");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}/fhir"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "fhir serve did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
+        Server(FhirServe::start(
+            env!("CARGO_BIN_EXE_fhir"),
+            dir,
+            &["--db", "y.db"],
+            &[],
+        ))
     }
 
     fn get(&self, path: &str) -> Value {
-        let url = format!("{}/{path}", self.base);
+        let url = format!("{}/{path}", self.0.base);
         let text = ureq::get(&url)
             .header("Accept", "application/fhir+json")
             .call()
@@ -101,7 +85,7 @@ impl Server {
     }
 
     fn status(&self, path: &str) -> u16 {
-        let url = format!("{}/{path}", self.base);
+        let url = format!("{}/{path}", self.0.base);
         match ureq::get(&url).call() {
             Ok(response) => response.status().as_u16(),
             Err(ureq::Error::StatusCode(status)) => status,
@@ -127,21 +111,14 @@ impl Server {
             match next {
                 Some(url) => {
                     let relative = url
-                        .strip_prefix(&format!("{}/", self.base))
-                        .unwrap_or_else(|| panic!("next link {url} outside {}", self.base))
+                        .strip_prefix(&format!("{}/", self.0.base))
+                        .unwrap_or_else(|| panic!("next link {url} outside {}", self.0.base))
                         .to_string();
                     page = self.get(&relative);
                 }
                 None => return resources,
             }
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -197,7 +174,7 @@ fn a_loaded_patient_has_every_resource_of_its_bundle_in_its_compartment() {
         "load",
         "--quiet",
         "--server",
-        &server.base,
+        &server.0.base,
         file.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
@@ -289,7 +266,7 @@ fn a_broken_ndjson_line_fails_alone() {
     let out = fhir(&[
         "load",
         "--server",
-        &server.base,
+        &server.0.base,
         "--batch-size",
         "2",
         file.to_str().unwrap(),

@@ -3,11 +3,9 @@
 //! says so when it starts; a malformed role is refused before it starts.
 
 use fhir_tests::issuer::{ec_key, mint, Issuer, AUDIENCE};
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use fhir_tests::serve::FhirServe;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fhir-serve-auth-{}-{name}", std::process::id()));
@@ -18,38 +16,22 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// `fhir serve` on a free port with `args`, its output piped; killed when dropped.
 struct Served {
-    child: Child,
-    base: String,
+    served: FhirServe,
     dir: PathBuf,
 }
 
 impl Served {
     fn start(name: &str, args: &[&str]) -> Served {
         let dir = temp_dir(name);
-        let port = TcpListener::bind(("127.0.0.1", 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_fhir"))
-            .args(["serve", "--db", "s.db", "--port", &port.to_string()])
-            .args(args)
-            .current_dir(&dir)
-            .env("ROCKET_LOG_LEVEL", "off")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("fhir serve starts");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "fhir serve did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Served {
-            child,
-            base: format!("http://127.0.0.1:{port}/fhir"),
-            dir,
-        }
+        let mut all = vec!["--db", "s.db"];
+        all.extend_from_slice(args);
+        let served = FhirServe::start(
+            env!("CARGO_BIN_EXE_fhir"),
+            &dir,
+            &all,
+            &[("ROCKET_LOG_LEVEL", "off")],
+        );
+        Served { served, dir }
     }
 
     fn status(&self, path: &str, token: Option<&str>) -> u16 {
@@ -57,7 +39,7 @@ impl Served {
             .http_status_as_error(false)
             .build()
             .into();
-        let mut request = agent.get(&format!("{}/{path}", self.base));
+        let mut request = agent.get(&format!("{}/{path}", self.served.base));
         if let Some(token) = token {
             request = request.header("Authorization", &format!("Bearer {token}"));
         }
@@ -65,25 +47,10 @@ impl Served {
     }
 
     /// Stops the server: what it wrote on stdout and stderr.
-    fn stop(mut self) -> (String, String) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut out = String::new();
-        let mut err = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+    fn stop(self) -> (String, String) {
+        let output = self.served.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
-        (out, err)
+        output
     }
 }
 

@@ -198,7 +198,9 @@ pub enum LaunchError {
     /// The public address could not be bound.
     Bind(SocketAddr, std::io::Error),
     /// Rocket failed to launch or to shut down.
-    Rocket(rocket::Error),
+    Rocket(Box<rocket::Error>),
+    /// The server launched in the background did not answer HTTP (and why).
+    Unanswered(SocketAddr, String),
 }
 
 impl fmt::Display for LaunchError {
@@ -207,6 +209,7 @@ impl fmt::Display for LaunchError {
             LaunchError::Config(e) => write!(f, "invalid configuration: {e}"),
             LaunchError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             LaunchError::Rocket(e) => write!(f, "{e}"),
+            LaunchError::Unanswered(addr, why) => write!(f, "no answer from {addr}: {why}"),
         }
     }
 }
@@ -228,20 +231,107 @@ impl std::error::Error for LaunchError {}
 /// }
 /// ```
 pub async fn launch(rocket: Rocket<Build>) -> Result<(), LaunchError> {
-    let figment = rocket.figment().clone();
-    let limits = ConnectionLimits::from_figment(&figment).map_err(LaunchError::Config)?;
-    let config = rocket::Config::try_from(figment).map_err(|e| LaunchError::Config(Box::new(e)))?;
+    let config =
+        rocket::Config::try_from(rocket.figment()).map_err(|e| LaunchError::Config(Box::new(e)))?;
     let public = SocketAddr::new(config.address, config.port);
     let listener = TcpListener::bind(public)
         .await
         .map_err(|e| LaunchError::Bind(public, e))?;
-    let public = listener.local_addr().unwrap_or(public);
+    serve(rocket, listener).await
+}
+
+/// [`launch`] on a listener already bound, in place of the configured address and port.
+///
+/// Binding first is how a caller learns the port of port 0 before the server runs, with no
+/// moment in which another process could take it: tests and tools that start a server on
+/// a free port, and servers handed a socket by their supervisor.
+///
+/// ```rust,no_run
+/// # fn server() -> rocket::Rocket<rocket::Build> { rocket::build() }
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let port = listener.local_addr().unwrap().port();
+/// std::thread::spawn(move || {
+///     rocket::execute(fhir_rocket::connection::launch_on(server(), listener))
+/// });
+/// // Connections to `port` wait in the listener's queue until the server accepts them.
+/// println!("serving http://127.0.0.1:{port}");
+/// ```
+pub async fn launch_on(
+    rocket: Rocket<Build>,
+    listener: std::net::TcpListener,
+) -> Result<(), LaunchError> {
+    let public = listener
+        .local_addr()
+        .map_err(|e| LaunchError::Bind(SocketAddr::from(([0, 0, 0, 0], 0)), e))?;
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(listener))
+        .map_err(|e| LaunchError::Bind(public, e))?;
+    serve(rocket, listener).await
+}
+
+/// [`launch_on`] a free loopback port, in a thread of its own with its own runtime: the
+/// server's address once it answers HTTP. For tests, benchmarks and tools that run a server
+/// beside themselves; it serves until the process ends or Rocket is shut down.
+///
+/// An error is the server's own when it stopped before serving (Rocket's ignition failed),
+/// or a timeout after 20 seconds without an answer.
+///
+/// ```rust,no_run
+/// # fn server() -> rocket::Rocket<rocket::Build> { rocket::build() }
+/// let address = fhir_rocket::connection::launch_in_background(server()).unwrap();
+/// let base = format!("http://{address}/fhir");
+/// # let _ = base;
+/// ```
+pub fn launch_in_background(rocket: Rocket<Build>) -> Result<SocketAddr, LaunchError> {
+    use std::io::{Read, Write};
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener =
+        std::net::TcpListener::bind(loopback).map_err(|e| LaunchError::Bind(loopback, e))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| LaunchError::Bind(loopback, e))?;
+    let server = std::thread::spawn(move || rocket::execute(launch_on(rocket, listener)));
+    // Connections wait in the listener's queue from the start; the first answer (of any
+    // status) says that Rocket has ignited and serves.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answered = std::net::TcpStream::connect(address).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(20)))?;
+            s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+            let mut first = [0u8; 5];
+            s.read_exact(&mut first)?;
+            Ok(&first == b"HTTP/")
+        });
+        if answered.unwrap_or(false) {
+            return Ok(address);
+        }
+        if server.is_finished() {
+            return match server.join() {
+                Ok(Err(e)) => Err(e),
+                _ => Err(LaunchError::Unanswered(address, "it stopped".into())),
+            };
+        }
+        if Instant::now() > deadline {
+            return Err(LaunchError::Unanswered(address, "no answer in 20 s".into()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn serve(rocket: Rocket<Build>, listener: TcpListener) -> Result<(), LaunchError> {
+    let figment = rocket.figment().clone();
+    let limits = ConnectionLimits::from_figment(&figment).map_err(LaunchError::Config)?;
+    let config = rocket::Config::try_from(figment).map_err(|e| LaunchError::Config(Box::new(e)))?;
+    let public = listener
+        .local_addr()
+        .unwrap_or(SocketAddr::new(config.address, config.port));
 
     // Ignites Rocket and runs its liftoff fairings.
     let client = Arc::new(
         Client::untracked(rocket)
             .await
-            .map_err(LaunchError::Rocket)?,
+            .map_err(|e| LaunchError::Rocket(Box::new(e)))?,
     );
     let shutdown = client.rocket().shutdown();
     watch_signals(&config.shutdown, shutdown.clone());

@@ -158,10 +158,23 @@ fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
     }
     let figment = rocket::Config::figment();
     let config: rocket::Config = figment.extract().map_err(|e| e.to_string())?;
+    let address = std::net::SocketAddr::new(
+        options.address.unwrap_or(config.address),
+        options.port.unwrap_or(config.port),
+    );
+    let listener = std::net::TcpListener::bind(address)
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    // Said whatever the log level, and after binding: with port 0 this is where the
+    // system's choice is told (a supervisor or a test reads it).
+    let bound = listener.local_addr().unwrap_or(address);
+    println!(
+        "fhir serve: listening on http://{bound}{}",
+        options.base_path
+    );
     let runtime = runtime(&figment, &config, store.connections())?;
-    let served = runtime.block_on(fhir_rocket::connection::launch(rocket_for::<R>(
-        store, options,
-    )?));
+    let rocket = rocket_for::<R>(store, options)?;
+    let served =
+        runtime.block_on(async move { fhir_rocket::connection::launch_on(rocket, listener).await });
     // As Rocket's own runtime does with `shutdown.force` (its default): tasks still
     // running do not hold the process up; without it, dropping the runtime waits for them.
     if config.shutdown.force {

@@ -10,27 +10,29 @@ mod common;
 use fhir_model::r4::Resource;
 use fhir_store::catalog::Catalog;
 use fhir_store::store::Store;
+use std::io::BufRead;
+use std::io::BufReader;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SERVE: &str = "DURABILITY_SERVE";
+/// What the server process prints before its port.
+const LISTENING: &str = "durability server on port ";
 
-/// In the child process: serves the database named by `DURABILITY_SERVE` on the port of
-/// `DURABILITY_PORT`, until killed. In the test process: nothing.
+/// In the child process: serves the database named by `DURABILITY_SERVE` on a port of the
+/// system's choice, told on stdout, until killed. In the test process: nothing.
 #[test]
 fn serve_when_asked() {
     let Some(path) = std::env::var_os(SERVE) else {
         return;
     };
-    let port: u16 = std::env::var("DURABILITY_PORT").unwrap().parse().unwrap();
     let store = Store::open_sqlite(path.as_ref(), Catalog::of::<Resource>()).unwrap();
-    let figment = fhir_rocket::rocket::Config::figment()
-        .merge(("address", "127.0.0.1"))
-        .merge(("port", port))
-        .merge(("log_level", "off"));
+    let figment = fhir_rocket::rocket::Config::figment().merge(("log_level", "off"));
     let rocket = fhir_store::server::StoreServer::<Resource>::new(store)
         .mount_on(fhir_rocket::rocket::custom(figment), "/fhir");
-    let _ = fhir_rocket::rocket::execute(fhir_rocket::connection::launch(rocket));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    println!("{LISTENING}{}", listener.local_addr().unwrap().port());
+    let _ = fhir_rocket::rocket::execute(fhir_rocket::connection::launch_on(rocket, listener));
 }
 
 /// The server process, killed when dropped.
@@ -43,8 +45,9 @@ impl Drop for Server {
     }
 }
 
-fn start(path: &std::path::Path, port: u16) -> Server {
-    let child = Command::new(std::env::current_exe().unwrap())
+/// Starts the server process on `path`: it and its base URL, once it has bound its port.
+fn start(path: &std::path::Path) -> (Server, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "serve_when_asked",
@@ -52,16 +55,23 @@ fn start(path: &std::path::Path, port: u16) -> Server {
             "--test-threads=1",
         ])
         .env(SERVE, path)
-        .env("DURABILITY_PORT", port.to_string())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server(child)
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let port = loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            panic!("the server process stopped before it listened");
+        }
+        if let Some(port) = line.trim_end().strip_prefix(LISTENING) {
+            break port.to_string();
+        }
+    };
+    // Read to the end, so that the process never waits on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (Server(child), format!("http://127.0.0.1:{port}/fhir"))
 }
 
 #[test]
@@ -70,13 +80,7 @@ fn acknowledged_creates_survive_kill_9() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("fhir.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = start(&path, port);
-    let base = format!("http://127.0.0.1:{port}/fhir");
+    let (mut server, base) = start(&path);
     // Four clients create Patients as fast as they can, remembering each id answered 201.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
@@ -135,7 +139,7 @@ fn acknowledged_creates_survive_kill_9() {
     );
     drop(server);
     // Restarted on the same file: every acknowledged create is there.
-    let _server = start(&path, port);
+    let (_server, base) = start(&path);
     let mut missing = Vec::new();
     for id in &acknowledged {
         let reply = common::send(&format!("{base}/Patient/{id}"), "GET", &[], None);

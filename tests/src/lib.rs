@@ -1,10 +1,11 @@
 //! Shared helpers for the integration tests: the official FHIR packages, fetched with the
 //! project's own downloader into the FHIR package cache (never committed), a JSON
-//! comparison that treats numbers as their exact text, and a throwaway PostgreSQL server
-//! ([`postgres`]).
+//! comparison that treats numbers as their exact text, a throwaway PostgreSQL server
+//! ([`postgres`]), and `fhir serve` on a port of the system's choice ([`serve`]).
 
 pub mod issuer;
 pub mod postgres;
+pub mod serve;
 
 use fhir_codegen::download::Downloader;
 use std::path::{Path, PathBuf};

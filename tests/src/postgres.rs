@@ -182,57 +182,69 @@ impl PgServer {
             String::from_utf8_lossy(&output.stderr)
         );
 
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap_or_else(|e| panic!("cannot find a free TCP port: {e}"))
-            .port();
-        let log_path = dir.join("log");
-        let log = fs::File::create(&log_path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
-        let log_err = log
-            .try_clone()
-            .unwrap_or_else(|e| panic!("cannot share the log file: {e}"));
-        let mut child = as_user(bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(&dir)
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"])
-            .args(["-c", "max_connections=100", "-c", "shared_buffers=32MB"])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            // Not in the test run's process group: the watchdog alone stops it.
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start postgres: {e}"));
-
-        let server = PgServer { bin, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // The port is chosen here and released before postgres binds it; if another
+        // process takes it in between, postgres stops and another port is tried.
+        let mut attempts = 0;
         loop {
-            let ready = Command::new(tool(&server.bin, "pg_isready"))
-                .args(["-q", "-h", "127.0.0.1", "-U", "postgres"])
-                .args(["-p", &port.to_string()])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                break;
+            attempts += 1;
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap_or_else(|e| panic!("cannot find a free TCP port: {e}"))
+                .port();
+            let log_path = dir.join("log");
+            let log = fs::File::create(&log_path)
+                .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+            let log_err = log
+                .try_clone()
+                .unwrap_or_else(|e| panic!("cannot share the log file: {e}"));
+            // Left running when this returns: the watchdog stops it once the tests end.
+            #[allow(clippy::zombie_processes)]
+            let mut child = as_user(bin.join("postgres"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-p", &port.to_string(), "-k"])
+                .arg(&dir)
+                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"])
+                .args(["-c", "max_connections=100", "-c", "shared_buffers=32MB"])
+                .stdin(Stdio::null())
+                .stdout(log)
+                .stderr(log_err)
+                // Not in the test run's process group: the watchdog alone stops it.
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start postgres: {e}"));
+
+            let server = PgServer {
+                bin: bin.clone(),
+                port,
+                dir: dir.clone(),
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let ready = Command::new(tool(&server.bin, "pg_isready"))
+                    .args(["-q", "-h", "127.0.0.1", "-U", "postgres"])
+                    .args(["-p", &port.to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if ready {
+                    return server;
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = server.log_tail();
+                    if attempts < 3 && log.contains("could not bind") {
+                        break;
+                    }
+                    panic!("postgres exited ({status}) before accepting connections; log:\n{log}");
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "postgres did not accept connections within 60 s; log:\n{}",
+                        server.log_tail()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "postgres exited ({status}) before accepting connections; log:\n{}",
-                    server.log_tail()
-                );
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "postgres did not accept connections within 60 s; log:\n{}",
-                    server.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        server
     }
 
     /// The last lines of the server log, for panic messages.

@@ -160,31 +160,13 @@ pub fn launch_with(
     store: Store,
     configure: impl FnOnce(fhir_rocket::FhirServer<Resource>) -> fhir_rocket::FhirServer<Resource>,
 ) -> String {
-    use std::net::{TcpListener, TcpStream};
-    use std::time::{Duration, Instant};
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port();
-    let figment = rocket::Config::figment()
-        .merge(("address", "127.0.0.1"))
-        .merge(("port", port))
-        .merge(("log_level", "off"));
+    let figment = rocket::Config::figment().merge(("log_level", "off"));
     let server = StoreServer::<Resource>::new(store);
     let fhir = configure(server.fhir_server("/fhir"));
     let rocket = server.manage(fhir.mount_on(rocket::custom(figment)));
-    std::thread::spawn(move || {
-        let _ = rocket::execute(fhir_rocket::connection::launch(rocket));
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not start within 20 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    format!("http://127.0.0.1:{port}/fhir")
+    let address = fhir_rocket::connection::launch_in_background(rocket)
+        .unwrap_or_else(|e| panic!("the server did not start: {e}"));
+    format!("http://{address}/fhir")
 }
 
 /// A complete server over a fresh database of each engine, named after the test.
