@@ -10,8 +10,7 @@ mod common;
 use fhir_model::r4::Resource;
 use fhir_store::catalog::Catalog;
 use fhir_store::store::Store;
-use std::io::BufRead;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -58,19 +57,23 @@ fn start(path: &std::path::Path) -> (Server, String) {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let port = loop {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-            let _ = child.kill();
-            panic!("the server process stopped before it listened");
+    // Read in a thread of its own to the end (the process never waits on a full pipe),
+    // the port sent back as soon as it is told.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (told, port) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            // The test harness may have begun the line ("test serve_when_asked ... ").
+            if let Some((_, port)) = line.split_once(LISTENING) {
+                let _ = told.send(port.trim().to_string());
+            }
         }
-        if let Some(port) = line.trim_end().strip_prefix(LISTENING) {
-            break port.to_string();
-        }
+    });
+    let Ok(port) = port.recv_timeout(Duration::from_secs(60)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server process did not tell its port within 60 s");
     };
-    // Read to the end, so that the process never waits on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (Server(child), format!("http://127.0.0.1:{port}/fhir"))
 }
 

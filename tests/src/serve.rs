@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// The line `fhir serve` prints once its listener is bound.
 const LISTENING: &str = "fhir serve: listening on ";
@@ -23,7 +24,8 @@ pub struct FhirServe {
 
 impl FhirServe {
     /// Starts `binary serve --address 127.0.0.1 --port 0 args...` in `dir` with `env`, and
-    /// waits until it has bound its port. Panics with the server's output if it stops first.
+    /// waits until it has bound its port. Panics with the server's output if it stops first
+    /// or has not bound it in two minutes.
     pub fn start(binary: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> FhirServe {
         let mut child = Command::new(binary)
             .args(["serve", "--address", "127.0.0.1", "--port", "0"])
@@ -38,24 +40,32 @@ impl FhirServe {
         // Drained from the start, so that the server never blocks on a full pipe.
         let stderr = child.stderr.take().unwrap();
         let stderr = std::thread::spawn(move || drain(stderr));
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut before = String::new();
-        let base = loop {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+        // Read in a thread of its own to the end, the base URL sent back once told.
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (told, base) = std::sync::mpsc::channel();
+        let stdout = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix(LISTENING) {
+                    let _ = told.send(url.trim().to_string());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        let base = match base.recv_timeout(Duration::from_secs(120)) {
+            Ok(base) => base,
+            Err(why) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "fhir serve stopped before it listened\nstdout:\n{before}\nstderr:\n{}",
+                    "fhir serve did not say where it listens ({why})\nstdout:\n{}\nstderr:\n{}",
+                    stdout.join().unwrap_or_default(),
                     stderr.join().unwrap_or_default()
                 );
             }
-            if let Some(url) = line.trim_end().strip_prefix(LISTENING) {
-                break url.to_string();
-            }
-            before.push_str(&line);
         };
-        let stdout = std::thread::spawn(move || before + &drain(stdout));
         FhirServe {
             child,
             base,
