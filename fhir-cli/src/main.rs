@@ -32,7 +32,8 @@ usage:
              [--auth-issuer URL --auth-audience URL [--auth-role CLAIM=VALUE:SCOPES]...
               [--auth-operation NAME=LETTERS]...]
       Run the complete FHIR server at http://127.0.0.1:8000/fhir (Rocket's ROCKET_ADDRESS,
-      ROCKET_PORT and Rocket.toml apply; the options win): every resource type and search
+      ROCKET_PORT and Rocket.toml apply; the options win; --port 0 takes a free port, and
+      'fhir serve: listening on URL' says which): every resource type and search
       parameter of the version, stored in an SQLite file (default: fhir-<version>.db in
       the working directory, created when missing) or in PostgreSQL, with at most N
       connections reading and N writing (default: twice the cores, from 2 to 16).

@@ -5,6 +5,8 @@
 //! [default.fhir_auth]
 //! issuer = "https://auth.example.org/realm"
 //! audience = "https://fhir.example.org/fhir"
+//! # On a multi-tenant server: tokens name https://fhir.example.org/fhir/TENANT.
+//! per_tenant = false
 //! roles = [{ claim = "roles", value = "clinician", scopes = "user/*.rs" }]
 //! operations = [{ name = "$everything", needs = "r" }]
 //! # Opaque tokens, checked by RFC 7662 introspection.
@@ -24,6 +26,10 @@ pub struct AuthSettings {
     pub issuer: String,
     /// The audience tokens must name: the server's base URL.
     pub audience: String,
+    /// A multi-tenant server: tokens name a tenant's base, `{audience}/{tenant}`, and are
+    /// taken for that tenant only ([`IssuerConfig::per_tenant`]).
+    #[serde(default)]
+    pub per_tenant: bool,
     /// Scopes granted by a claim's value ([`SmartAuth::role`]).
     #[serde(default)]
     pub roles: Vec<RoleSetting>,
@@ -109,6 +115,7 @@ impl AuthSettings {
             return Err("fhir_auth: the issuer and the audience are both needed".into());
         }
         let mut config = IssuerConfig::new(self.issuer, self.audience);
+        config.per_tenant = self.per_tenant;
         if let Some(leeway) = self.leeway_seconds {
             config.leeway = std::time::Duration::from_secs(leeway);
         }

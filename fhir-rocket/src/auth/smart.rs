@@ -21,6 +21,8 @@
 //! - Operations are refused unless the server names the letter each needs
 //!   ([`SmartAuth::operation`]).
 //! - Roles: a claim's value (`roles: ["clinician"]`) can grant scopes ([`SmartAuth::role`]).
+//! - On a multi-tenant server, a token is taken only for the tenant whose base URL its
+//!   `aud` names (`{audience}/{tenant}`, [`IssuerConfig::per_tenant`]); 401 for any other.
 
 use super::scope::{Context, Permissions, ResourceScope, ScopeError, Scopes};
 use super::token::{Claims, IssuerConfig, TokenError, TokenValidator};
@@ -601,6 +603,18 @@ impl<R: ServerModel> Interceptor<R> for SmartAuth {
             return Ok(());
         }
         let granted = self.granted(req)?;
+        let config = self.validator.config();
+        // On a multi-tenant server a token is for one tenant: its `aud` names that tenant's
+        // base. Without this, a token of one tenant would open every other tenant's data.
+        if resolved.tenant.is_some() || config.per_tenant {
+            let needed = config.audience_for(resolved.tenant);
+            if !granted.claims.names_audience(&needed) {
+                return Err(FhirError::unauthorized_bearer(
+                    format!("the token is not for {needed}: its aud does not name it"),
+                    Some("invalid_token"),
+                ));
+            }
+        }
         if interaction == "batch" {
             // Each entry is resolved, and checked, on its own.
             return Ok(());

@@ -29,6 +29,12 @@ pub struct IssuerConfig {
     pub issuer: String,
     /// The audience tokens must name in `aud`: usually the server's base URL.
     pub audience: String,
+    /// For a multi-tenant server: tokens name the base URL of one tenant,
+    /// `{audience}/{tenant}` (what a SMART app is given as the FHIR server's URL, and sends
+    /// as `aud` when it asks for a token), and are taken for that tenant's requests only
+    /// ([`Claims::names_audience`], which `SmartAuth` checks on each request). Off, tokens
+    /// name `audience` itself and a multi-tenant server refuses them all.
+    pub per_tenant: bool,
     /// The clock skew allowed on `exp` and `nbf`.
     pub leeway: Duration,
     /// How long after a fetch of the JWKS a token with an unknown key may cause another.
@@ -59,9 +65,48 @@ impl IssuerConfig {
         IssuerConfig {
             issuer: issuer.into(),
             audience: audience.into(),
+            per_tenant: false,
             leeway: Duration::from_secs(60),
             refetch_after: Duration::from_secs(30),
             introspection: None,
+        }
+    }
+}
+
+impl IssuerConfig {
+    /// The audience a token must name for a request of `tenant`: the audience, followed by
+    /// `/{tenant}` on a multi-tenant server.
+    ///
+    /// ```
+    /// use fhir_rocket::auth::token::IssuerConfig;
+    /// let config = IssuerConfig::new("https://auth.example.org", "https://fhir.example.org/fhir");
+    /// assert_eq!(config.audience_for(None), "https://fhir.example.org/fhir");
+    /// assert_eq!(config.audience_for(Some("acme")), "https://fhir.example.org/fhir/acme");
+    /// ```
+    pub fn audience_for(&self, tenant: Option<&str>) -> String {
+        match tenant {
+            Some(tenant) => format!("{}/{tenant}", self.audience.trim_end_matches('/')),
+            None => self.audience.clone(),
+        }
+    }
+
+    /// Whether an `aud` claim (a string or a list) is for this server: it names the
+    /// audience, or with [`per_tenant`](IssuerConfig::per_tenant) the base of a tenant below
+    /// it (one path segment more).
+    fn takes(&self, aud: &serde_json::Value) -> bool {
+        let base = self.audience.trim_end_matches('/');
+        let takes_one = |aud: &str| {
+            aud == self.audience
+                || (self.per_tenant
+                    && aud
+                        .strip_prefix(base)
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/')))
+        };
+        match aud {
+            serde_json::Value::String(aud) => takes_one(aud),
+            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).any(takes_one),
+            _ => false,
         }
     }
 }
@@ -107,6 +152,31 @@ pub struct Claims {
     pub fhir_user: Option<String>,
     /// Every claim, for what the server maps to roles.
     pub all: serde_json::Value,
+}
+
+impl Claims {
+    /// Whether the token's `aud` (a string or a list) names `audience` exactly.
+    ///
+    /// ```
+    /// use fhir_rocket::auth::scope::Scopes;
+    /// use fhir_rocket::auth::token::Claims;
+    /// let claims = Claims {
+    ///     subject: None,
+    ///     scopes: Scopes::parse("").unwrap(),
+    ///     patient: None,
+    ///     fhir_user: None,
+    ///     all: serde_json::json!({"aud": ["https://fhir.example.org/fhir/acme"]}),
+    /// };
+    /// assert!(claims.names_audience("https://fhir.example.org/fhir/acme"));
+    /// assert!(!claims.names_audience("https://fhir.example.org/fhir/general"));
+    /// ```
+    pub fn names_audience(&self, audience: &str) -> bool {
+        match &self.all["aud"] {
+            serde_json::Value::String(aud) => aud == audience,
+            serde_json::Value::Array(list) => list.iter().any(|a| a == audience),
+            _ => false,
+        }
+    }
 }
 
 /// Checks bearer tokens of one issuer.
@@ -231,12 +301,18 @@ impl TokenValidator {
             .map_err(|e| TokenError::Invalid(format!("the issuer's key is unusable: {e}")))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.audience]);
+        // `aud` is checked below, where a tenant's base can be taken too.
+        validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = self.config.leeway.as_secs();
         let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if !self.config.takes(&data.claims["aud"]) {
+            return Err(TokenError::Invalid(
+                "the token is for another audience".into(),
+            ));
+        }
         claims(data.claims)
     }
 
@@ -279,13 +355,9 @@ impl TokenValidator {
         {
             return Err(TokenError::Invalid("the token is of another issuer".into()));
         }
-        let audience = &self.config.audience;
-        let for_us = match &answer["aud"] {
-            serde_json::Value::Null => true,
-            serde_json::Value::String(aud) => aud == audience,
-            serde_json::Value::Array(list) => list.iter().any(|a| a == audience.as_str()),
-            _ => false,
-        };
+        // An answer without `aud` is for whoever asked, this server; on a multi-tenant server
+        // it names no tenant, and `SmartAuth` refuses it for each.
+        let for_us = answer["aud"].is_null() || self.config.takes(&answer["aud"]);
         if !for_us {
             return Err(TokenError::Invalid(
                 "the token is for another audience".into(),
@@ -513,4 +585,34 @@ fn claims(all: serde_json::Value) -> Result<Claims, TokenError> {
         fhir_user: text("fhirUser"),
         all,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IssuerConfig;
+    use serde_json::json;
+
+    #[test]
+    fn a_tenant_base_is_taken_only_per_tenant_and_only_one_segment_below() {
+        let mut config = IssuerConfig::new("https://auth.example.org", "https://x.org/fhir");
+        assert!(config.takes(&json!("https://x.org/fhir")));
+        assert!(config.takes(&json!(["https://y.org", "https://x.org/fhir"])));
+        assert!(!config.takes(&json!("https://x.org/fhir/acme")));
+        assert!(!config.takes(&json!(null)));
+        config.per_tenant = true;
+        assert!(config.takes(&json!("https://x.org/fhir/acme")));
+        assert!(config.takes(&json!(["https://x.org/fhir/acme"])));
+        for other in [
+            "https://x.org/fhir/",
+            "https://x.org/fhiracme",
+            "https://x.org/fhir/acme/Patient",
+            "https://x.org/fhir2/acme",
+            "https://x.org",
+        ] {
+            assert!(!config.takes(&json!(other)), "{other}");
+        }
+        config.audience = "https://x.org/fhir/".into();
+        assert!(config.takes(&json!("https://x.org/fhir/acme")));
+        assert_eq!(config.audience_for(Some("acme")), "https://x.org/fhir/acme");
+    }
 }
