@@ -358,3 +358,29 @@ fn requests_within_the_limits_are_served_by_rocket() {
     let (status, _, body) = get(&format!("/fhir/Patient?family={}", "w".repeat(1500)), &[]);
     assert_eq!(status, 200, "{body}");
 }
+
+#[rocket::get("/same")]
+fn same_one() -> &'static str {
+    "one"
+}
+
+#[rocket::get("/same")]
+fn same_two() -> &'static str {
+    "two"
+}
+
+#[test]
+fn a_server_that_cannot_ignite_is_told_at_once_not_waited_for() {
+    let figment = rocket::Config::figment().merge(("log_level", "off"));
+    // Two routes on one path and rank: Rocket refuses to ignite.
+    let rocket = rocket::custom(figment).mount("/", rocket::routes![same_one, same_two]);
+    let start = Instant::now();
+    let error = fhir_rocket::connection::launch_in_background(rocket)
+        .expect_err("colliding routes cannot be served");
+    assert!(
+        matches!(error, fhir_rocket::connection::LaunchError::Rocket(_)),
+        "{error}"
+    );
+    assert_eq!(error.to_string(), "collisions detected");
+    assert!(start.elapsed() < LIMIT, "{:?}", start.elapsed());
+}

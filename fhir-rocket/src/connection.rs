@@ -328,11 +328,11 @@ async fn serve(rocket: Rocket<Build>, listener: TcpListener) -> Result<(), Launc
         .unwrap_or(SocketAddr::new(config.address, config.port));
 
     // Ignites Rocket and runs its liftoff fairings.
-    let client = Arc::new(
-        Client::untracked(rocket)
-            .await
-            .map_err(|e| LaunchError::Rocket(Box::new(e)))?,
-    );
+    let client = Arc::new(Client::untracked(rocket).await.map_err(|e| {
+        // Rocket's error panics when dropped unseen; ours is an ordinary value.
+        let _ = e.kind();
+        LaunchError::Rocket(Box::new(e))
+    })?);
     let shutdown = client.rocket().shutdown();
     watch_signals(&config.shutdown, shutdown.clone());
     if config.log_level != rocket::config::LogLevel::Off {
