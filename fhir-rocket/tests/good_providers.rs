@@ -1,6 +1,13 @@
+//! Providers using every role a parameter can take and every return shape compile and mount.
+//! A plain test rather than a trybuild `pass` case: the compile-fail cases then need only
+//! `cargo check` of the dependencies, not a second full build of them.
+
 use fhir_rocket::model::r4::{Organization, Patient};
 use fhir_rocket::search::{DateParam, OrList, StringParam, TokenParam};
-use fhir_rocket::{providers, read, search, FhirError, FhirServer, LogicalId, RequestContext, SearchResults, Shared, VersionId};
+use fhir_rocket::{
+    providers, read, search, FhirError, FhirServer, LogicalId, RequestContext, SearchResults,
+    Shared, VersionId,
+};
 
 #[read]
 async fn read_patient(
@@ -40,7 +47,9 @@ async fn search_with_includes(identifier: TokenParam) -> Result<SearchResults<Pa
 }
 
 #[search(include = ["Patient:organization"])]
-async fn search_shared_with_includes(telecom: TokenParam) -> Result<SearchResults<Shared<Patient>>, FhirError> {
+async fn search_shared_with_includes(
+    telecom: TokenParam,
+) -> Result<SearchResults<Shared<Patient>>, FhirError> {
     let _ = telecom;
     let mut found = SearchResults::new(vec![Shared::new(Patient::default())]);
     found.include(Organization::default());
@@ -122,11 +131,23 @@ async fn search_observations(
     Ok(Vec::new())
 }
 
-fn main() {
+#[test]
+fn every_role_and_shape_of_provider_compiles_and_mounts() {
     let _ = FhirServer::new("/fhir")
-        .mount(providers![read_patient, search_patients, search_shared, search_with_includes, search_shared_with_includes])
+        .mount(providers![
+            read_patient,
+            search_patients,
+            search_shared,
+            search_with_includes,
+            search_shared_with_includes
+        ])
         .mount(providers![read_any, create_any, delete_any])
-        .mount(providers![update_patient, patch_patient, patient_history, patient_summary])
+        .mount(providers![
+            update_patient,
+            patch_patient,
+            patient_history,
+            patient_summary
+        ])
         .mount(providers![search_observations])
         .routes();
 }
