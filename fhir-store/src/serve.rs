@@ -156,12 +156,12 @@ fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
             "fhir serve: WARNING: no authorization (no --auth-issuer, no fhir_auth in Rocket's configuration): every request is served to anyone who can reach the server"
         ),
     }
-    let figment = rocket::Config::figment();
+    let connections = store.connections();
+    let rocket = rocket_for::<R>(store, options)?;
+    // Rocket's configuration with the options over it, as `rocket_for` merged them.
+    let figment = rocket.figment().clone();
     let config: rocket::Config = figment.extract().map_err(|e| e.to_string())?;
-    let address = std::net::SocketAddr::new(
-        options.address.unwrap_or(config.address),
-        options.port.unwrap_or(config.port),
-    );
+    let address = std::net::SocketAddr::new(config.address, config.port);
     let listener = std::net::TcpListener::bind(address)
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
     // Said whatever the log level, and after binding: with port 0 this is where the
@@ -171,8 +171,7 @@ fn serve_version<R: ServerModel>(options: &ServeOptions) -> Result<(), String> {
         "fhir serve: listening on http://{bound}{}",
         options.base_path
     );
-    let runtime = runtime(&figment, &config, store.connections())?;
-    let rocket = rocket_for::<R>(store, options)?;
+    let runtime = runtime(&figment, &config, connections)?;
     let served =
         runtime.block_on(async move { fhir_rocket::connection::launch_on(rocket, listener).await });
     // As Rocket's own runtime does with `shutdown.force` (its default): tasks still

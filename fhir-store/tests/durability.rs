@@ -10,7 +10,6 @@ mod common;
 use fhir_model::r4::Resource;
 use fhir_store::catalog::Catalog;
 use fhir_store::store::Store;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -57,19 +56,13 @@ fn start(path: &std::path::Path) -> (Server, String) {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Read in a thread of its own to the end (the process never waits on a full pipe),
-    // the port sent back as soon as it is told.
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (told, port) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            // The test harness may have begun the line ("test serve_when_asked ... ").
-            if let Some((_, port)) = line.split_once(LISTENING) {
-                let _ = told.send(port.trim().to_string());
-            }
-        }
-    });
-    let Ok(port) = port.recv_timeout(Duration::from_secs(60)) else {
+    // The test harness may have begun the line ("test serve_when_asked ... ").
+    let (port, _) = fhir_tests::serve::watch_for(
+        child.stdout.take().unwrap(),
+        LISTENING,
+        Duration::from_secs(60),
+    );
+    let Some(port) = port else {
         let _ = child.kill();
         let _ = child.wait();
         panic!("the server process did not tell its port within 60 s");

@@ -184,66 +184,75 @@ impl PgServer {
 
         // The port is chosen here and released before postgres binds it; if another
         // process takes it in between, postgres stops and another port is tried.
-        let mut attempts = 0;
+        let mut attempt = 0;
         loop {
-            attempts += 1;
+            attempt += 1;
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .unwrap_or_else(|e| panic!("cannot find a free TCP port: {e}"))
                 .port();
-            let log_path = dir.join("log");
-            let log = fs::File::create(&log_path)
-                .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
-            let log_err = log
-                .try_clone()
-                .unwrap_or_else(|e| panic!("cannot share the log file: {e}"));
-            // Left running when this returns: the watchdog stops it once the tests end.
-            #[allow(clippy::zombie_processes)]
-            let mut child = as_user(bin.join("postgres"))
-                .arg("-D")
-                .arg(&data)
-                .args(["-p", &port.to_string(), "-k"])
-                .arg(&dir)
-                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"])
-                .args(["-c", "max_connections=100", "-c", "shared_buffers=32MB"])
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log_err)
-                // Not in the test run's process group: the watchdog alone stops it.
-                .process_group(0)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start postgres: {e}"));
-
             let server = PgServer {
                 bin: bin.clone(),
                 port,
                 dir: dir.clone(),
             };
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let ready = Command::new(tool(&server.bin, "pg_isready"))
-                    .args(["-q", "-h", "127.0.0.1", "-U", "postgres"])
-                    .args(["-p", &port.to_string()])
-                    .status()
-                    .is_ok_and(|s| s.success());
-                if ready {
-                    return server;
-                }
-                if let Ok(Some(status)) = child.try_wait() {
-                    let log = server.log_tail();
-                    if attempts < 3 && log.contains("could not bind") {
-                        break;
-                    }
-                    panic!("postgres exited ({status}) before accepting connections; log:\n{log}");
-                }
-                if Instant::now() > deadline {
-                    panic!(
-                        "postgres did not accept connections within 60 s; log:\n{}",
-                        server.log_tail()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(100));
+            match server.run(as_user(bin.join("postgres")), &data) {
+                Ok(()) => return server,
+                Err(why) if attempt < 3 && why.contains("could not bind") => {}
+                Err(why) => panic!("{why}"),
             }
+        }
+    }
+
+    /// Runs `postgres` (the command, as the right user) on the cluster `data` and this
+    /// server's port, logging to its folder, and waits until it accepts connections; an
+    /// error says why not, with the end of the log.
+    fn run(&self, mut postgres: Command, data: &Path) -> Result<(), String> {
+        let log_path = self.dir.join("log");
+        let log = fs::File::create(&log_path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+        let log_err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot share the log file: {e}"));
+        // Left running when this returns: the watchdog stops it once the tests end.
+        #[allow(clippy::zombie_processes)]
+        let mut child = postgres
+            .arg("-D")
+            .arg(data)
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(&self.dir)
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"])
+            .args(["-c", "max_connections=100", "-c", "shared_buffers=32MB"])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            // Not in the test run's process group: the watchdog alone stops it.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start postgres: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new(tool(&self.bin, "pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-U", "postgres"])
+                .args(["-p", &self.port.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "postgres exited ({status}) before accepting connections; log:\n{}",
+                    self.log_tail()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "postgres did not accept connections within 60 s; log:\n{}",
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 

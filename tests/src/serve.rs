@@ -40,31 +40,19 @@ impl FhirServe {
         // Drained from the start, so that the server never blocks on a full pipe.
         let stderr = child.stderr.take().unwrap();
         let stderr = std::thread::spawn(move || drain(stderr));
-        // Read in a thread of its own to the end, the base URL sent back once told.
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (told, base) = std::sync::mpsc::channel();
-        let stdout = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in stdout.lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix(LISTENING) {
-                    let _ = told.send(url.trim().to_string());
-                }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        });
-        let base = match base.recv_timeout(Duration::from_secs(120)) {
-            Ok(base) => base,
-            Err(why) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "fhir serve did not say where it listens ({why})\nstdout:\n{}\nstderr:\n{}",
-                    stdout.join().unwrap_or_default(),
-                    stderr.join().unwrap_or_default()
-                );
-            }
+        let (base, stdout) = watch_for(
+            child.stdout.take().unwrap(),
+            LISTENING,
+            Duration::from_secs(120),
+        );
+        let Some(base) = base else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "fhir serve did not say where it listens\nstdout:\n{}\nstderr:\n{}",
+                stdout.join().unwrap_or_default(),
+                stderr.join().unwrap_or_default()
+            );
         };
         FhirServe {
             child,
@@ -89,6 +77,30 @@ impl Drop for FhirServe {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Reads a child's output to its end on a thread of its own (so that the child never
+/// blocks on a full pipe): what follows `marker` on the first line holding it (trimmed), as
+/// soon as it comes, or `None` when the output ends or `within` passes first; and the whole
+/// output, once it ends.
+pub fn watch_for(
+    from: impl Read + Send + 'static,
+    marker: &'static str,
+    within: Duration,
+) -> (Option<String>, JoinHandle<String>) {
+    let (told, heard) = std::sync::mpsc::channel();
+    let output = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if let Some((_, after)) = line.split_once(marker) {
+                let _ = told.send(after.trim().to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    (heard.recv_timeout(within).ok(), output)
 }
 
 fn drain(mut from: impl Read) -> String {

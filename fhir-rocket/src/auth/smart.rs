@@ -134,14 +134,9 @@ impl SmartAuth {
     }
 
     fn role_scopes(&self, claims: &Claims) -> Vec<ResourceScope> {
-        let holds = |role: &Role| match &claims.all[&role.claim] {
-            serde_json::Value::String(v) => *v == role.value,
-            serde_json::Value::Array(list) => list.iter().any(|v| *v == *role.value),
-            _ => false,
-        };
         self.roles
             .iter()
-            .filter(|r| holds(r))
+            .filter(|r| claims.holds(&r.claim, &r.value))
             .flat_map(|r| r.scopes.resources.iter().cloned())
             .collect()
     }

@@ -71,9 +71,7 @@ impl IssuerConfig {
             introspection: None,
         }
     }
-}
 
-impl IssuerConfig {
     /// The audience a token must name for a request of `tenant`: the audience, followed by
     /// `/{tenant}` on a multi-tenant server.
     ///
@@ -95,19 +93,14 @@ impl IssuerConfig {
     /// it (one path segment more).
     fn takes(&self, aud: &serde_json::Value) -> bool {
         let base = self.audience.trim_end_matches('/');
-        let takes_one = |aud: &str| {
+        claim_strings(aud).any(|aud| {
             aud == self.audience
                 || (self.per_tenant
                     && aud
                         .strip_prefix(base)
                         .and_then(|rest| rest.strip_prefix('/'))
                         .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/')))
-        };
-        match aud {
-            serde_json::Value::String(aud) => takes_one(aud),
-            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).any(takes_one),
-            _ => false,
-        }
+        })
     }
 }
 
@@ -171,12 +164,24 @@ impl Claims {
     /// assert!(!claims.names_audience("https://fhir.example.org/fhir/general"));
     /// ```
     pub fn names_audience(&self, audience: &str) -> bool {
-        match &self.all["aud"] {
-            serde_json::Value::String(aud) => aud == audience,
-            serde_json::Value::Array(list) => list.iter().any(|a| a == audience),
-            _ => false,
-        }
+        self.holds("aud", audience)
     }
+
+    /// Whether the claim `claim` is `value`, or a list holding it.
+    pub fn holds(&self, claim: &str, value: &str) -> bool {
+        claim_strings(&self.all[claim]).any(|v| v == value)
+    }
+}
+
+/// The strings of a claim that is one string or a list of them (`aud`, `roles`).
+fn claim_strings(claim: &serde_json::Value) -> impl Iterator<Item = &str> {
+    let (one, list) = match claim {
+        serde_json::Value::String(one) => (Some(one.as_str()), &[][..]),
+        serde_json::Value::Array(list) => (None, list.as_slice()),
+        _ => (None, &[][..]),
+    };
+    one.into_iter()
+        .chain(list.iter().filter_map(serde_json::Value::as_str))
 }
 
 /// Checks bearer tokens of one issuer.
